@@ -1,0 +1,14 @@
+//! spoke-batches: runs Spoke's dynamic-assignment batch strategies as sandboxed WebAssembly
+//! components.
+//!
+//! - [`runtime`]: the wasmtime sandbox, the WIT bindings and strategy calls.
+//! - [`registry`]: the strategies folder, loaded.
+//! - [`filter`]: query descriptors as validated values, and their in-memory meaning.
+//! - [`source`]: what answers a strategy's questions about contacts.
+//! - [`model`]: Spoke's rows.
+
+pub mod filter;
+pub mod model;
+pub mod registry;
+pub mod runtime;
+pub mod source;

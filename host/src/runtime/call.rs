@@ -1,0 +1,464 @@
+//! One request's run of a strategy: a fresh store and instance, the host imports answered from
+//! a [`ContactSource`], the per-call budgets, and the mapping of every way a call can fail to a
+//! [`FailureKind`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{self, v0_1_0};
+use super::component::StrategyComponent;
+use super::error::{FailureKind, StrategyFailure};
+use super::limits::SandboxLimits;
+use super::request::{BatchPlan, StrategyRequest};
+use crate::filter::{ContactFilter, ContactSelection};
+use crate::model::Role;
+use crate::source::ContactSource;
+
+use v0_1_0::spoke::batches::{host as wit_host, types as wit};
+
+/// One question a strategy asked the host, with the answer it got.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "call")]
+pub enum HostCall {
+    /// `count-contacts`.
+    CountContacts {
+        /// The filter.
+        filter: ContactFilter,
+        /// The cap.
+        cap: Option<u32>,
+        /// The answer.
+        answer: u32,
+    },
+    /// `any-contact`.
+    AnyContact {
+        /// The filter.
+        filter: ContactFilter,
+        /// The answer.
+        answer: bool,
+    },
+    /// `assignment-user-has-role`.
+    AssignmentUserHasRole {
+        /// The role asked about.
+        role: Role,
+        /// The answer.
+        answer: bool,
+    },
+}
+
+/// A line the strategy logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: &'static str,
+    /// The message.
+    pub message: String,
+}
+
+/// What a session recorded: the strategy's questions and log lines.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallJournal {
+    /// Every host call, in order.
+    pub host_calls: Vec<HostCall>,
+    /// Every log line kept, in order.
+    pub logs: Vec<LogLine>,
+    /// Log bytes dropped for exceeding the budget.
+    pub dropped_log_bytes: usize,
+}
+
+/// The result of one call with what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallReport<T> {
+    /// What the strategy returned.
+    pub value: T,
+    /// Fuel burned by the call.
+    pub fuel_used: u64,
+    /// Wall-clock time of the call, host calls included.
+    #[serde(serialize_with = "micros")]
+    pub duration: Duration,
+}
+
+fn micros<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u128(value.as_micros())
+}
+
+/// The data of a store: WASI, limits, the request's data and the journal.
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryLimiter,
+    limits: Arc<SandboxLimits>,
+    source: Box<dyn ContactSource>,
+    host_calls_this_call: u32,
+    log_bytes: usize,
+    journal: CallJournal,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The per-instance memory and table limit. Growing past it traps with a typed error, so the
+/// failure names the limit instead of surfacing as the guest's allocation abort.
+struct MemoryLimiter {
+    limit: usize,
+}
+
+/// Raised from the limiter; downcast after the call.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {limit} bytes hit growing to {desired} bytes")]
+struct MemoryLimitHit {
+    desired: usize,
+    limit: usize,
+}
+
+impl MemoryLimiter {
+    const MAX_TABLE_ELEMENTS: usize = 100_000;
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            return Err(wasmtime::Error::new(MemoryLimitHit {
+                desired,
+                limit: self.limit,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= Self::MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// Raised by a host import when the strategy exceeds its host-call budget.
+#[derive(Debug, thiserror::Error)]
+#[error("more than {0} host calls")]
+struct HostCallLimit(u32);
+
+/// Raised by a host import when the strategy passed a value the host refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct InvalidArgument(String);
+
+/// Raised by a host import when the data source failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct SourceFailure(String);
+
+impl CallState {
+    fn charge_host_call(&mut self) -> wasmtime::Result<()> {
+        self.host_calls_this_call += 1;
+        if self.host_calls_this_call > self.limits.host_calls_per_call {
+            return Err(wasmtime::Error::new(HostCallLimit(self.limits.host_calls_per_call)));
+        }
+        Ok(())
+    }
+
+    fn filter(&self, filter: wit::ContactFilter) -> wasmtime::Result<ContactFilter> {
+        bindings::contact_filter(filter, &self.limits).map_err(|reason| wasmtime::Error::new(InvalidArgument(reason)))
+    }
+}
+
+fn source_failure(error: anyhow::Error) -> wasmtime::Error {
+    wasmtime::Error::new(SourceFailure(format!("{error:#}")))
+}
+
+impl wit::Host for CallState {}
+
+impl wit_host::Host for CallState {
+    async fn count_contacts(&mut self, filter: wit::ContactFilter, cap: Option<u32>) -> wasmtime::Result<u32> {
+        self.charge_host_call()?;
+        let filter = self.filter(filter)?;
+        let answer = self.source.count_contacts(&filter, cap).await.map_err(source_failure)?;
+        self.journal.host_calls.push(HostCall::CountContacts { filter, cap, answer });
+        Ok(answer)
+    }
+
+    async fn any_contact(&mut self, filter: wit::ContactFilter) -> wasmtime::Result<bool> {
+        self.charge_host_call()?;
+        let filter = self.filter(filter)?;
+        let answer = self.source.any_contact(&filter).await.map_err(source_failure)?;
+        self.journal.host_calls.push(HostCall::AnyContact { filter, answer });
+        Ok(answer)
+    }
+
+    async fn assignment_user_has_role(&mut self, role: wit::Role) -> wasmtime::Result<bool> {
+        self.charge_host_call()?;
+        let role = Role::from(role);
+        let answer = self.source.assignment_user_has_role(role).await.map_err(source_failure)?;
+        self.journal.host_calls.push(HostCall::AssignmentUserHasRole { role, answer });
+        Ok(answer)
+    }
+
+    async fn log(&mut self, level: wit::LogLevel, message: String) -> wasmtime::Result<()> {
+        self.charge_host_call()?;
+        let level = match level {
+            wit::LogLevel::Debug => "debug",
+            wit::LogLevel::Info => "info",
+            wit::LogLevel::Warn => "warn",
+            wit::LogLevel::Error => "error",
+        };
+        if self.log_bytes + message.len() > self.limits.log_bytes_per_call {
+            self.journal.dropped_log_bytes += message.len();
+            return Ok(());
+        }
+        self.log_bytes += message.len();
+        self.journal.logs.push(LogLine { level, message });
+        Ok(())
+    }
+}
+
+/// One request's instance of a strategy. Calls made through it share the instance (and the
+/// journal); each call gets the full fuel, deadline and host-call budget. A failed call poisons
+/// the instance, so a session ends at its first failure.
+pub struct StrategySession {
+    component: Arc<StrategyComponent>,
+    store: Store<CallState>,
+    bindings: Arc<v0_1_0::Strategy>,
+    output: MemoryOutputPipe,
+}
+
+impl StrategySession {
+    /// Instantiates `component` in a fresh store whose host imports answer from `source`.
+    pub(crate) async fn start(
+        component: Arc<StrategyComponent>,
+        source: Box<dyn ContactSource>,
+    ) -> Result<Self, StrategyFailure> {
+        let sandbox = component.sandbox();
+        let limits = Arc::clone(sandbox.limits());
+        let output = MemoryOutputPipe::new(limits.log_bytes_per_call);
+        let state = CallState {
+            wasi: super::wasi::empty_context(&output),
+            table: ResourceTable::new(),
+            memory: MemoryLimiter {
+                limit: limits.memory_bytes,
+            },
+            limits: Arc::clone(&limits),
+            source,
+            host_calls_this_call: 0,
+            log_bytes: 0,
+            journal: CallJournal::default(),
+        };
+        let mut store = Store::new(sandbox.engine(), state);
+        store.limiter(|state| &mut state.memory);
+        store.epoch_deadline_trap();
+        Budget::arm(&mut store, &limits);
+        let instantiated = tokio::time::timeout(limits.deadline, component.pre().instantiate_async(&mut store)).await;
+        let bindings = match instantiated {
+            Ok(Ok(bindings)) => Arc::new(bindings),
+            Ok(Err(error)) => return Err(component.failure(classify(error, &limits, &output))),
+            Err(_) => return Err(component.failure(FailureKind::Deadline { limit: limits.deadline })),
+        };
+        Ok(StrategySession {
+            component,
+            store,
+            bindings,
+            output,
+        })
+    }
+
+    /// Calls `name`.
+    pub async fn name(&mut self) -> Result<CallReport<String>, StrategyFailure> {
+        let bindings = Arc::clone(&self.bindings);
+        let report = self.call(|store| Box::pin(async move { bindings.call_name(store).await })).await?;
+        self.check_string(report, "name()")
+    }
+
+    /// Calls `display-name`.
+    pub async fn display_name(&mut self) -> Result<CallReport<String>, StrategyFailure> {
+        let bindings = Arc::clone(&self.bindings);
+        let report = self.call(|store| Box::pin(async move { bindings.call_display_name(store).await })).await?;
+        self.check_string(report, "display-name()")
+    }
+
+    /// Calls `request-new-batch-count`.
+    pub async fn request_new_batch_count(&mut self, request: &StrategyRequest) -> Result<CallReport<u32>, StrategyFailure> {
+        let bindings = Arc::clone(&self.bindings);
+        let request = wit::BatchRequest::from(request);
+        let report = self
+            .call(move |store| Box::pin(async move { bindings.call_request_new_batch_count(store, &request).await }))
+            .await?;
+        self.returned(report)
+    }
+
+    /// Calls `select-contacts` and validates the descriptors it returns against `plan`.
+    pub async fn select_contacts(
+        &mut self,
+        request: &StrategyRequest,
+        plan: BatchPlan,
+    ) -> Result<CallReport<ContactSelection>, StrategyFailure> {
+        let bindings = Arc::clone(&self.bindings);
+        let request = wit::BatchRequest::from(request);
+        let report = self
+            .call(move |store| {
+                Box::pin(async move { bindings.call_select_contacts(store, &request, plan.into()).await })
+            })
+            .await?;
+        let report = self.returned(report)?;
+        let limits = Arc::clone(self.component.sandbox().limits());
+        let selection = bindings::contact_selection(report.value, plan, &limits)
+            .map_err(|reason| self.component.failure(FailureKind::InvalidValue(reason)))?;
+        Ok(CallReport {
+            value: selection,
+            fuel_used: report.fuel_used,
+            duration: report.duration,
+        })
+    }
+
+    /// Ends the session, giving back the data source (e.g. to commit its transaction) and
+    /// what the strategy asked and logged.
+    pub fn finish(self) -> (Box<dyn ContactSource>, CallJournal) {
+        let state = self.store.into_data();
+        (state.source, state.journal)
+    }
+
+    /// The journal so far.
+    pub fn journal(&self) -> &CallJournal {
+        &self.store.data().journal
+    }
+
+    async fn call<T, F>(&mut self, invoke: F) -> Result<CallReport<T>, StrategyFailure>
+    where
+        F: for<'a> FnOnce(
+            &'a mut Store<CallState>,
+        ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>,
+    {
+        let limits = Arc::clone(self.component.sandbox().limits());
+        self.store.data_mut().host_calls_this_call = 0;
+        self.store.data_mut().log_bytes = 0;
+        let budget = Budget::arm(&mut self.store, &limits);
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(limits.deadline, invoke(&mut self.store)).await;
+        let duration = started.elapsed();
+        let value = match outcome {
+            Ok(Ok(value)) => value,
+            Ok(Err(error)) => {
+                return Err(self.component.failure(classify(error, &limits, &self.output)));
+            }
+            Err(_) => return Err(self.component.failure(FailureKind::Deadline { limit: limits.deadline })),
+        };
+        let fuel_used = budget.used(&self.store);
+        Ok(CallReport {
+            value,
+            fuel_used,
+            duration,
+        })
+    }
+
+    fn returned<T>(&self, report: CallReport<Result<T, String>>) -> Result<CallReport<T>, StrategyFailure> {
+        match report.value {
+            Ok(value) => Ok(CallReport {
+                value,
+                fuel_used: report.fuel_used,
+                duration: report.duration,
+            }),
+            Err(message) => {
+                let limit = self.component.sandbox().limits().max_string_bytes;
+                Err(self.component.failure(FailureKind::ErrorResult(truncate(message, limit))))
+            }
+        }
+    }
+
+    fn check_string(&self, report: CallReport<String>, what: &str) -> Result<CallReport<String>, StrategyFailure> {
+        let limit = self.component.sandbox().limits().max_string_bytes;
+        if report.value.len() > limit {
+            return Err(self.component.failure(FailureKind::InvalidValue(format!(
+                "{what} returned {} bytes; the limit is {limit} bytes",
+                report.value.len()
+            ))));
+        }
+        Ok(report)
+    }
+}
+
+/// The fuel and epoch deadline of one call.
+struct Budget {
+    fuel: u64,
+}
+
+impl Budget {
+    fn arm(store: &mut Store<CallState>, limits: &SandboxLimits) -> Self {
+        // Fuel is enabled on the engine, so this cannot fail.
+        store.set_fuel(limits.fuel_per_call).ok();
+        store.set_epoch_deadline(limits.deadline_ticks());
+        Budget {
+            fuel: limits.fuel_per_call,
+        }
+    }
+
+    fn used(&self, store: &Store<CallState>) -> u64 {
+        self.fuel.saturating_sub(store.get_fuel().unwrap_or(0))
+    }
+}
+
+/// Maps a wasmtime error to why the call failed, from typed errors only.
+fn classify(error: wasmtime::Error, limits: &SandboxLimits, output: &MemoryOutputPipe) -> FailureKind {
+    if let Some(hit) = error.downcast_ref::<MemoryLimitHit>() {
+        return FailureKind::Memory {
+            desired: hit.desired,
+            limit: hit.limit,
+        };
+    }
+    if let Some(HostCallLimit(limit)) = error.downcast_ref::<HostCallLimit>() {
+        return FailureKind::TooManyHostCalls { limit: *limit };
+    }
+    if let Some(InvalidArgument(reason)) = error.downcast_ref::<InvalidArgument>() {
+        return FailureKind::InvalidValue(reason.clone());
+    }
+    if let Some(SourceFailure(reason)) = error.downcast_ref::<SourceFailure>() {
+        return FailureKind::Host(reason.clone());
+    }
+    if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+        return FailureKind::Busy {
+            limit: limits.concurrent_instances,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => FailureKind::OutOfFuel {
+            limit: limits.fuel_per_call,
+        },
+        Some(Trap::Interrupt) => FailureKind::Deadline { limit: limits.deadline },
+        Some(trap) => FailureKind::Trap {
+            trap: trap.to_string(),
+            panic: panic_message(output),
+        },
+        None => FailureKind::Trap {
+            trap: format!("{error:#}"),
+            panic: panic_message(output),
+        },
+    }
+}
+
+/// The panic message a Rust guest printed to stderr, if any.
+fn panic_message(output: &MemoryOutputPipe) -> Option<String> {
+    let printed = String::from_utf8_lossy(&output.contents()).into_owned();
+    let start = printed.find("panicked at")?;
+    let message = printed[start..].trim().replace('\n', " ");
+    Some(message.chars().take(500).collect())
+}
+
+fn truncate(mut message: String, limit: usize) -> String {
+    if message.len() > limit {
+        let mut end = limit;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}

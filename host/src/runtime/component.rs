@@ -1,0 +1,278 @@
+//! Loading a strategy: read, check it is a component of a known WIT version with nothing but
+//! granted imports, compile (off the async threads), link once into an `InstancePre`, and ask
+//! it its name, which must equal the file stem.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use super::bindings::{WIT_VERSION, v0_1_0};
+use super::call::{CallState, StrategySession};
+use super::engine;
+use super::error::{FailureKind, LoadError, StrategyFailure};
+use super::limits::SandboxLimits;
+use super::wasi;
+use crate::filter::{RequestScope, TimezoneOffsets};
+use crate::source::{ContactSource, MemorySource};
+
+/// The engine, the linker and the limits every strategy shares.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<CallState>,
+    limits: Arc<SandboxLimits>,
+}
+
+impl Sandbox {
+    /// Configures wasmtime for `limits` and starts the epoch ticker.
+    pub fn new(limits: SandboxLimits) -> anyhow::Result<Arc<Self>> {
+        let engine = engine::build_engine(&limits)?;
+        let mut linker = Linker::new(&engine);
+        wasi::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
+        v0_1_0::Strategy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(anyhow::Error::from)?;
+        engine::start_epoch_ticker(&engine)?;
+        Ok(Arc::new(Sandbox {
+            engine,
+            linker,
+            limits: Arc::new(limits),
+        }))
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> &Arc<SandboxLimits> {
+        &self.limits
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads the component at `path` as the strategy named by its file stem.
+    pub async fn load_file(self: &Arc<Self>, path: &Path) -> Result<Arc<StrategyComponent>, LoadError> {
+        let unreadable = |error: std::io::Error| LoadError::Unreadable {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        };
+        let size = tokio::fs::metadata(path).await.map_err(unreadable)?.len();
+        if size > self.limits.component_bytes {
+            return Err(LoadError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+                limit: self.limits.component_bytes,
+            });
+        }
+        let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
+        self.load_bytes(path, bytes).await
+    }
+
+    /// Loads `bytes` as the strategy named by the stem of `path`.
+    pub async fn load_bytes(self: &Arc<Self>, path: &Path, bytes: Vec<u8>) -> Result<Arc<StrategyComponent>, LoadError> {
+        let path = path.to_path_buf();
+        let stem = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+        if !is_valid_name(&stem) {
+            return Err(LoadError::InvalidName { path, stem });
+        }
+        if !wasmparser::Parser::is_component(&bytes) {
+            let detail = if wasmparser::Parser::is_core_wasm(&bytes) {
+                " (it is a core WebAssembly module)".to_string()
+            } else {
+                String::new()
+            };
+            return Err(LoadError::NotAComponent { path, detail });
+        }
+        let content_hash = format!("{:x}", Sha256::digest(&bytes));
+        let engine = self.engine.clone();
+        let compiled = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
+            .await
+            .map_err(|error| LoadError::Invalid {
+                path: path.clone(),
+                reason: format!("the compiler stopped: {error}"),
+            })?;
+        let component = compiled.map_err(|error| LoadError::Invalid {
+            path: path.clone(),
+            reason: format!("{error:#}"),
+        })?;
+        self.check_imports(&path, &component)?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|error| LoadError::NotAStrategy {
+            path: path.clone(),
+            reason: format!("{error:#}"),
+        })?;
+        let pre = v0_1_0::StrategyPre::new(instance_pre).map_err(|error| LoadError::NotAStrategy {
+            path: path.clone(),
+            reason: format!("{error:#}"),
+        })?;
+        let strategy = Arc::new(StrategyComponent {
+            name: stem.clone(),
+            display_name: OnceLock::new(),
+            content_hash,
+            wit_version: WIT_VERSION,
+            path: path.clone(),
+            pre,
+            sandbox: Arc::clone(self),
+        });
+        let (name, display_name) = probe(&strategy)
+            .await
+            .map_err(|failure| LoadError::ProbeFailed {
+                path: path.clone(),
+                failure: Box::new(failure),
+            })?;
+        if name != stem {
+            return Err(LoadError::NameMismatch { path, stem, name });
+        }
+        strategy.display_name.get_or_init(|| display_name);
+        Ok(strategy)
+    }
+
+    /// Refuses WIT versions the host does not implement and imports it does not grant, naming
+    /// them, before linking would report only the first.
+    fn check_imports(&self, path: &Path, component: &Component) -> Result<(), LoadError> {
+        let mut forbidden = Vec::new();
+        for (name, item) in component.component_type().imports(&self.engine) {
+            if !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+                forbidden.push(name.to_string());
+                continue;
+            }
+            let (interface, version) = name.split_once('@').unwrap_or((name, ""));
+            if interface.starts_with("spoke:batches/") && !WIT_VERSION.ends_with(&format!("@{version}")) {
+                return Err(LoadError::UnsupportedWitVersion {
+                    path: path.to_path_buf(),
+                    found: format!("spoke:batches@{version}"),
+                    supported: WIT_VERSION.to_string(),
+                });
+            }
+            if !wasi::GRANTED_INTERFACES.contains(&interface) {
+                forbidden.push(name.to_string());
+            }
+        }
+        if forbidden.is_empty() {
+            Ok(())
+        } else {
+            Err(LoadError::ForbiddenImports {
+                path: path.to_path_buf(),
+                imports: forbidden.join(", "),
+            })
+        }
+    }
+}
+
+/// Asks a freshly compiled strategy its name and display name, with no data to see.
+async fn probe(strategy: &Arc<StrategyComponent>) -> Result<(String, String), StrategyFailure> {
+    let nothing = MemorySource {
+        scope: RequestScope {
+            campaign_id: 0,
+            assignment_id: 0,
+            offsets: TimezoneOffsets::default(),
+        },
+        contacts: Arc::default(),
+        assignment_user_role: None,
+    };
+    let mut session = strategy.start(Box::new(nothing)).await?;
+    let name = session.name().await?.value;
+    let display_name = session.display_name().await?.value;
+    Ok((name, display_name))
+}
+
+/// A loaded strategy: compiled, linked and named. Cheap to share; every call gets a fresh
+/// instance.
+pub struct StrategyComponent {
+    name: String,
+    /// Set once, by the load-time probe.
+    display_name: OnceLock<String>,
+    content_hash: String,
+    wit_version: &'static str,
+    path: PathBuf,
+    pre: v0_1_0::StrategyPre<CallState>,
+    sandbox: Arc<Sandbox>,
+}
+
+impl std::fmt::Debug for StrategyComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StrategyComponent")
+            .field("name", &self.name)
+            .field("version", &self.version())
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StrategyComponent {
+    /// `name()`, equal to the file stem.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `display-name()`.
+    pub fn display_name(&self) -> &str {
+        self.display_name.get().map_or("", String::as_str)
+    }
+
+    /// SHA-256 of the component file, in hex.
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+
+    /// The short version shown in errors: the first 12 hex digits of the content hash.
+    pub fn version(&self) -> &str {
+        &self.content_hash[..12]
+    }
+
+    /// The WIT package version the component implements.
+    pub fn wit_version(&self) -> &'static str {
+        self.wit_version
+    }
+
+    /// Where the component was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts a session for one request whose host imports answer from `source`.
+    pub async fn start(self: &Arc<Self>, source: Box<dyn ContactSource>) -> Result<StrategySession, StrategyFailure> {
+        StrategySession::start(Arc::clone(self), source).await
+    }
+
+    pub(crate) fn pre(&self) -> &v0_1_0::StrategyPre<CallState> {
+        &self.pre
+    }
+
+    pub(crate) fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+
+    pub(crate) fn failure(&self, kind: FailureKind) -> StrategyFailure {
+        StrategyFailure {
+            strategy: self.name.clone(),
+            version: self.version().to_string(),
+            kind,
+        }
+    }
+}
+
+/// Whether `name` can name a strategy: lowercase ASCII letters, digits and `-`, starting with
+/// a letter (a valid directory name, package name and WIT-friendly identifier).
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|first| first.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_name;
+
+    #[test]
+    fn strategy_names_are_lowercase_kebab_case() {
+        for good in ["vetted-texters", "a", "fewer-than-3-replies"] {
+            assert!(is_valid_name(good), "{good}");
+        }
+        for bad in ["", "Vetted", "3-replies", "a_b", "a--b", "a-", "a b", "a.b"] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The one place wasmtime is configured: the engine (fuel, epochs, pooling allocator) and the
+//! epoch ticker that turns wall-clock deadlines into traps.
+
+use std::thread;
+
+use anyhow::Context as _;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::limits::SandboxLimits;
+
+/// Builds the engine every strategy is compiled for and runs in.
+pub(crate) fn build_engine(limits: &SandboxLimits) -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    // Fuel bounds the work of one call deterministically: an infinite loop traps with
+    // `Trap::OutOfFuel` however fast the machine is.
+    config.consume_fuel(true);
+    // Fuel is not a clock (a tight loop burns ~1e10 units a second), so epochs give the
+    // wall-clock deadline: a ticker thread advances the epoch and a store past its deadline
+    // traps with `Trap::Interrupt`.
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    // Host imports are async (they query the database inside the request's transaction).
+    // Pooling: instantiation reuses pre-reserved slots, so a fresh instance per call costs
+    // microseconds instead of mmap/munmap round trips.
+    let slots = limits.concurrent_instances.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        // A Rust component holds its main module plus a few adapter shims.
+        .total_core_instances(slots.saturating_mul(8))
+        .total_memories(slots.saturating_mul(2))
+        .total_tables(slots.saturating_mul(4))
+        .total_stacks(slots)
+        .max_memory_size(limits.memory_bytes);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config)
+        .map_err(anyhow::Error::from)
+        .context("failed to configure the WebAssembly engine")
+}
+
+/// Advances the engine's epoch every [`SandboxLimits::EPOCH_TICK`] until the engine is dropped.
+pub(crate) fn start_epoch_ticker(engine: &Engine) -> anyhow::Result<()> {
+    let weak = engine.weak();
+    thread::Builder::new()
+        .name("spoke-batches-epoch".to_string())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                thread::sleep(SandboxLimits::EPOCH_TICK);
+            }
+        })
+        .context("failed to start the epoch ticker thread")?;
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! The sandbox: wasmtime configured once ([`engine`](self)), the WIT bindings, the granted
+//! WASI, component loading and the per-request call session with its limits.
+
+mod bindings;
+mod call;
+mod component;
+mod engine;
+mod error;
+mod limits;
+mod request;
+mod wasi;
+
+pub use bindings::WIT_VERSION;
+pub use call::{CallJournal, CallReport, HostCall, LogLine, StrategySession};
+pub use component::{Sandbox, StrategyComponent, is_valid_name};
+pub use error::{FailureKind, LoadError, StrategyFailure};
+pub use limits::SandboxLimits;
+pub use request::{BatchPlan, StrategyRequest};
