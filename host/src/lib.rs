@@ -7,6 +7,7 @@
 //! - [`source`]: what answers a strategy's questions about contacts.
 //! - [`model`]: Spoke's rows.
 
+pub mod cli;
 pub mod filter;
 pub mod model;
 pub mod registry;

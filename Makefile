@@ -1,0 +1,64 @@
+# spoke-batches: `make run` runs the main job, `make test` runs the tests. Both build what is
+# missing first, including the wasm32-wasip2 target.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+
+# Strategy components go to strategies/dist/<name>.wasm, the folder the host loads by default.
+DIST := strategies/dist
+GUEST_OUT := $(CARGO_TARGET_DIR)/wasm32-wasip2/guest
+STRATEGIES := $(patsubst strategies/%/Cargo.toml,%,$(wildcard strategies/*/Cargo.toml))
+TEST_COMPONENTS := $(patsubst tests/components/%/Cargo.toml,%,$(wildcard tests/components/*/Cargo.toml))
+HOST := $(CARGO_TARGET_DIR)/release/spoke-batches
+
+.PHONY: all build host strategies test-components test lint run toolchain check-names clean
+
+all: build
+
+build: strategies host
+
+toolchain:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+# The directory, the package name and name() must agree; name() returns the package name, so
+# checking the first two here catches a copied template before cargo's own complaint.
+check-names:
+	@for manifest in strategies/*/Cargo.toml; do \
+	  dir=$$(basename "$$(dirname "$$manifest")"); \
+	  package=$$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$$manifest" | head -n 1); \
+	  if ! [[ "$$dir" =~ ^[a-z][a-z0-9]*(-[a-z0-9]+)*$$ ]]; then \
+	    echo "error: strategies/$$dir: a strategy name uses lowercase letters, digits and single '-', starting with a letter; rename the directory" >&2; exit 1; \
+	  fi; \
+	  if [ "$$package" != "$$dir" ]; then \
+	    echo "error: $$manifest names the package \"$$package\" but its directory is \"$$dir\": set name = \"$$dir\" in $$manifest (the directory, the package name and name() must agree)" >&2; exit 1; \
+	  fi; \
+	done
+
+strategies: toolchain check-names
+	$(CARGO) build --profile guest --target wasm32-wasip2 $(addprefix -p ,$(STRATEGIES))
+	@mkdir -p $(DIST)
+	@for name in $(STRATEGIES); do cp "$(GUEST_OUT)/$${name//-/_}.wasm" "$(DIST)/$$name.wasm.tmp" && mv "$(DIST)/$$name.wasm.tmp" "$(DIST)/$$name.wasm"; done
+	@for file in $(DIST)/*.wasm; do name=$$(basename "$$file" .wasm); [ -d "strategies/$$name" ] || rm -f "$$file"; done
+	@echo "strategies built into $(DIST)/: $(STRATEGIES)"
+
+test-components: toolchain
+	$(CARGO) build --profile guest --target wasm32-wasip2 $(addprefix -p ,$(TEST_COMPONENTS))
+
+host:
+	$(CARGO) build --release -p spoke-batches
+
+test: strategies test-components
+	SPOKE_BATCHES_GUEST_DIR="$(GUEST_OUT)" $(CARGO) test -p spoke-batches
+
+lint: toolchain
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+run: build
+	$(HOST) --strategies $(DIST) strategies
+
+clean:
+	$(CARGO) clean
+	rm -rf $(DIST)
