@@ -1,0 +1,271 @@
+//! Every rule of Spoke's five strategies, through the real components in the real runtime,
+//! with the host imports answered from an in-memory contact table.
+
+mod support;
+
+use spoke_batches::filter::{AssignmentScope, ContactFilter, ContactQuery, StatusFilter, TimezoneScope};
+use spoke_batches::model::MessageStatus::{self, *};
+use spoke_batches::model::Role;
+use spoke_batches::runtime::{BatchPlan, HostCall};
+use support::{SHIPPED, Scenario, loaded};
+
+/// The strategies with Spoke's common base checks.
+const WITH_BASE_CHECKS: [&str; 4] = ["all-texters", "finished-replies", "finished-replies-tz", "vetted-texters"];
+
+const PLAN: BatchPlan = BatchPlan {
+    number_contacts: 5,
+    contacts_count: 0,
+};
+
+/// A campaign with 25 available contacts, 5 unassigned conversations and a vetted texter.
+fn busy_campaign() -> Scenario {
+    let mut scenario = Scenario::new()
+        .with_contacts(25, None, NeedsMessage, false, "-5_1")
+        .with_contacts(5, None, Convo, false, "-5_1");
+    scenario.role = Some(Role::VettedTexter);
+    scenario
+}
+
+#[tokio::test]
+async fn each_strategy_has_spokes_name_and_display_name() {
+    let loaded = loaded().await;
+    let expected = [
+        ("all-texters", "Everyone can request a new batch"),
+        ("finished-replies", "After finishing current replies"),
+        ("finished-replies-tz", "After finishing current replies, within Texting Hours"),
+        ("vetted-texters", "Vetted Texters can request a new batch"),
+        ("vetted-takeconversations", "Vetted Texters can take unassigned conversations"),
+    ];
+    assert_eq!(expected.len(), SHIPPED.len());
+    for (name, display_name) in expected {
+        let strategy = loaded.get(name);
+        assert_eq!(strategy.name(), name);
+        assert_eq!(strategy.display_name(), display_name);
+    }
+}
+
+#[tokio::test]
+async fn base_checks_refuse_archived_campaigns() {
+    for name in SHIPPED {
+        let mut scenario = busy_campaign();
+        assert!(scenario.count(name).await.unwrap() > 0, "{name} counts when not archived");
+        scenario.campaign.is_archived = true;
+        assert_eq!(scenario.count(name).await.unwrap(), 0, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn base_checks_refuse_when_dynamic_assignment_is_off() {
+    for name in WITH_BASE_CHECKS {
+        let mut scenario = busy_campaign();
+        scenario.campaign.use_dynamic_assignment = false;
+        assert_eq!(scenario.count(name).await.unwrap(), 0, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn base_checks_refuse_a_null_or_zero_batch_size() {
+    for name in WITH_BASE_CHECKS {
+        for batch_size in [None, Some(0)] {
+            let mut scenario = busy_campaign();
+            scenario.campaign.batch_size = batch_size;
+            assert_eq!(scenario.count(name).await.unwrap(), 0, "{name} with batch_size {batch_size:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn base_checks_refuse_max_contacts_zero_but_not_null() {
+    for name in SHIPPED {
+        let mut scenario = busy_campaign();
+        scenario.assignment.max_contacts = Some(0);
+        assert_eq!(scenario.count(name).await.unwrap(), 0, "{name}");
+        scenario.assignment.max_contacts = Some(3);
+        assert!(scenario.count(name).await.unwrap() > 0, "{name} with max_contacts 3");
+    }
+}
+
+#[tokio::test]
+async fn vetted_takeconversations_ignores_dynamic_assignment_and_batch_size() {
+    let mut scenario = busy_campaign().with_contacts(4, None, NeedsResponse, false, "");
+    scenario.campaign.use_dynamic_assignment = false;
+    scenario.campaign.batch_size = None;
+    assert_eq!(scenario.count("vetted-takeconversations").await.unwrap(), 9, "5 conversations + 4 replies");
+}
+
+#[tokio::test]
+async fn available_count_is_unassigned_needs_message_not_opted_out_of_this_campaign() {
+    let scenario = Scenario::new()
+        .with_contacts(3, None, NeedsMessage, false, "-5_1")
+        .with_contacts(2, None, NeedsMessage, true, "-5_1")
+        .with_contacts(2, Some(999), NeedsMessage, false, "-5_1")
+        .with_contacts(2, None, Messaged, false, "-5_1")
+        .with_contacts(1, None, NeedsMessage, false, "-8_1")
+        .with_other_campaign_contacts(50);
+    for name in ["all-texters", "finished-replies", "finished-replies-tz", "vetted-texters"] {
+        assert_eq!(scenario.count(name).await.unwrap(), 4, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn counts_stop_at_the_cap_the_host_gives() {
+    let mut scenario = busy_campaign();
+    scenario.count_cap = 7;
+    for name in WITH_BASE_CHECKS {
+        let (report, journal) = scenario.count_report(name).await.unwrap();
+        assert_eq!(report.value, 7, "{name}");
+        let capped = journal.host_calls.iter().any(|call| matches!(call, HostCall::CountContacts { cap: Some(7), .. }));
+        assert!(capped, "{name} asks with the cap: {journal:?}");
+    }
+}
+
+#[tokio::test]
+async fn has_any_mode_answers_one_or_zero() {
+    for name in WITH_BASE_CHECKS {
+        let mut scenario = busy_campaign();
+        scenario.has_any = true;
+        assert_eq!(scenario.count(name).await.unwrap(), 1, "{name} with contacts");
+        scenario.contacts.clear();
+        assert_eq!(scenario.count(name).await.unwrap(), 0, "{name} without contacts");
+    }
+}
+
+#[tokio::test]
+async fn vetted_takeconversations_counts_even_in_has_any_mode() {
+    let mut scenario = Scenario::new().with_contacts(6, None, Convo, false, "");
+    scenario.role = Some(Role::VettedTexter);
+    scenario.has_any = true;
+    assert_eq!(scenario.count("vetted-takeconversations").await.unwrap(), 6);
+}
+
+async fn open_replies_case(name: &str, status: MessageStatus, opted_out: bool, offset: &str) -> u32 {
+    let scenario = busy_campaign().with_contacts(1, Some(100), status, opted_out, offset);
+    scenario.count(name).await.unwrap()
+}
+
+#[tokio::test]
+async fn finished_replies_waits_for_open_replies_in_valid_timezones() {
+    for name in ["finished-replies", "finished-replies-tz"] {
+        assert_eq!(open_replies_case(name, NeedsResponse, false, "-5_1").await, 0, "{name}: open reply");
+        assert_eq!(open_replies_case(name, NeedsResponse, false, "").await, 0, "{name}: unknown zone valid");
+        assert_eq!(open_replies_case(name, NeedsResponse, false, "-8_1").await, 10, "{name}: reply outside hours");
+        assert_eq!(open_replies_case(name, NeedsResponse, true, "-5_1").await, 10, "{name}: opted out");
+        assert_eq!(open_replies_case(name, Convo, false, "-5_1").await, 10, "{name}: convo is not open");
+        // The other strategies do not care about replies.
+        assert_eq!(open_replies_case("all-texters", NeedsResponse, false, "-5_1").await, 10);
+    }
+}
+
+#[tokio::test]
+async fn finished_replies_ignores_replies_of_other_assignments() {
+    let scenario = busy_campaign().with_contacts(3, Some(101), NeedsResponse, false, "-5_1");
+    assert_eq!(scenario.count("finished-replies").await.unwrap(), 10);
+}
+
+#[tokio::test]
+async fn finished_replies_skips_the_reply_check_when_nothing_is_available() {
+    let scenario = Scenario::new().with_contacts(1, Some(100), NeedsResponse, false, "-5_1");
+    let (report, journal) = scenario.count_report("finished-replies").await.unwrap();
+    assert_eq!(report.value, 0);
+    assert_eq!(journal.host_calls.len(), 1, "only the available count: {journal:?}");
+}
+
+#[tokio::test]
+async fn vetted_texters_gives_a_texter_who_is_not_vetted_one_batch() {
+    let mut scenario = Scenario::new().with_contacts(20, None, NeedsMessage, false, "-5_1");
+    scenario.role = Some(Role::Texter);
+    assert_eq!(scenario.count("vetted-texters").await.unwrap(), 10, "first batch");
+    // Any earlier contact of this campaign, whatever its status, ends it.
+    let holding = scenario.clone().with_contacts(1, Some(100), Closed, true, "");
+    assert_eq!(holding.count("vetted-texters").await.unwrap(), 0, "second batch refused");
+    // A contact of another assignment does not count.
+    let other = scenario.clone().with_contacts(1, Some(101), NeedsMessage, false, "");
+    assert_eq!(other.count("vetted-texters").await.unwrap(), 10);
+}
+
+#[tokio::test]
+async fn vetted_texters_lets_vetted_and_higher_roles_keep_requesting() {
+    for role in [Role::VettedTexter, Role::Supervolunteer, Role::Admin, Role::Owner] {
+        let mut scenario = busy_campaign().with_contacts(5, Some(100), Messaged, false, "");
+        scenario.role = Some(role);
+        assert_eq!(scenario.count("vetted-texters").await.unwrap(), 10, "{role}");
+    }
+    for role in [None, Some(Role::Suspended), Some(Role::Texter)] {
+        let mut scenario = busy_campaign().with_contacts(5, Some(100), Messaged, false, "");
+        scenario.role = role;
+        assert_eq!(scenario.count("vetted-texters").await.unwrap(), 0, "{role:?}");
+    }
+}
+
+#[tokio::test]
+async fn vetted_takeconversations_is_for_vetted_texters_and_counts_unassigned_conversations() {
+    let scenario = Scenario::new()
+        .with_contacts(2, None, NeedsResponse, false, "")
+        .with_contacts(1, None, Convo, false, "")
+        .with_contacts(1, None, Closed, false, "")
+        .with_contacts(1, None, Updating, false, "")
+        .with_contacts(3, None, NeedsMessage, false, "")
+        .with_contacts(3, None, Messaged, false, "")
+        .with_contacts(2, None, Convo, true, "")
+        .with_contacts(2, Some(101), Convo, false, "");
+    let mut vetted = scenario.clone();
+    vetted.role = Some(Role::VettedTexter);
+    assert_eq!(vetted.count("vetted-takeconversations").await.unwrap(), 5);
+    assert_eq!(scenario.count("vetted-takeconversations").await.unwrap(), 0, "a texter is not vetted");
+}
+
+#[tokio::test]
+async fn strategies_without_select_contacts_keep_the_default_queries() {
+    for name in ["all-texters", "finished-replies", "vetted-texters"] {
+        let selection = busy_campaign().select(name, PLAN).await.unwrap();
+        assert_eq!(selection.batch_query, None, "{name}");
+        assert_eq!(selection.has_current_query, None, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn finished_replies_tz_selects_only_contacts_within_texting_hours() {
+    let selection = busy_campaign().select("finished-replies-tz", PLAN).await.unwrap();
+    let mut expected = ContactFilter::available();
+    expected.timezone = TimezoneScope::ValidNow;
+    assert_eq!(
+        selection.batch_query,
+        Some(ContactQuery {
+            filter: expected,
+            limit: None
+        })
+    );
+    assert_eq!(selection.has_current_query, None);
+}
+
+#[tokio::test]
+async fn finished_replies_tz_hands_out_nothing_a_day_past_due() {
+    let mut scenario = busy_campaign();
+    scenario.campaign.due_by = Some(scenario.now - chrono::Duration::hours(25));
+    let selection = scenario.select("finished-replies-tz", PLAN).await.unwrap();
+    assert_eq!(selection.batch_query.map(|query| query.limit), Some(Some(0)));
+    // Within the day of grace, contacts are still handed out.
+    scenario.campaign.due_by = Some(scenario.now - chrono::Duration::hours(23));
+    let selection = scenario.select("finished-replies-tz", PLAN).await.unwrap();
+    assert_eq!(selection.batch_query.map(|query| query.limit), Some(None));
+}
+
+#[tokio::test]
+async fn vetted_takeconversations_replaces_both_queries() {
+    let selection = busy_campaign().select("vetted-takeconversations", PLAN).await.unwrap();
+    let batch = selection.batch_query.expect("a batch query");
+    assert_eq!(batch.limit, None);
+    assert_eq!(batch.filter.status, StatusFilter::NoneOf([NeedsMessage, Messaged].into()));
+    assert_eq!(batch.filter.assignment, AssignmentScope::Unassigned);
+    assert_eq!(batch.filter.opted_out, Some(false));
+    let current = selection.has_current_query.expect("a has-current query");
+    assert_eq!(current.status, StatusFilter::OneOf([NeedsMessage, NeedsResponse].into()));
+    assert_eq!(current.assignment, AssignmentScope::ThisAssignment);
+    assert_eq!(current.opted_out, Some(false));
+}
+
+#[tokio::test]
+async fn a_call_reports_the_fuel_it_used() {
+    let (report, _) = busy_campaign().count_report("vetted-texters").await.unwrap();
+    assert!(report.fuel_used > 0 && report.fuel_used < 1_000_000, "fuel used: {}", report.fuel_used);
+}
