@@ -55,7 +55,7 @@ fn misbehave(mode: &str) -> Result<(), String> {
             Ok(())
         }
         "log-flood" => {
-            for i in 0..10_000 {
+            for i in 0..900 {
                 log(LogLevel::Info, &format!("line {i} of a flood of log lines"));
             }
             Ok(())

@@ -1,0 +1,244 @@
+//! The sandbox under misbehaving strategies: each failure fails that one call with an error
+//! naming the strategy, its version and the reason, and the host goes on serving. Also the
+//! load-time checks of the strategies folder.
+
+mod support;
+
+use std::time::Duration;
+
+use spoke_batches::model::MessageStatus::NeedsMessage;
+use spoke_batches::registry::{RegistryEntry, StrategyRegistry};
+use spoke_batches::runtime::{BatchPlan, FailureKind, LoadError, Sandbox, SandboxLimits, StrategyFailure};
+use support::{Scenario, install, loaded, test_limits};
+
+/// A `hostile` request whose campaign title picks the misbehaviour.
+fn hostile(mode: &str) -> Scenario {
+    let mut scenario = Scenario::new().with_contacts(20, None, NeedsMessage, false, "-5_1");
+    scenario.campaign.title = mode.to_string();
+    scenario
+}
+
+const PLAN: BatchPlan = BatchPlan {
+    number_contacts: 5,
+    contacts_count: 0,
+};
+
+/// Runs `mode` and returns its failure, then checks that a normal request right after it on
+/// the same host still succeeds.
+async fn count_failure(mode: &str) -> StrategyFailure {
+    let failure = hostile(mode).count("hostile").await.expect_err(mode);
+    assert_healthy().await;
+    failure
+}
+
+async fn select_failure(mode: &str) -> StrategyFailure {
+    let failure = hostile(mode).select("hostile", PLAN).await.expect_err(mode);
+    assert_healthy().await;
+    failure
+}
+
+async fn assert_healthy() {
+    assert_eq!(hostile("ok").count("hostile").await.unwrap(), 10);
+    assert_eq!(Scenario::new().with_contacts(3, None, NeedsMessage, false, "").count("all-texters").await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_well_behaved_call_succeeds() {
+    assert_healthy().await;
+}
+
+#[tokio::test]
+async fn a_panic_is_a_trap_that_carries_the_panic_message() {
+    let failure = count_failure("panic").await;
+    let FailureKind::Trap { trap, panic } = &failure.kind else {
+        panic!("expected a trap, got {failure}");
+    };
+    assert!(trap.contains("unreachable"), "{trap}");
+    assert!(panic.as_deref().unwrap_or_default().contains("hostile strategy panicked on purpose"), "{panic:?}");
+    let version = &loaded().await.get("hostile").version().to_string();
+    assert_eq!(failure.strategy, "hostile");
+    assert_eq!(&failure.version, version);
+    let message = failure.to_string();
+    assert!(message.starts_with(&format!("strategy `hostile` (version {version}) failed: it trapped")), "{message}");
+}
+
+#[tokio::test]
+async fn an_infinite_loop_runs_out_of_fuel() {
+    let failure = count_failure("loop").await;
+    assert_eq!(failure.kind, FailureKind::OutOfFuel { limit: test_limits().fuel_per_call });
+    assert!(failure.to_string().contains("ran out of fuel (limit: 20000000 units per call)"), "{failure}");
+}
+
+#[tokio::test]
+async fn an_infinite_loop_with_plenty_of_fuel_hits_the_deadline() {
+    let limits = SandboxLimits {
+        fuel_per_call: u64::MAX / 4,
+        deadline: Duration::from_millis(150),
+        concurrent_instances: 4,
+        ..SandboxLimits::default()
+    };
+    let sandbox = Sandbox::new(limits).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let strategy = sandbox.load_file(&install("hostile", dir.path(), "hostile")).await.unwrap();
+    let scenario = hostile("loop");
+    let started = std::time::Instant::now();
+    let mut session = strategy.start(Box::new(scenario.source())).await.unwrap();
+    let failure = session.request_new_batch_count(&scenario.request()).await.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Deadline { limit: Duration::from_millis(150) });
+    assert!(started.elapsed() < Duration::from_secs(2), "stopped after {:?}", started.elapsed());
+    // The same host serves the next call.
+    let ok = hostile("ok");
+    let mut session = strategy.start(Box::new(ok.source())).await.unwrap();
+    assert_eq!(session.request_new_batch_count(&ok.request()).await.unwrap().value, 10);
+}
+
+#[tokio::test]
+async fn unbounded_memory_growth_hits_the_memory_limit() {
+    let failure = count_failure("grow-memory").await;
+    let FailureKind::Memory { limit, desired } = failure.kind else {
+        panic!("expected the memory limit, got {failure}");
+    };
+    assert_eq!(limit, test_limits().memory_bytes);
+    assert!(desired > limit);
+}
+
+#[tokio::test]
+async fn deep_recursion_exhausts_the_stack_as_a_trap() {
+    let failure = count_failure("recurse").await;
+    let FailureKind::Trap { trap, .. } = &failure.kind else {
+        panic!("expected a trap, got {failure}");
+    };
+    assert!(trap.contains("call stack exhausted"), "{trap}");
+}
+
+#[tokio::test]
+async fn an_err_result_fails_the_call_with_its_message() {
+    let failure = count_failure("err").await;
+    assert_eq!(failure.kind, FailureKind::ErrorResult("refused on purpose".into()));
+}
+
+#[tokio::test]
+async fn a_huge_error_message_is_cut_to_the_string_limit() {
+    let failure = count_failure("huge-error").await;
+    let FailureKind::ErrorResult(message) = &failure.kind else {
+        panic!("expected an error result, got {failure}");
+    };
+    assert!(message.len() <= test_limits().max_string_bytes + '…'.len_utf8(), "{} bytes", message.len());
+    assert!(message.ends_with('…'));
+}
+
+#[tokio::test]
+async fn a_flood_of_host_calls_hits_the_host_call_limit() {
+    let failure = count_failure("host-call-flood").await;
+    assert_eq!(failure.kind, FailureKind::TooManyHostCalls { limit: test_limits().host_calls_per_call });
+}
+
+#[tokio::test]
+async fn a_flood_of_log_lines_is_cut_to_the_log_budget() {
+    let (report, journal) = hostile("log-flood").count_report("hostile").await.unwrap();
+    assert_eq!(report.value, 10);
+    let kept: usize = journal.logs.iter().map(|line| line.message.len()).sum();
+    assert!(kept <= test_limits().log_bytes_per_call, "{kept} bytes kept");
+    assert!(kept > test_limits().log_bytes_per_call / 2, "{kept} bytes kept");
+    assert!(journal.dropped_log_bytes > 0);
+    assert_eq!(journal.logs[0].message, "line 0 of a flood of log lines");
+    assert_eq!(journal.logs[0].level, "info");
+}
+
+#[tokio::test]
+async fn a_batch_limit_above_the_plan_is_refused() {
+    let failure = select_failure("limit-above-plan").await;
+    assert_eq!(
+        failure.kind,
+        FailureKind::InvalidValue("the batch query's limit 6 is above the plan's number-contacts 5".into())
+    );
+}
+
+#[tokio::test]
+async fn a_huge_status_list_is_refused() {
+    let failure = select_failure("huge-list").await;
+    let FailureKind::InvalidValue(reason) = &failure.kind else {
+        panic!("expected an invalid value, got {failure}");
+    };
+    assert!(reason.contains("1000000 entries; the limit is 64"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_panic_in_select_contacts_is_a_trap() {
+    let failure = select_failure("select-panic").await;
+    assert!(matches!(failure.kind, FailureKind::Trap { .. }), "{failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_and_healthy_calls_run_side_by_side() {
+    let mut calls = tokio::task::JoinSet::new();
+    for round in 0..8 {
+        calls.spawn(async move { (round, hostile(if round % 2 == 0 { "panic" } else { "ok" }).count("hostile").await) });
+    }
+    while let Some(joined) = calls.join_next().await {
+        let (round, result) = joined.unwrap();
+        if round % 2 == 0 {
+            assert!(matches!(result.unwrap_err().kind, FailureKind::Trap { .. }));
+        } else {
+            assert_eq!(result.unwrap(), 10);
+        }
+    }
+}
+
+fn load_error<'a>(registry: &'a StrategyRegistry, name: &str) -> &'a LoadError {
+    match registry.entries().find(|(entry, _)| *entry == name) {
+        Some((_, RegistryEntry::Failed(error))) => error,
+        Some((_, RegistryEntry::Loaded(_))) => panic!("{name} loaded"),
+        None => panic!("{name} is not in the registry"),
+    }
+}
+
+#[tokio::test]
+async fn bad_files_fail_to_load_with_clear_errors_while_the_others_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path();
+    install("vetted-texters", folder, "vetted-texters");
+    install("hostile", folder, "liar");
+    std::fs::write(folder.join("junk.wasm"), b"this is not wasm").unwrap();
+    std::fs::write(folder.join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let component = std::fs::read(support::component_path("all-texters")).unwrap();
+    std::fs::write(folder.join("truncated.wasm"), &component[..component.len() / 2]).unwrap();
+    install("all-texters", folder, "Bad_Name");
+    std::fs::write(folder.join("README.txt"), b"not a component, not loaded").unwrap();
+
+    let sandbox = Sandbox::new(test_limits()).unwrap();
+    let registry = StrategyRegistry::load_dir(&sandbox, folder).await.unwrap();
+
+    assert_eq!(registry.get("vetted-texters").map(|s| s.display_name()), Some("Vetted Texters can request a new batch"));
+    assert_eq!(registry.entries().count(), 6, "README.txt is ignored");
+
+    let liar = load_error(&registry, "liar").to_string();
+    assert!(liar.contains("name() returns `hostile` but the file is liar.wasm"), "{liar}");
+    assert!(liar.contains("set `name = \"liar\"` in strategies/liar/Cargo.toml"), "{liar}");
+
+    assert!(matches!(load_error(&registry, "junk"), LoadError::NotAComponent { detail, .. } if detail.is_empty()));
+    let core = load_error(&registry, "core");
+    assert!(core.to_string().contains("is not a WebAssembly component (it is a core WebAssembly module)"), "{core}");
+    assert!(matches!(load_error(&registry, "truncated"), LoadError::Invalid { .. }));
+    assert!(matches!(load_error(&registry, "Bad_Name"), LoadError::InvalidName { .. }));
+}
+
+#[tokio::test]
+async fn a_missing_strategies_folder_is_an_error_that_says_what_to_do() {
+    let sandbox = Sandbox::new(test_limits()).unwrap();
+    let error = StrategyRegistry::load_dir(&sandbox, std::path::Path::new("/nonexistent/strategies")).await.unwrap_err();
+    assert!(error.to_string().contains("make strategies"), "{error}");
+}
+
+#[tokio::test]
+async fn an_oversized_component_is_refused_before_compiling() {
+    let limits = SandboxLimits {
+        component_bytes: 1_000,
+        concurrent_instances: 2,
+        ..SandboxLimits::default()
+    };
+    let sandbox = Sandbox::new(limits).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let error = sandbox.load_file(&install("all-texters", dir.path(), "all-texters")).await.unwrap_err();
+    assert!(matches!(error, LoadError::TooLarge { limit: 1_000, .. }), "{error}");
+}
