@@ -38,8 +38,15 @@ async fn select_failure(mode: &str) -> StrategyFailure {
 }
 
 async fn assert_healthy() {
-    assert_eq!(hostile("ok").count("hostile").await.unwrap(), 10);
-    assert_eq!(Scenario::new().with_contacts(3, None, NeedsMessage, false, "").count("all-texters").await.unwrap(), 3);
+    assert_eq!(hostile("ok").count("hostile").await.expect("healthy hostile call"), 10);
+    assert_eq!(
+        Scenario::new()
+            .with_contacts(3, None, NeedsMessage, false, "")
+            .count("all-texters")
+            .await
+            .expect("healthy all-texters call"),
+        3
+    );
 }
 
 #[tokio::test]
@@ -54,19 +61,40 @@ async fn a_panic_is_a_trap_that_carries_the_panic_message() {
         panic!("expected a trap, got {failure}");
     };
     assert!(trap.contains("unreachable"), "{trap}");
-    assert!(panic.as_deref().unwrap_or_default().contains("hostile strategy panicked on purpose"), "{panic:?}");
+    assert!(
+        panic
+            .as_deref()
+            .unwrap_or_default()
+            .contains("hostile strategy panicked on purpose"),
+        "{panic:?}"
+    );
     let version = &loaded().await.get("hostile").version().to_string();
     assert_eq!(failure.strategy, "hostile");
     assert_eq!(&failure.version, version);
     let message = failure.to_string();
-    assert!(message.starts_with(&format!("strategy `hostile` (version {version}) failed: it trapped")), "{message}");
+    assert!(
+        message.starts_with(&format!(
+            "strategy `hostile` (version {version}) failed: it trapped"
+        )),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn an_infinite_loop_runs_out_of_fuel() {
     let failure = count_failure("loop").await;
-    assert_eq!(failure.kind, FailureKind::OutOfFuel { limit: test_limits().fuel_per_call });
-    assert!(failure.to_string().contains("ran out of fuel (limit: 20000000 units per call)"), "{failure}");
+    assert_eq!(
+        failure.kind,
+        FailureKind::OutOfFuel {
+            limit: test_limits().fuel_per_call
+        }
+    );
+    assert!(
+        failure
+            .to_string()
+            .contains("ran out of fuel (limit: 20000000 units per call)"),
+        "{failure}"
+    );
 }
 
 #[tokio::test]
@@ -79,17 +107,39 @@ async fn an_infinite_loop_with_plenty_of_fuel_hits_the_deadline() {
     };
     let sandbox = Sandbox::new(limits).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let strategy = sandbox.load_file(&install("hostile", dir.path(), "hostile")).await.unwrap();
+    let strategy = sandbox
+        .load_file(&install("hostile", dir.path(), "hostile"))
+        .await
+        .unwrap();
     let scenario = hostile("loop");
     let started = std::time::Instant::now();
     let mut session = strategy.start(Box::new(scenario.source())).await.unwrap();
-    let failure = session.request_new_batch_count(&scenario.request()).await.unwrap_err();
-    assert_eq!(failure.kind, FailureKind::Deadline { limit: Duration::from_millis(150) });
-    assert!(started.elapsed() < Duration::from_secs(2), "stopped after {:?}", started.elapsed());
+    let failure = session
+        .request_new_batch_count(&scenario.request())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        failure.kind,
+        FailureKind::Deadline {
+            limit: Duration::from_millis(150)
+        }
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "stopped after {:?}",
+        started.elapsed()
+    );
     // The same host serves the next call.
     let ok = hostile("ok");
     let mut session = strategy.start(Box::new(ok.source())).await.unwrap();
-    assert_eq!(session.request_new_batch_count(&ok.request()).await.unwrap().value, 10);
+    assert_eq!(
+        session
+            .request_new_batch_count(&ok.request())
+            .await
+            .unwrap()
+            .value,
+        10
+    );
 }
 
 #[tokio::test]
@@ -114,7 +164,10 @@ async fn deep_recursion_exhausts_the_stack_as_a_trap() {
 #[tokio::test]
 async fn an_err_result_fails_the_call_with_its_message() {
     let failure = count_failure("err").await;
-    assert_eq!(failure.kind, FailureKind::ErrorResult("refused on purpose".into()));
+    assert_eq!(
+        failure.kind,
+        FailureKind::ErrorResult("refused on purpose".into())
+    );
 }
 
 #[tokio::test]
@@ -123,14 +176,23 @@ async fn a_huge_error_message_is_cut_to_the_string_limit() {
     let FailureKind::ErrorResult(message) = &failure.kind else {
         panic!("expected an error result, got {failure}");
     };
-    assert!(message.len() <= test_limits().max_string_bytes + '…'.len_utf8(), "{} bytes", message.len());
+    assert!(
+        message.len() <= test_limits().max_string_bytes + '…'.len_utf8(),
+        "{} bytes",
+        message.len()
+    );
     assert!(message.ends_with('…'));
 }
 
 #[tokio::test]
 async fn a_flood_of_host_calls_hits_the_host_call_limit() {
     let failure = count_failure("host-call-flood").await;
-    assert_eq!(failure.kind, FailureKind::TooManyHostCalls { limit: test_limits().host_calls_per_call });
+    assert_eq!(
+        failure.kind,
+        FailureKind::TooManyHostCalls {
+            limit: test_limits().host_calls_per_call
+        }
+    );
 }
 
 #[tokio::test]
@@ -173,7 +235,14 @@ async fn a_panic_in_select_contacts_is_a_trap() {
 async fn failing_and_healthy_calls_run_side_by_side() {
     let mut calls = tokio::task::JoinSet::new();
     for round in 0..8 {
-        calls.spawn(async move { (round, hostile(if round % 2 == 0 { "panic" } else { "ok" }).count("hostile").await) });
+        calls.spawn(async move {
+            (
+                round,
+                hostile(if round % 2 == 0 { "panic" } else { "ok" })
+                    .count("hostile")
+                    .await,
+            )
+        });
     }
     while let Some(joined) = calls.join_next().await {
         let (round, result) = joined.unwrap();
@@ -209,24 +278,47 @@ async fn bad_files_fail_to_load_with_clear_errors_while_the_others_load() {
     let sandbox = Sandbox::new(test_limits()).unwrap();
     let registry = StrategyRegistry::load_dir(&sandbox, folder).await.unwrap();
 
-    assert_eq!(registry.get("vetted-texters").map(|s| s.display_name()), Some("Vetted Texters can request a new batch"));
+    assert_eq!(
+        registry.get("vetted-texters").map(|s| s.display_name()),
+        Some("Vetted Texters can request a new batch")
+    );
     assert_eq!(registry.entries().count(), 6, "README.txt is ignored");
 
     let liar = load_error(&registry, "liar").to_string();
-    assert!(liar.contains("name() returns `hostile` but the file is liar.wasm"), "{liar}");
-    assert!(liar.contains("set `name = \"liar\"` in strategies/liar/Cargo.toml"), "{liar}");
+    assert!(
+        liar.contains("name() returns `hostile` but the file is liar.wasm"),
+        "{liar}"
+    );
+    assert!(
+        liar.contains("set `name = \"liar\"` in strategies/liar/Cargo.toml"),
+        "{liar}"
+    );
 
-    assert!(matches!(load_error(&registry, "junk"), LoadError::NotAComponent { detail, .. } if detail.is_empty()));
+    assert!(
+        matches!(load_error(&registry, "junk"), LoadError::NotAComponent { detail, .. } if detail.is_empty())
+    );
     let core = load_error(&registry, "core");
-    assert!(core.to_string().contains("is not a WebAssembly component (it is a core WebAssembly module)"), "{core}");
-    assert!(matches!(load_error(&registry, "truncated"), LoadError::Invalid { .. }));
-    assert!(matches!(load_error(&registry, "Bad_Name"), LoadError::InvalidName { .. }));
+    assert!(
+        core.to_string()
+            .contains("is not a WebAssembly component (it is a core WebAssembly module)"),
+        "{core}"
+    );
+    assert!(matches!(
+        load_error(&registry, "truncated"),
+        LoadError::Invalid { .. }
+    ));
+    assert!(matches!(
+        load_error(&registry, "Bad_Name"),
+        LoadError::InvalidName { .. }
+    ));
 }
 
 #[tokio::test]
 async fn a_missing_strategies_folder_is_an_error_that_says_what_to_do() {
     let sandbox = Sandbox::new(test_limits()).unwrap();
-    let error = StrategyRegistry::load_dir(&sandbox, std::path::Path::new("/nonexistent/strategies")).await.unwrap_err();
+    let error = StrategyRegistry::load_dir(&sandbox, std::path::Path::new("/nonexistent/strategies"))
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("make strategies"), "{error}");
 }
 
@@ -239,6 +331,12 @@ async fn an_oversized_component_is_refused_before_compiling() {
     };
     let sandbox = Sandbox::new(limits).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let error = sandbox.load_file(&install("all-texters", dir.path(), "all-texters")).await.unwrap_err();
-    assert!(matches!(error, LoadError::TooLarge { limit: 1_000, .. }), "{error}");
+    let error = sandbox
+        .load_file(&install("all-texters", dir.path(), "all-texters"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, LoadError::TooLarge { limit: 1_000, .. }),
+        "{error}"
+    );
 }

@@ -10,7 +10,12 @@ use spoke_batches::runtime::{BatchPlan, HostCall};
 use support::{SHIPPED, Scenario, loaded};
 
 /// The strategies with Spoke's common base checks.
-const WITH_BASE_CHECKS: [&str; 4] = ["all-texters", "finished-replies", "finished-replies-tz", "vetted-texters"];
+const WITH_BASE_CHECKS: [&str; 4] = [
+    "all-texters",
+    "finished-replies",
+    "finished-replies-tz",
+    "vetted-texters",
+];
 
 const PLAN: BatchPlan = BatchPlan {
     number_contacts: 5,
@@ -32,9 +37,15 @@ async fn each_strategy_has_spokes_name_and_display_name() {
     let expected = [
         ("all-texters", "Everyone can request a new batch"),
         ("finished-replies", "After finishing current replies"),
-        ("finished-replies-tz", "After finishing current replies, within Texting Hours"),
+        (
+            "finished-replies-tz",
+            "After finishing current replies, within Texting Hours",
+        ),
         ("vetted-texters", "Vetted Texters can request a new batch"),
-        ("vetted-takeconversations", "Vetted Texters can take unassigned conversations"),
+        (
+            "vetted-takeconversations",
+            "Vetted Texters can take unassigned conversations",
+        ),
     ];
     assert_eq!(expected.len(), SHIPPED.len());
     for (name, display_name) in expected {
@@ -48,7 +59,10 @@ async fn each_strategy_has_spokes_name_and_display_name() {
 async fn base_checks_refuse_archived_campaigns() {
     for name in SHIPPED {
         let mut scenario = busy_campaign();
-        assert!(scenario.count(name).await.unwrap() > 0, "{name} counts when not archived");
+        assert!(
+            scenario.count(name).await.unwrap() > 0,
+            "{name} counts when not archived"
+        );
         scenario.campaign.is_archived = true;
         assert_eq!(scenario.count(name).await.unwrap(), 0, "{name}");
     }
@@ -69,7 +83,11 @@ async fn base_checks_refuse_a_null_or_zero_batch_size() {
         for batch_size in [None, Some(0)] {
             let mut scenario = busy_campaign();
             scenario.campaign.batch_size = batch_size;
-            assert_eq!(scenario.count(name).await.unwrap(), 0, "{name} with batch_size {batch_size:?}");
+            assert_eq!(
+                scenario.count(name).await.unwrap(),
+                0,
+                "{name} with batch_size {batch_size:?}"
+            );
         }
     }
 }
@@ -81,7 +99,10 @@ async fn base_checks_refuse_max_contacts_zero_but_not_null() {
         scenario.assignment.max_contacts = Some(0);
         assert_eq!(scenario.count(name).await.unwrap(), 0, "{name}");
         scenario.assignment.max_contacts = Some(3);
-        assert!(scenario.count(name).await.unwrap() > 0, "{name} with max_contacts 3");
+        assert!(
+            scenario.count(name).await.unwrap() > 0,
+            "{name} with max_contacts 3"
+        );
     }
 }
 
@@ -90,7 +111,11 @@ async fn vetted_takeconversations_ignores_dynamic_assignment_and_batch_size() {
     let mut scenario = busy_campaign().with_contacts(4, None, NeedsResponse, false, "");
     scenario.campaign.use_dynamic_assignment = false;
     scenario.campaign.batch_size = None;
-    assert_eq!(scenario.count("vetted-takeconversations").await.unwrap(), 9, "5 conversations + 4 replies");
+    assert_eq!(
+        scenario.count("vetted-takeconversations").await.unwrap(),
+        9,
+        "5 conversations + 4 replies"
+    );
 }
 
 #[tokio::test]
@@ -102,7 +127,12 @@ async fn available_count_is_unassigned_needs_message_not_opted_out_of_this_campa
         .with_contacts(2, None, Messaged, false, "-5_1")
         .with_contacts(1, None, NeedsMessage, false, "-8_1")
         .with_other_campaign_contacts(50);
-    for name in ["all-texters", "finished-replies", "finished-replies-tz", "vetted-texters"] {
+    for name in [
+        "all-texters",
+        "finished-replies",
+        "finished-replies-tz",
+        "vetted-texters",
+    ] {
         assert_eq!(scenario.count(name).await.unwrap(), 4, "{name}");
     }
 }
@@ -114,7 +144,10 @@ async fn counts_stop_at_the_cap_the_host_gives() {
     for name in WITH_BASE_CHECKS {
         let (report, journal) = scenario.count_report(name).await.unwrap();
         assert_eq!(report.value, 7, "{name}");
-        let capped = journal.host_calls.iter().any(|call| matches!(call, HostCall::CountContacts { cap: Some(7), .. }));
+        let capped = journal
+            .host_calls
+            .iter()
+            .any(|call| matches!(call, HostCall::CountContacts { cap: Some(7), .. }));
         assert!(capped, "{name} asks with the cap: {journal:?}");
     }
 }
@@ -140,19 +173,42 @@ async fn vetted_takeconversations_counts_even_in_has_any_mode() {
 
 async fn open_replies_case(name: &str, status: MessageStatus, opted_out: bool, offset: &str) -> u32 {
     let scenario = busy_campaign().with_contacts(1, Some(100), status, opted_out, offset);
-    scenario.count(name).await.unwrap()
+    scenario.count(name).await.expect("the call succeeds")
 }
 
 #[tokio::test]
 async fn finished_replies_waits_for_open_replies_in_valid_timezones() {
     for name in ["finished-replies", "finished-replies-tz"] {
-        assert_eq!(open_replies_case(name, NeedsResponse, false, "-5_1").await, 0, "{name}: open reply");
-        assert_eq!(open_replies_case(name, NeedsResponse, false, "").await, 0, "{name}: unknown zone valid");
-        assert_eq!(open_replies_case(name, NeedsResponse, false, "-8_1").await, 10, "{name}: reply outside hours");
-        assert_eq!(open_replies_case(name, NeedsResponse, true, "-5_1").await, 10, "{name}: opted out");
-        assert_eq!(open_replies_case(name, Convo, false, "-5_1").await, 10, "{name}: convo is not open");
+        assert_eq!(
+            open_replies_case(name, NeedsResponse, false, "-5_1").await,
+            0,
+            "{name}: open reply"
+        );
+        assert_eq!(
+            open_replies_case(name, NeedsResponse, false, "").await,
+            0,
+            "{name}: unknown zone valid"
+        );
+        assert_eq!(
+            open_replies_case(name, NeedsResponse, false, "-8_1").await,
+            10,
+            "{name}: reply outside hours"
+        );
+        assert_eq!(
+            open_replies_case(name, NeedsResponse, true, "-5_1").await,
+            10,
+            "{name}: opted out"
+        );
+        assert_eq!(
+            open_replies_case(name, Convo, false, "-5_1").await,
+            10,
+            "{name}: convo is not open"
+        );
         // The other strategies do not care about replies.
-        assert_eq!(open_replies_case("all-texters", NeedsResponse, false, "-5_1").await, 10);
+        assert_eq!(
+            open_replies_case("all-texters", NeedsResponse, false, "-5_1").await,
+            10
+        );
     }
 }
 
@@ -167,7 +223,11 @@ async fn finished_replies_skips_the_reply_check_when_nothing_is_available() {
     let scenario = Scenario::new().with_contacts(1, Some(100), NeedsResponse, false, "-5_1");
     let (report, journal) = scenario.count_report("finished-replies").await.unwrap();
     assert_eq!(report.value, 0);
-    assert_eq!(journal.host_calls.len(), 1, "only the available count: {journal:?}");
+    assert_eq!(
+        journal.host_calls.len(),
+        1,
+        "only the available count: {journal:?}"
+    );
 }
 
 #[tokio::test]
@@ -177,9 +237,15 @@ async fn vetted_texters_gives_a_texter_who_is_not_vetted_one_batch() {
     assert_eq!(scenario.count("vetted-texters").await.unwrap(), 10, "first batch");
     // Any earlier contact of this campaign, whatever its status, ends it.
     let holding = scenario.clone().with_contacts(1, Some(100), Closed, true, "");
-    assert_eq!(holding.count("vetted-texters").await.unwrap(), 0, "second batch refused");
+    assert_eq!(
+        holding.count("vetted-texters").await.unwrap(),
+        0,
+        "second batch refused"
+    );
     // A contact of another assignment does not count.
-    let other = scenario.clone().with_contacts(1, Some(101), NeedsMessage, false, "");
+    let other = scenario
+        .clone()
+        .with_contacts(1, Some(101), NeedsMessage, false, "");
     assert_eq!(other.count("vetted-texters").await.unwrap(), 10);
 }
 
@@ -211,7 +277,11 @@ async fn vetted_takeconversations_is_for_vetted_texters_and_counts_unassigned_co
     let mut vetted = scenario.clone();
     vetted.role = Some(Role::VettedTexter);
     assert_eq!(vetted.count("vetted-takeconversations").await.unwrap(), 5);
-    assert_eq!(scenario.count("vetted-takeconversations").await.unwrap(), 0, "a texter is not vetted");
+    assert_eq!(
+        scenario.count("vetted-takeconversations").await.unwrap(),
+        0,
+        "a texter is not vetted"
+    );
 }
 
 #[tokio::test]
@@ -252,14 +322,23 @@ async fn finished_replies_tz_hands_out_nothing_a_day_past_due() {
 
 #[tokio::test]
 async fn vetted_takeconversations_replaces_both_queries() {
-    let selection = busy_campaign().select("vetted-takeconversations", PLAN).await.unwrap();
+    let selection = busy_campaign()
+        .select("vetted-takeconversations", PLAN)
+        .await
+        .unwrap();
     let batch = selection.batch_query.expect("a batch query");
     assert_eq!(batch.limit, None);
-    assert_eq!(batch.filter.status, StatusFilter::NoneOf([NeedsMessage, Messaged].into()));
+    assert_eq!(
+        batch.filter.status,
+        StatusFilter::NoneOf([NeedsMessage, Messaged].into())
+    );
     assert_eq!(batch.filter.assignment, AssignmentScope::Unassigned);
     assert_eq!(batch.filter.opted_out, Some(false));
     let current = selection.has_current_query.expect("a has-current query");
-    assert_eq!(current.status, StatusFilter::OneOf([NeedsMessage, NeedsResponse].into()));
+    assert_eq!(
+        current.status,
+        StatusFilter::OneOf([NeedsMessage, NeedsResponse].into())
+    );
     assert_eq!(current.assignment, AssignmentScope::ThisAssignment);
     assert_eq!(current.opted_out, Some(false));
 }
@@ -267,5 +346,9 @@ async fn vetted_takeconversations_replaces_both_queries() {
 #[tokio::test]
 async fn a_call_reports_the_fuel_it_used() {
     let (report, _) = busy_campaign().count_report("vetted-texters").await.unwrap();
-    assert!(report.fuel_used > 0 && report.fuel_used < 1_000_000, "fuel used: {}", report.fuel_used);
+    assert!(
+        report.fuel_used > 0 && report.fuel_used < 1_000_000,
+        "fuel used: {}",
+        report.fuel_used
+    );
 }

@@ -16,7 +16,12 @@ use crate::runtime::{Sandbox, SandboxLimits};
 #[command(name = "spoke-batches", version)]
 pub struct Cli {
     /// The folder of strategy components (`<name>.wasm`).
-    #[arg(long = "strategies", env = "SPOKE_BATCHES_STRATEGIES", default_value = "strategies/dist", global = true)]
+    #[arg(
+        long = "strategies",
+        env = "SPOKE_BATCHES_STRATEGIES",
+        default_value = "strategies/dist",
+        global = true
+    )]
     pub strategies_dir: PathBuf,
 
     /// What to do.
@@ -56,7 +61,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            println!("{}", json!({"error": {"code": error.code, "message": error.message}}));
+            println!(
+                "{}",
+                json!({"error": {"code": error.code, "message": error.message}})
+            );
             ExitCode::FAILURE
         }
     }
@@ -72,8 +80,8 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
 }
 
 async fn load_registry(dir: &std::path::Path) -> Result<StrategyRegistry, CliError> {
-    let sandbox: Arc<Sandbox> =
-        Sandbox::new(SandboxLimits::default()).map_err(|error| CliError::new("SANDBOX", format!("{error:#}")))?;
+    let sandbox: Arc<Sandbox> = Sandbox::new(SandboxLimits::default())
+        .map_err(|error| CliError::new("SANDBOX", format!("{error:#}")))?;
     StrategyRegistry::load_dir(&sandbox, dir)
         .await
         .map_err(|error| CliError::new("STRATEGIES_FOLDER", error))

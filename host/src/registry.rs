@@ -70,7 +70,10 @@ impl StrategyRegistry {
 
     /// Records the outcome of loading `path`, replacing what was there for its stem.
     pub fn insert(&mut self, path: &Path, loaded: Result<Arc<StrategyComponent>, LoadError>) {
-        let stem = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let entry = match loaded {
             Ok(component) => RegistryEntry::Loaded(component),
             Err(error) => RegistryEntry::Failed(Arc::new(error)),

@@ -37,7 +37,9 @@ pub struct MemorySource {
 
 impl MemorySource {
     fn matching<'a>(&'a self, filter: &'a ContactFilter) -> impl Iterator<Item = &'a CampaignContact> {
-        self.contacts.iter().filter(|contact| filter.matches(contact, &self.scope))
+        self.contacts
+            .iter()
+            .filter(|contact| filter.matches(contact, &self.scope))
     }
 }
 
@@ -54,6 +56,8 @@ impl ContactSource for MemorySource {
     }
 
     async fn assignment_user_has_role(&mut self, role: Role) -> anyhow::Result<bool> {
-        Ok(self.assignment_user_role.is_some_and(|held| held.has_at_least(role)))
+        Ok(self
+            .assignment_user_role
+            .is_some_and(|held| held.has_at_least(role)))
     }
 }

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use spoke_batches::filter::ContactSelection;
 use spoke_batches::filter::{RequestScope, TimezoneOffsets};
 use spoke_batches::model::{Assignment, Campaign, CampaignContact, MessageStatus, Organization, Role, User};
 use spoke_batches::runtime::{
-    BatchPlan, CallJournal, CallReport, Sandbox, SandboxLimits, StrategyComponent, StrategyFailure, StrategyRequest,
+    BatchPlan, CallJournal, CallReport, Sandbox, SandboxLimits, StrategyComponent, StrategyFailure,
+    StrategyRequest,
 };
-use spoke_batches::filter::ContactSelection;
 use spoke_batches::source::MemorySource;
 use tokio::sync::OnceCell;
 
@@ -27,7 +28,10 @@ pub const SHIPPED: [&str; 5] = [
 
 /// The repository root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
 }
 
 /// Where `make` puts the components it builds for wasm32-wasip2.
@@ -98,7 +102,10 @@ pub async fn loaded() -> &'static Loaded {
                 let path = component_path(name);
                 let bytes = std::fs::read(&path).expect("read component");
                 let renamed = path.with_file_name(format!("{name}.wasm"));
-                let strategy = sandbox.load_bytes(&renamed, bytes).await.unwrap_or_else(|error| panic!("{error}"));
+                let strategy = sandbox
+                    .load_bytes(&renamed, bytes)
+                    .await
+                    .unwrap_or_else(|error| panic!("{error}"));
                 strategies.push(strategy);
             }
             Loaded { sandbox, strategies }
@@ -108,7 +115,9 @@ pub async fn loaded() -> &'static Loaded {
 
 /// 2026-03-02T17:00:00Z: noon in US/Eastern (EST).
 pub fn noon_eastern() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 17, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 3, 2, 17, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 /// One request's world: the rows a strategy may see and the request itself.
@@ -183,7 +192,14 @@ impl Scenario {
     }
 
     /// Adds `count` contacts of this campaign with the given state.
-    pub fn with_contacts(mut self, count: usize, assignment_id: Option<i64>, status: MessageStatus, opted_out: bool, offset: &str) -> Self {
+    pub fn with_contacts(
+        mut self,
+        count: usize,
+        assignment_id: Option<i64>,
+        status: MessageStatus,
+        opted_out: bool,
+        offset: &str,
+    ) -> Self {
         for _ in 0..count {
             let id = self.contacts.len() as i64 + 1;
             self.contacts.push(CampaignContact {
@@ -245,7 +261,10 @@ impl Scenario {
     }
 
     /// Runs `request-new-batch-count`, returning the report and the journal.
-    pub async fn count_report(&self, strategy: &str) -> Result<(CallReport<u32>, CallJournal), StrategyFailure> {
+    pub async fn count_report(
+        &self,
+        strategy: &str,
+    ) -> Result<(CallReport<u32>, CallJournal), StrategyFailure> {
         let strategy = loaded().await.get(strategy);
         let mut session = strategy.start(Box::new(self.source())).await?;
         let report = session.request_new_batch_count(&self.request()).await?;

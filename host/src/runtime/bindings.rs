@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::limits::SandboxLimits;
 use super::request::{BatchPlan, StrategyRequest};
-use crate::filter::{AssignmentScope, ContactFilter, ContactQuery, ContactSelection, StatusFilter, TimezoneScope};
+use crate::filter::{
+    AssignmentScope, ContactFilter, ContactQuery, ContactSelection, StatusFilter, TimezoneScope,
+};
 use crate::model::{self, MessageStatus};
 
 /// Bindings of `spoke:batches@0.1.0` (`wit/0.1.0`).
@@ -118,7 +120,10 @@ impl From<wit::Role> for model::Role {
     }
 }
 
-fn statuses(list: Vec<wit::MessageStatus>, limits: &SandboxLimits) -> Result<BTreeSet<MessageStatus>, String> {
+fn statuses(
+    list: Vec<wit::MessageStatus>,
+    limits: &SandboxLimits,
+) -> Result<BTreeSet<MessageStatus>, String> {
     if list.len() > limits.max_list_len {
         return Err(format!(
             "a status list has {} entries; the limit is {} (there are only {} statuses)",
@@ -131,7 +136,10 @@ fn statuses(list: Vec<wit::MessageStatus>, limits: &SandboxLimits) -> Result<BTr
 }
 
 /// Validates a filter a strategy sent.
-pub(crate) fn contact_filter(filter: wit::ContactFilter, limits: &SandboxLimits) -> Result<ContactFilter, String> {
+pub(crate) fn contact_filter(
+    filter: wit::ContactFilter,
+    limits: &SandboxLimits,
+) -> Result<ContactFilter, String> {
     let status = match filter.status {
         wit::StatusFilter::Any => StatusFilter::Any,
         wit::StatusFilter::OneOf(list) => StatusFilter::OneOf(statuses(list, limits)?),

@@ -129,7 +129,12 @@ impl MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limit {
             return Err(wasmtime::Error::new(MemoryLimitHit {
                 desired,
@@ -139,7 +144,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= Self::MAX_TABLE_ELEMENTS)
     }
 }
@@ -163,13 +173,16 @@ impl CallState {
     fn charge_host_call(&mut self) -> wasmtime::Result<()> {
         self.host_calls_this_call += 1;
         if self.host_calls_this_call > self.limits.host_calls_per_call {
-            return Err(wasmtime::Error::new(HostCallLimit(self.limits.host_calls_per_call)));
+            return Err(wasmtime::Error::new(HostCallLimit(
+                self.limits.host_calls_per_call,
+            )));
         }
         Ok(())
     }
 
     fn filter(&self, filter: wit::ContactFilter) -> wasmtime::Result<ContactFilter> {
-        bindings::contact_filter(filter, &self.limits).map_err(|reason| wasmtime::Error::new(InvalidArgument(reason)))
+        bindings::contact_filter(filter, &self.limits)
+            .map_err(|reason| wasmtime::Error::new(InvalidArgument(reason)))
     }
 }
 
@@ -180,11 +193,21 @@ fn source_failure(error: anyhow::Error) -> wasmtime::Error {
 impl wit::Host for CallState {}
 
 impl wit_host::Host for CallState {
-    async fn count_contacts(&mut self, filter: wit::ContactFilter, cap: Option<u32>) -> wasmtime::Result<u32> {
+    async fn count_contacts(
+        &mut self,
+        filter: wit::ContactFilter,
+        cap: Option<u32>,
+    ) -> wasmtime::Result<u32> {
         self.charge_host_call()?;
         let filter = self.filter(filter)?;
-        let answer = self.source.count_contacts(&filter, cap).await.map_err(source_failure)?;
-        self.journal.host_calls.push(HostCall::CountContacts { filter, cap, answer });
+        let answer = self
+            .source
+            .count_contacts(&filter, cap)
+            .await
+            .map_err(source_failure)?;
+        self.journal
+            .host_calls
+            .push(HostCall::CountContacts { filter, cap, answer });
         Ok(answer)
     }
 
@@ -192,15 +215,23 @@ impl wit_host::Host for CallState {
         self.charge_host_call()?;
         let filter = self.filter(filter)?;
         let answer = self.source.any_contact(&filter).await.map_err(source_failure)?;
-        self.journal.host_calls.push(HostCall::AnyContact { filter, answer });
+        self.journal
+            .host_calls
+            .push(HostCall::AnyContact { filter, answer });
         Ok(answer)
     }
 
     async fn assignment_user_has_role(&mut self, role: wit::Role) -> wasmtime::Result<bool> {
         self.charge_host_call()?;
         let role = Role::from(role);
-        let answer = self.source.assignment_user_has_role(role).await.map_err(source_failure)?;
-        self.journal.host_calls.push(HostCall::AssignmentUserHasRole { role, answer });
+        let answer = self
+            .source
+            .assignment_user_has_role(role)
+            .await
+            .map_err(source_failure)?;
+        self.journal
+            .host_calls
+            .push(HostCall::AssignmentUserHasRole { role, answer });
         Ok(answer)
     }
 
@@ -257,11 +288,16 @@ impl StrategySession {
         store.limiter(|state| &mut state.memory);
         store.epoch_deadline_trap();
         Budget::arm(&mut store, &limits);
-        let instantiated = tokio::time::timeout(limits.deadline, component.pre().instantiate_async(&mut store)).await;
+        let instantiated =
+            tokio::time::timeout(limits.deadline, component.pre().instantiate_async(&mut store)).await;
         let bindings = match instantiated {
             Ok(Ok(bindings)) => Arc::new(bindings),
             Ok(Err(error)) => return Err(component.failure(classify(error, &limits, &output))),
-            Err(_) => return Err(component.failure(FailureKind::Deadline { limit: limits.deadline })),
+            Err(_) => {
+                return Err(component.failure(FailureKind::Deadline {
+                    limit: limits.deadline,
+                }));
+            }
         };
         Ok(StrategySession {
             component,
@@ -274,23 +310,32 @@ impl StrategySession {
     /// Calls `name`.
     pub async fn name(&mut self) -> Result<CallReport<String>, StrategyFailure> {
         let bindings = Arc::clone(&self.bindings);
-        let report = self.call(|store| Box::pin(async move { bindings.call_name(store).await })).await?;
+        let report = self
+            .call(|store| Box::pin(async move { bindings.call_name(store).await }))
+            .await?;
         self.check_string(report, "name()")
     }
 
     /// Calls `display-name`.
     pub async fn display_name(&mut self) -> Result<CallReport<String>, StrategyFailure> {
         let bindings = Arc::clone(&self.bindings);
-        let report = self.call(|store| Box::pin(async move { bindings.call_display_name(store).await })).await?;
+        let report = self
+            .call(|store| Box::pin(async move { bindings.call_display_name(store).await }))
+            .await?;
         self.check_string(report, "display-name()")
     }
 
     /// Calls `request-new-batch-count`.
-    pub async fn request_new_batch_count(&mut self, request: &StrategyRequest) -> Result<CallReport<u32>, StrategyFailure> {
+    pub async fn request_new_batch_count(
+        &mut self,
+        request: &StrategyRequest,
+    ) -> Result<CallReport<u32>, StrategyFailure> {
         let bindings = Arc::clone(&self.bindings);
         let request = wit::BatchRequest::from(request);
         let report = self
-            .call(move |store| Box::pin(async move { bindings.call_request_new_batch_count(store, &request).await }))
+            .call(move |store| {
+                Box::pin(async move { bindings.call_request_new_batch_count(store, &request).await })
+            })
             .await?;
         self.returned(report)
     }
@@ -335,7 +380,8 @@ impl StrategySession {
     where
         F: for<'a> FnOnce(
             &'a mut Store<CallState>,
-        ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>,
+        )
+            -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>,
     {
         let limits = Arc::clone(self.component.sandbox().limits());
         self.store.data_mut().host_calls_this_call = 0;
@@ -349,7 +395,11 @@ impl StrategySession {
             Ok(Err(error)) => {
                 return Err(self.component.failure(classify(error, &limits, &self.output)));
             }
-            Err(_) => return Err(self.component.failure(FailureKind::Deadline { limit: limits.deadline })),
+            Err(_) => {
+                return Err(self.component.failure(FailureKind::Deadline {
+                    limit: limits.deadline,
+                }));
+            }
         };
         let fuel_used = budget.used(&self.store);
         Ok(CallReport {
@@ -368,12 +418,18 @@ impl StrategySession {
             }),
             Err(message) => {
                 let limit = self.component.sandbox().limits().max_string_bytes;
-                Err(self.component.failure(FailureKind::ErrorResult(truncate(message, limit))))
+                Err(self
+                    .component
+                    .failure(FailureKind::ErrorResult(truncate(message, limit))))
             }
         }
     }
 
-    fn check_string(&self, report: CallReport<String>, what: &str) -> Result<CallReport<String>, StrategyFailure> {
+    fn check_string(
+        &self,
+        report: CallReport<String>,
+        what: &str,
+    ) -> Result<CallReport<String>, StrategyFailure> {
         let limit = self.component.sandbox().limits().max_string_bytes;
         if report.value.len() > limit {
             return Err(self.component.failure(FailureKind::InvalidValue(format!(
@@ -422,7 +478,10 @@ fn classify(error: wasmtime::Error, limits: &SandboxLimits, output: &MemoryOutpu
     if let Some(SourceFailure(reason)) = error.downcast_ref::<SourceFailure>() {
         return FailureKind::Host(reason.clone());
     }
-    if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+    if error
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
         return FailureKind::Busy {
             limit: limits.concurrent_instances,
         };
@@ -431,7 +490,9 @@ fn classify(error: wasmtime::Error, limits: &SandboxLimits, output: &MemoryOutpu
         Some(Trap::OutOfFuel) => FailureKind::OutOfFuel {
             limit: limits.fuel_per_call,
         },
-        Some(Trap::Interrupt) => FailureKind::Deadline { limit: limits.deadline },
+        Some(Trap::Interrupt) => FailureKind::Deadline {
+            limit: limits.deadline,
+        },
         Some(trap) => FailureKind::Trap {
             trap: trap.to_string(),
             panic: panic_message(output),

@@ -70,9 +70,16 @@ impl Sandbox {
     }
 
     /// Loads `bytes` as the strategy named by the stem of `path`.
-    pub async fn load_bytes(self: &Arc<Self>, path: &Path, bytes: Vec<u8>) -> Result<Arc<StrategyComponent>, LoadError> {
+    pub async fn load_bytes(
+        self: &Arc<Self>,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<Arc<StrategyComponent>, LoadError> {
         let path = path.to_path_buf();
-        let stem = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if !is_valid_name(&stem) {
             return Err(LoadError::InvalidName { path, stem });
         }
@@ -97,10 +104,13 @@ impl Sandbox {
             reason: format!("{error:#}"),
         })?;
         self.check_imports(&path, &component)?;
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(|error| LoadError::NotAStrategy {
-            path: path.clone(),
-            reason: format!("{error:#}"),
-        })?;
+        let instance_pre =
+            self.linker
+                .instantiate_pre(&component)
+                .map_err(|error| LoadError::NotAStrategy {
+                    path: path.clone(),
+                    reason: format!("{error:#}"),
+                })?;
         let pre = v0_1_0::StrategyPre::new(instance_pre).map_err(|error| LoadError::NotAStrategy {
             path: path.clone(),
             reason: format!("{error:#}"),
@@ -114,12 +124,10 @@ impl Sandbox {
             pre,
             sandbox: Arc::clone(self),
         });
-        let (name, display_name) = probe(&strategy)
-            .await
-            .map_err(|failure| LoadError::ProbeFailed {
-                path: path.clone(),
-                failure: Box::new(failure),
-            })?;
+        let (name, display_name) = probe(&strategy).await.map_err(|failure| LoadError::ProbeFailed {
+            path: path.clone(),
+            failure: Box::new(failure),
+        })?;
         if name != stem {
             return Err(LoadError::NameMismatch { path, stem, name });
         }
@@ -231,7 +239,10 @@ impl StrategyComponent {
     }
 
     /// Starts a session for one request whose host imports answer from `source`.
-    pub async fn start(self: &Arc<Self>, source: Box<dyn ContactSource>) -> Result<StrategySession, StrategyFailure> {
+    pub async fn start(
+        self: &Arc<Self>,
+        source: Box<dyn ContactSource>,
+    ) -> Result<StrategySession, StrategyFailure> {
         StrategySession::start(Arc::clone(self), source).await
     }
 

@@ -50,7 +50,10 @@ impl Guest for VettedTakeConversations {
             return Ok(0);
         }
         // Spoke counts here even in has-any mode, so the count is kept (capped) in both.
-        Ok(count_contacts(&unassigned_conversations(), Some(request.count_cap)))
+        Ok(count_contacts(
+            &unassigned_conversations(),
+            Some(request.count_cap),
+        ))
     }
 
     fn select_contacts(_request: BatchRequest, _plan: BatchPlan) -> Result<ContactSelection, String> {

@@ -74,10 +74,7 @@ impl Guest for VettedTexters {
         Ok(count_contacts(&available, Some(request.count_cap)))
     }
 
-    fn select_contacts(
-        _request: BatchRequest,
-        _plan: BatchPlan,
-    ) -> Result<ContactSelection, String> {
+    fn select_contacts(_request: BatchRequest, _plan: BatchPlan) -> Result<ContactSelection, String> {
         // Keep the host's default queries: a batch of unassigned needsMessage contacts that are
         // not opted out, and "has current" = this assignment's needsMessage contacts.
         Ok(ContactSelection {
