@@ -38,7 +38,13 @@ async fn select_failure(mode: &str) -> StrategyFailure {
 }
 
 async fn assert_healthy() {
-    assert_eq!(hostile("ok").count("hostile").await.expect("healthy hostile call"), 10);
+    assert_eq!(
+        hostile("ok")
+            .count("hostile")
+            .await
+            .expect("healthy hostile call"),
+        10
+    );
     assert_eq!(
         Scenario::new()
             .with_contacts(3, None, NeedsMessage, false, "")
