@@ -8,8 +8,12 @@
 //! - [`model`]: Spoke's rows.
 
 pub mod cli;
+pub mod config;
+pub mod db;
+pub mod engine;
 pub mod filter;
 pub mod model;
 pub mod registry;
 pub mod runtime;
 pub mod source;
+pub mod timezones;

@@ -3,13 +3,27 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use clap::error::ErrorKind;
+use spoke_batches::cli::{Cli, print_error};
 
 fn main() -> ExitCode {
-    let args = spoke_batches::cli::Cli::parse();
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(error) if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            // Help and version are for people: print them as clap formats them.
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let message = error.render().to_string();
+            print_error("BAD_ARGUMENT", message.trim().trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("spoke-batches: cannot start the async runtime: {error}");
+            print_error("RUNTIME", &format!("cannot start the async runtime: {error}"));
             return ExitCode::FAILURE;
         }
     };

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// An `organization` row (the columns dynamic assignment reads).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Organization {
     /// `organization.id`.
     pub id: i64,
@@ -25,7 +25,7 @@ pub struct Organization {
 }
 
 /// A `campaign` row (the columns dynamic assignment reads).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Campaign {
     /// `campaign.id`.
     pub id: i64,
@@ -62,7 +62,7 @@ pub struct Campaign {
 }
 
 /// An `assignment` row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Assignment {
     /// `assignment.id`.
     pub id: i64,
@@ -75,7 +75,7 @@ pub struct Assignment {
 }
 
 /// A `user` row (the columns a strategy is told about).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct User {
     /// `user.id`.
     pub id: i64,
@@ -83,10 +83,12 @@ pub struct User {
     pub first_name: String,
     /// `user.last_name`.
     pub last_name: String,
+    /// `user.is_superadmin`: may act on any assignment.
+    pub is_superadmin: bool,
 }
 
 /// A `campaign_contact` row (the columns dynamic assignment filters on).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct CampaignContact {
     /// `campaign_contact.id`.
     pub id: i64,
@@ -95,6 +97,7 @@ pub struct CampaignContact {
     /// `campaign_contact.assignment_id`.
     pub assignment_id: Option<i64>,
     /// `campaign_contact.message_status`.
+    #[sqlx(try_from = "String")]
     pub message_status: MessageStatus,
     /// `campaign_contact.is_opted_out`.
     pub is_opted_out: bool,
@@ -133,6 +136,14 @@ macro_rules! spoke_enum {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = UnknownName;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                value.parse()
             }
         }
 

@@ -2,6 +2,7 @@
 //! assignment engine implements it on the request's database transaction; [`MemorySource`]
 //! implements it over rows in memory (for tests, `check` and fixtures).
 
+use std::any::Any;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -22,6 +23,9 @@ pub trait ContactSource: Send {
 
     /// Whether the assignment's user has `role` or above in the campaign's organization.
     async fn assignment_user_has_role(&mut self, role: Role) -> anyhow::Result<bool>;
+
+    /// The source itself, for the caller that created it to take back (e.g. its transaction).
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }
 
 /// A [`ContactSource`] over contacts held in memory.
@@ -59,5 +63,9 @@ impl ContactSource for MemorySource {
         Ok(self
             .assignment_user_role
             .is_some_and(|held| held.has_at_least(role)))
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
     }
 }

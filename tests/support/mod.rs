@@ -177,6 +177,7 @@ impl Scenario {
                 id: 5,
                 first_name: "Tex".into(),
                 last_name: "Ter".into(),
+                is_superadmin: false,
             },
             role: Some(Role::Texter),
             contacts: Vec::new(),

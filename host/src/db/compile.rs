@@ -1,0 +1,141 @@
+//! The one compiler from query descriptors to SQL, for both dialects: every value is a bind
+//! (`push_bind`), every identifier comes from the fixed list below, and every condition starts
+//! with the request's `campaign_id`.
+
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use crate::filter::{AssignmentScope, ContactFilter, RequestScope, StatusFilter, TimezoneScope};
+
+/// Appends ` WHERE <conditions>` selecting the rows of `campaign_contact` that match `filter`
+/// within `scope`.
+pub fn push_where<'a, DB>(query: &mut QueryBuilder<'a, DB>, filter: &ContactFilter, scope: &RequestScope)
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    query.push(" WHERE campaign_id = ").push_bind(scope.campaign_id);
+    match &filter.status {
+        StatusFilter::Any => {}
+        StatusFilter::OneOf(statuses) if statuses.is_empty() => {
+            query.push(" AND 1 = 0");
+        }
+        StatusFilter::NoneOf(statuses) if statuses.is_empty() => {}
+        StatusFilter::OneOf(statuses) | StatusFilter::NoneOf(statuses) => {
+            let negated = matches!(filter.status, StatusFilter::NoneOf(_));
+            query.push(if negated {
+                " AND message_status NOT IN ("
+            } else {
+                " AND message_status IN ("
+            });
+            push_list(query, statuses.iter().map(|status| status.as_str().to_string()));
+            query.push(")");
+        }
+    }
+    match filter.assignment {
+        AssignmentScope::Any => {}
+        AssignmentScope::Unassigned => {
+            query.push(" AND assignment_id IS NULL");
+        }
+        AssignmentScope::ThisAssignment => {
+            query.push(" AND assignment_id = ").push_bind(scope.assignment_id);
+        }
+    }
+    if let Some(opted_out) = filter.opted_out {
+        query.push(" AND is_opted_out = ").push_bind(opted_out);
+    }
+    let offsets = match filter.timezone {
+        TimezoneScope::Any => None,
+        TimezoneScope::ValidNow => Some(&scope.offsets.valid),
+        TimezoneScope::InvalidNow => Some(&scope.offsets.invalid),
+    };
+    match offsets {
+        None => {}
+        Some(offsets) if offsets.is_empty() => {
+            query.push(" AND 1 = 0");
+        }
+        Some(offsets) => {
+            query.push(" AND timezone_offset IN (");
+            push_list(query, offsets.iter().cloned());
+            query.push(")");
+        }
+    }
+}
+
+fn push_list<'a, DB>(query: &mut QueryBuilder<'a, DB>, values: impl Iterator<Item = String>)
+where
+    DB: Database,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use sqlx::{Postgres, Sqlite};
+
+    use super::*;
+    use crate::filter::TimezoneOffsets;
+    use crate::model::MessageStatus;
+
+    fn scope() -> RequestScope {
+        RequestScope {
+            campaign_id: 7,
+            assignment_id: 3,
+            offsets: TimezoneOffsets {
+                valid: ["-5_1".to_string(), "-6_1".to_string()].into(),
+                invalid: BTreeSet::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_available_filter_compiles_to_binds_only() {
+        let mut query = QueryBuilder::<Postgres>::new("SELECT id FROM campaign_contact");
+        push_where(&mut query, &ContactFilter::available(), &scope());
+        assert_eq!(
+            query.sql(),
+            "SELECT id FROM campaign_contact WHERE campaign_id = $1 AND message_status IN ($2) \
+             AND assignment_id IS NULL AND is_opted_out = $3"
+        );
+    }
+
+    #[test]
+    fn every_condition_compiles_for_sqlite() {
+        let filter = ContactFilter {
+            status: StatusFilter::NoneOf([MessageStatus::NeedsMessage, MessageStatus::Messaged].into()),
+            assignment: AssignmentScope::ThisAssignment,
+            opted_out: Some(true),
+            timezone: TimezoneScope::ValidNow,
+        };
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT 1 FROM campaign_contact");
+        push_where(&mut query, &filter, &scope());
+        assert_eq!(
+            query.sql(),
+            "SELECT 1 FROM campaign_contact WHERE campaign_id = ? AND message_status NOT IN (?, ?) \
+             AND assignment_id = ? AND is_opted_out = ? AND timezone_offset IN (?, ?)"
+        );
+    }
+
+    #[test]
+    fn empty_sets_match_nothing_or_everything() {
+        let filter = ContactFilter {
+            status: StatusFilter::NoneOf(BTreeSet::new()),
+            assignment: AssignmentScope::Any,
+            opted_out: None,
+            timezone: TimezoneScope::InvalidNow,
+        };
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT 1 FROM campaign_contact");
+        push_where(&mut query, &filter, &scope());
+        assert_eq!(
+            query.sql(),
+            "SELECT 1 FROM campaign_contact WHERE campaign_id = ? AND 1 = 0"
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! What differs between PostgreSQL and SQLite for the host: how a write transaction begins and
+//! how the claim query locks rows. Everything else is the same SQL for both.
+
+use std::future::Future;
+
+use sqlx::{Pool, Postgres, Sqlite, Transaction};
+
+/// A database the host runs on.
+pub trait Dialect: sqlx::Database {
+    /// A short name for messages and metrics.
+    const NAME: &'static str;
+
+    /// Appended to the claim subquery: concurrent claims skip each other's rows instead of
+    /// waiting (PostgreSQL), or nothing where the write transaction already serializes them
+    /// (SQLite).
+    const CLAIM_LOCK: &'static str;
+
+    /// Appended to a `SELECT` of a campaign row to serialize joins of that campaign.
+    const ROW_LOCK: &'static str;
+
+    /// Begins a transaction that will write: on SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a read lock.
+    fn begin_write(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self>>> + Send;
+
+    /// Rows changed by a statement.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// Begins a transaction that only reads.
+    fn begin_read(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self>>> + Send {
+        pool.begin()
+    }
+}
+
+impl Dialect for Postgres {
+    const NAME: &'static str = "postgres";
+    const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
+    const ROW_LOCK: &'static str = " FOR UPDATE";
+
+    fn begin_write(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self>>> + Send {
+        pool.begin()
+    }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl Dialect for Sqlite {
+    const NAME: &'static str = "sqlite";
+    const CLAIM_LOCK: &'static str = "";
+    const ROW_LOCK: &'static str = "";
+
+    fn begin_write(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self>>> + Send {
+        pool.begin_with("BEGIN IMMEDIATE")
+    }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}

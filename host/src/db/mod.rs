@@ -1,0 +1,162 @@
+//! The database: connecting to PostgreSQL or SQLite, Spoke's schema (created only where it is
+//! absent), the query-descriptor compiler and the statements the engine runs.
+
+mod compile;
+mod dialect;
+mod queries;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool};
+
+pub use compile::push_where;
+pub use dialect::Dialect;
+pub use queries::{Queries, Tx};
+
+/// The default database: a SQLite file in the working directory, created on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://spoke-batches.sqlite";
+
+/// A connection pool to Spoke's tables.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// PostgreSQL (production).
+    Postgres(PgPool),
+    /// SQLite (the embedded default).
+    Sqlite(SqlitePool),
+}
+
+/// A database problem, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no database the host supports.
+    #[error(
+        "`{0}` is not a database URL; use postgres://user@host/db or sqlite://path (sqlite::memory: for a throwaway database)"
+    )]
+    BadUrl(String),
+    /// The database refused the connection or a statement.
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migrating the schema failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Asked to migrate a database whose Spoke tables were not created by this host.
+    #[error(
+        "this database already has Spoke's tables, created by Spoke itself; spoke-batches never \
+         alters an existing Spoke schema (it works on it as it is)"
+    )]
+    ForeignSchema,
+}
+
+/// What the schema looked like and what was done about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaState {
+    /// The tables were missing (or ours and behind) and migrations ran.
+    Migrated,
+    /// Spoke's tables exist and were not created by this host: left untouched.
+    ExistingSpoke,
+}
+
+impl Database {
+    /// Connects to `url` (`postgres://…`, `postgresql://…` or `sqlite:…`); a SQLite file is
+    /// created if missing.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Database::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(false);
+            // An in-memory database lives in its one connection.
+            let connections = if url.contains(":memory:") { 1 } else { 4 };
+            let pool = SqlitePoolOptions::new()
+                .max_connections(connections)
+                .connect_with(options)
+                .await?;
+            Ok(Database::Sqlite(pool))
+        } else {
+            Err(DbError::BadUrl(url.to_string()))
+        }
+    }
+
+    /// Which dialect this is.
+    pub fn dialect_name(&self) -> &'static str {
+        match self {
+            Database::Postgres(_) => Postgres::NAME,
+            Database::Sqlite(_) => Sqlite::NAME,
+        }
+    }
+
+    /// Creates Spoke's tables where they are absent, or brings this host's own schema up to
+    /// date; leaves a schema created by Spoke itself untouched.
+    pub async fn prepare_schema(&self) -> Result<SchemaState, DbError> {
+        let (spoke, ours) = self.tables_present().await?;
+        if spoke && !ours {
+            return Ok(SchemaState::ExistingSpoke);
+        }
+        self.run_migrations().await?;
+        Ok(SchemaState::Migrated)
+    }
+
+    /// Runs the migrations on request (the `migrate` command); refuses on a schema created by
+    /// Spoke itself.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        let (spoke, ours) = self.tables_present().await?;
+        if spoke && !ours {
+            return Err(DbError::ForeignSchema);
+        }
+        self.run_migrations().await
+    }
+
+    async fn run_migrations(&self) -> Result<(), DbError> {
+        match self {
+            Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Database::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether `campaign_contact` and sqlx's migration table exist.
+    async fn tables_present(&self) -> Result<(bool, bool), DbError> {
+        Ok(match self {
+            Database::Postgres(pool) => {
+                let present = |table: &'static str| async move {
+                    let mut query = QueryBuilder::<Postgres>::new("SELECT to_regclass(");
+                    query.push_bind(table).push(")::text IS NOT NULL");
+                    query.build_query_scalar::<bool>().fetch_one(pool).await
+                };
+                (
+                    present("campaign_contact").await?,
+                    present("_sqlx_migrations").await?,
+                )
+            }
+            Database::Sqlite(pool) => {
+                let present = |table: &'static str| async move {
+                    let mut query = QueryBuilder::<Sqlite>::new(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ",
+                    );
+                    query.push_bind(table);
+                    query
+                        .build_query_scalar::<i64>()
+                        .fetch_one(pool)
+                        .await
+                        .map(|count| count > 0)
+                };
+                (
+                    present("campaign_contact").await?,
+                    present("_sqlx_migrations").await?,
+                )
+            }
+        })
+    }
+}

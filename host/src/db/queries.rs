@@ -1,0 +1,415 @@
+//! Every statement the host runs on Spoke's tables, on one transaction, for both dialects.
+//! Columns are read with casts and defaults that make Spoke's nullable or narrow columns
+//! decode the same way on PostgreSQL and SQLite.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Transaction};
+
+use super::compile::push_where;
+use super::dialect::Dialect;
+use crate::filter::{ContactFilter, RequestScope};
+use crate::model::{Assignment, Campaign, CampaignContact, Organization, Role, User};
+
+const ORGANIZATION_COLUMNS: &str = "CAST(id AS BIGINT) AS id, name, \
+     COALESCE(CAST(features AS TEXT), '') AS features, \
+     COALESCE(texting_hours_enforced, FALSE) AS texting_hours_enforced, \
+     COALESCE(texting_hours_start, 9) AS texting_hours_start, \
+     COALESCE(texting_hours_end, 21) AS texting_hours_end";
+
+const CAMPAIGN_COLUMNS: &str = "CAST(id AS BIGINT) AS id, \
+     CAST(organization_id AS BIGINT) AS organization_id, title, \
+     COALESCE(is_started, FALSE) AS is_started, COALESCE(is_archived, FALSE) AS is_archived, \
+     COALESCE(use_dynamic_assignment, FALSE) AS use_dynamic_assignment, due_by, batch_size, \
+     join_token, CAST(features AS TEXT) AS features, \
+     CAST(response_window AS DOUBLE PRECISION) AS response_window, \
+     COALESCE(override_organization_texting_hours, FALSE) AS override_organization_texting_hours, \
+     COALESCE(texting_hours_enforced, TRUE) AS texting_hours_enforced, \
+     COALESCE(texting_hours_start, 9) AS texting_hours_start, \
+     COALESCE(texting_hours_end, 21) AS texting_hours_end, \
+     COALESCE(timezone, 'US/Eastern') AS timezone";
+
+const ASSIGNMENT_COLUMNS: &str = "CAST(id AS BIGINT) AS id, CAST(user_id AS BIGINT) AS user_id, \
+     CAST(campaign_id AS BIGINT) AS campaign_id, max_contacts";
+
+const USER_COLUMNS: &str = "CAST(id AS BIGINT) AS id, first_name, last_name, \
+     COALESCE(is_superadmin, FALSE) AS is_superadmin";
+
+const CONTACT_COLUMNS: &str = "CAST(id AS BIGINT) AS id, CAST(campaign_id AS BIGINT) AS campaign_id, \
+     CAST(assignment_id AS BIGINT) AS assignment_id, message_status, \
+     COALESCE(is_opted_out, FALSE) AS is_opted_out, COALESCE(timezone_offset, '') AS timezone_offset";
+
+/// A transaction on Spoke's tables.
+pub struct Tx<DB: Dialect> {
+    transaction: Transaction<'static, DB>,
+}
+
+impl<DB: Dialect> Tx<DB> {
+    /// Wraps an open transaction.
+    pub fn new(transaction: Transaction<'static, DB>) -> Self {
+        Tx { transaction }
+    }
+}
+
+/// The statements the engine runs, on one transaction.
+pub trait Queries: Send + 'static {
+    /// Commits.
+    fn commit(self) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    /// Rolls back (dropping a `Tx` does too).
+    fn rollback(self) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    /// The organization `id`.
+    fn organization(&mut self, id: i64) -> impl Future<Output = sqlx::Result<Option<Organization>>> + Send;
+
+    /// The campaign `id`; with `lock`, the row stays locked until the transaction ends.
+    fn campaign(
+        &mut self,
+        id: i64,
+        lock: bool,
+    ) -> impl Future<Output = sqlx::Result<Option<Campaign>>> + Send;
+
+    /// The assignment `id`.
+    fn assignment(&mut self, id: i64) -> impl Future<Output = sqlx::Result<Option<Assignment>>> + Send;
+
+    /// The user `id`.
+    fn user(&mut self, id: i64) -> impl Future<Output = sqlx::Result<Option<User>>> + Send;
+
+    /// The contact `id`.
+    fn contact(&mut self, id: i64) -> impl Future<Output = sqlx::Result<Option<CampaignContact>>> + Send;
+
+    /// The assignment of `user_id` in `campaign_id`, if any (the oldest when several).
+    fn assignment_of(
+        &mut self,
+        campaign_id: i64,
+        user_id: i64,
+    ) -> impl Future<Output = sqlx::Result<Option<Assignment>>> + Send;
+
+    /// The highest role `user_id` holds in `organization_id` (the highest of several rows;
+    /// roles Spoke's hierarchy does not rank, such as ORG_SUPERADMIN, are ignored).
+    fn highest_role(
+        &mut self,
+        user_id: i64,
+        organization_id: i64,
+    ) -> impl Future<Output = sqlx::Result<Option<Role>>> + Send;
+
+    /// Counts the contacts matching `filter` in `scope`, stopping at `cap`.
+    fn count_contacts(
+        &mut self,
+        filter: &ContactFilter,
+        scope: &RequestScope,
+        cap: Option<u32>,
+    ) -> impl Future<Output = sqlx::Result<u32>> + Send;
+
+    /// Whether any contact matches `filter` in `scope`.
+    fn any_contact(
+        &mut self,
+        filter: &ContactFilter,
+        scope: &RequestScope,
+    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+
+    /// How many contacts `assignment_id` holds (in any campaign, as Spoke counts).
+    fn assigned_count(&mut self, assignment_id: i64) -> impl Future<Output = sqlx::Result<i64>> + Send;
+
+    /// Assigns up to `limit` contacts matching `filter` to the scope's assignment, setting
+    /// `updated_at`; returns how many.
+    fn claim(
+        &mut self,
+        filter: &ContactFilter,
+        scope: &RequestScope,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = sqlx::Result<u64>> + Send;
+
+    /// Unassigns the `needsMessage` contacts of `assignment_id` in `campaign_id`, or all of
+    /// them with `conversations`; returns how many.
+    fn release(
+        &mut self,
+        assignment_id: i64,
+        campaign_id: i64,
+        conversations: bool,
+    ) -> impl Future<Output = sqlx::Result<u64>> + Send;
+
+    /// Unassigns contact `id`; returns whether it changed.
+    fn unassign_contact(&mut self, id: i64) -> impl Future<Output = sqlx::Result<bool>> + Send;
+
+    /// How many assignments (texters) `campaign_id` has.
+    fn assignment_count(&mut self, campaign_id: i64) -> impl Future<Output = sqlx::Result<i64>> + Send;
+
+    /// Creates an assignment and returns its id.
+    fn insert_assignment(
+        &mut self,
+        campaign_id: i64,
+        user_id: i64,
+        max_contacts: Option<i32>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = sqlx::Result<i64>> + Send;
+
+    /// Makes `user_id` a member of `organization_id` with `role`.
+    fn insert_membership(
+        &mut self,
+        user_id: i64,
+        organization_id: i64,
+        role: Role,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+}
+
+/// `SELECT columns FROM table WHERE id = ? suffix` on `self`'s transaction.
+macro_rules! fetch_by_id {
+    ($tx:expr, $columns:expr, $table:expr, $id:expr, $suffix:expr) => {{
+        let mut query = QueryBuilder::new(format!("SELECT {} FROM {} WHERE id = ", $columns, $table));
+        query.push_bind($id).push($suffix);
+        query.build_query_as().fetch_optional(&mut *$tx.transaction).await
+    }};
+}
+
+/// Implements [`Queries`] for one dialect. The statements are the same for both; the macro
+/// only spares spelling them twice (sqlx's generic executor bounds cannot express a query
+/// builder borrowed for exactly one statement).
+macro_rules! impl_queries {
+    ($db:ty) => {
+        impl Queries for Tx<$db> {
+            /// Commits.
+            async fn commit(self) -> sqlx::Result<()> {
+                self.transaction.commit().await
+            }
+
+            /// Rolls back (dropping a `Tx` does too).
+            async fn rollback(self) -> sqlx::Result<()> {
+                self.transaction.rollback().await
+            }
+
+            /// The organization `id`.
+            async fn organization(&mut self, id: i64) -> sqlx::Result<Option<Organization>> {
+                fetch_by_id!(self, ORGANIZATION_COLUMNS, "organization", id, "")
+            }
+
+            /// The campaign `id`; with `lock`, the row stays locked until the transaction ends.
+            async fn campaign(&mut self, id: i64, lock: bool) -> sqlx::Result<Option<Campaign>> {
+                let suffix = if lock { <$db as Dialect>::ROW_LOCK } else { "" };
+                fetch_by_id!(self, CAMPAIGN_COLUMNS, "campaign", id, suffix)
+            }
+
+            /// The assignment `id`.
+            async fn assignment(&mut self, id: i64) -> sqlx::Result<Option<Assignment>> {
+                fetch_by_id!(self, ASSIGNMENT_COLUMNS, "assignment", id, "")
+            }
+
+            /// The user `id`.
+            async fn user(&mut self, id: i64) -> sqlx::Result<Option<User>> {
+                fetch_by_id!(self, USER_COLUMNS, "\"user\"", id, "")
+            }
+
+            /// The contact `id`.
+            async fn contact(&mut self, id: i64) -> sqlx::Result<Option<CampaignContact>> {
+                fetch_by_id!(self, CONTACT_COLUMNS, "campaign_contact", id, "")
+            }
+
+            /// The assignment of `user_id` in `campaign_id`, if any (the oldest when several).
+            async fn assignment_of(
+                &mut self,
+                campaign_id: i64,
+                user_id: i64,
+            ) -> sqlx::Result<Option<Assignment>> {
+                let mut query = QueryBuilder::<$db>::new(format!(
+                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignment WHERE campaign_id = "
+                ));
+                query
+                    .push_bind(campaign_id)
+                    .push(" AND user_id = ")
+                    .push_bind(user_id)
+                    .push(" ORDER BY id LIMIT 1");
+                query
+                    .build_query_as::<Assignment>()
+                    .fetch_optional(&mut *self.transaction)
+                    .await
+            }
+
+            /// The highest role `user_id` holds in `organization_id` (the highest of several rows;
+            /// roles Spoke's hierarchy does not rank, such as ORG_SUPERADMIN, are ignored).
+            async fn highest_role(
+                &mut self,
+                user_id: i64,
+                organization_id: i64,
+            ) -> sqlx::Result<Option<Role>> {
+                let mut query =
+                    QueryBuilder::<$db>::new("SELECT role FROM user_organization WHERE user_id = ");
+                query
+                    .push_bind(user_id)
+                    .push(" AND organization_id = ")
+                    .push_bind(organization_id);
+                let roles: Vec<String> = query
+                    .build_query_scalar()
+                    .fetch_all(&mut *self.transaction)
+                    .await?;
+                Ok(roles
+                    .iter()
+                    .filter_map(|role| role.parse::<Role>().ok())
+                    .max())
+            }
+
+            /// Counts the contacts matching `filter` in `scope`, stopping at `cap`.
+            async fn count_contacts(
+                &mut self,
+                filter: &ContactFilter,
+                scope: &RequestScope,
+                cap: Option<u32>,
+            ) -> sqlx::Result<u32> {
+                let mut query =
+                    QueryBuilder::<$db>::new("SELECT COUNT(*) FROM (SELECT 1 AS one FROM campaign_contact");
+                push_where(&mut query, filter, scope);
+                if let Some(cap) = cap {
+                    query.push(" LIMIT ").push_bind(i64::from(cap));
+                }
+                query.push(") AS matching");
+                let count: i64 = query
+                    .build_query_scalar()
+                    .fetch_one(&mut *self.transaction)
+                    .await?;
+                Ok(u32::try_from(count).unwrap_or(u32::MAX))
+            }
+
+            /// Whether any contact matches `filter` in `scope`.
+            async fn any_contact(
+                &mut self,
+                filter: &ContactFilter,
+                scope: &RequestScope,
+            ) -> sqlx::Result<bool> {
+                let mut query = QueryBuilder::<$db>::new("SELECT CAST(id AS BIGINT) FROM campaign_contact");
+                push_where(&mut query, filter, scope);
+                query.push(" LIMIT 1");
+                let found: Option<i64> = query
+                    .build_query_scalar()
+                    .fetch_optional(&mut *self.transaction)
+                    .await?;
+                Ok(found.is_some())
+            }
+
+            /// How many contacts `assignment_id` holds (in any campaign, as Spoke counts).
+            async fn assigned_count(&mut self, assignment_id: i64) -> sqlx::Result<i64> {
+                let mut query =
+                    QueryBuilder::<$db>::new("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = ");
+                query.push_bind(assignment_id);
+                query
+                    .build_query_scalar()
+                    .fetch_one(&mut *self.transaction)
+                    .await
+            }
+
+            /// Assigns up to `limit` contacts matching `filter` to the scope's assignment, setting
+            /// `updated_at`; returns how many.
+            async fn claim(
+                &mut self,
+                filter: &ContactFilter,
+                scope: &RequestScope,
+                limit: u32,
+                now: DateTime<Utc>,
+            ) -> sqlx::Result<u64> {
+                let mut query = QueryBuilder::<$db>::new("UPDATE campaign_contact SET assignment_id = ");
+                query
+                    .push_bind(scope.assignment_id)
+                    .push(", updated_at = ")
+                    .push_bind(now);
+                query.push(" WHERE id IN (SELECT id FROM campaign_contact");
+                push_where(&mut query, filter, scope);
+                query
+                    .push(" LIMIT ")
+                    .push_bind(i64::from(limit))
+                    .push(<$db as Dialect>::CLAIM_LOCK)
+                    .push(")");
+                let done = query.build().execute(&mut *self.transaction).await?;
+                Ok(<$db as Dialect>::rows_affected(&done))
+            }
+
+            /// Unassigns the `needsMessage` contacts of `assignment_id` in `campaign_id`, or all of
+            /// them with `conversations`; returns how many.
+            async fn release(
+                &mut self,
+                assignment_id: i64,
+                campaign_id: i64,
+                conversations: bool,
+            ) -> sqlx::Result<u64> {
+                let mut query = QueryBuilder::<$db>::new(
+                    "UPDATE campaign_contact SET assignment_id = NULL WHERE assignment_id = ",
+                );
+                query
+                    .push_bind(assignment_id)
+                    .push(" AND campaign_id = ")
+                    .push_bind(campaign_id);
+                if !conversations {
+                    query.push(" AND message_status = 'needsMessage'");
+                }
+                let done = query.build().execute(&mut *self.transaction).await?;
+                Ok(<$db as Dialect>::rows_affected(&done))
+            }
+
+            /// Unassigns contact `id`; returns whether it changed.
+            async fn unassign_contact(&mut self, id: i64) -> sqlx::Result<bool> {
+                let mut query =
+                    QueryBuilder::<$db>::new("UPDATE campaign_contact SET assignment_id = NULL WHERE id = ");
+                query.push_bind(id).push(" AND assignment_id IS NOT NULL");
+                let done = query.build().execute(&mut *self.transaction).await?;
+                Ok(<$db as Dialect>::rows_affected(&done) > 0)
+            }
+
+            /// How many assignments (texters) `campaign_id` has.
+            async fn assignment_count(&mut self, campaign_id: i64) -> sqlx::Result<i64> {
+                let mut query =
+                    QueryBuilder::<$db>::new("SELECT COUNT(*) FROM assignment WHERE campaign_id = ");
+                query.push_bind(campaign_id);
+                query
+                    .build_query_scalar()
+                    .fetch_one(&mut *self.transaction)
+                    .await
+            }
+
+            /// Creates an assignment and returns its id.
+            async fn insert_assignment(
+                &mut self,
+                campaign_id: i64,
+                user_id: i64,
+                max_contacts: Option<i32>,
+                now: DateTime<Utc>,
+            ) -> sqlx::Result<i64> {
+                let mut query = QueryBuilder::<$db>::new(
+                    "INSERT INTO assignment (user_id, campaign_id, max_contacts, created_at) VALUES (",
+                );
+                let mut values = query.separated(", ");
+                values
+                    .push_bind(user_id)
+                    .push_bind(campaign_id)
+                    .push_bind(max_contacts)
+                    .push_bind(now);
+                query.push(") RETURNING CAST(id AS BIGINT)");
+                query
+                    .build_query_scalar()
+                    .fetch_one(&mut *self.transaction)
+                    .await
+            }
+
+            /// Makes `user_id` a member of `organization_id` with `role`.
+            async fn insert_membership(
+                &mut self,
+                user_id: i64,
+                organization_id: i64,
+                role: Role,
+            ) -> sqlx::Result<()> {
+                let mut query = QueryBuilder::<$db>::new(
+                    "INSERT INTO user_organization (user_id, organization_id, role) VALUES (",
+                );
+                let mut values = query.separated(", ");
+                values
+                    .push_bind(user_id)
+                    .push_bind(organization_id)
+                    .push_bind(role.as_str().to_string());
+                query.push(")");
+                query.build().execute(&mut *self.transaction).await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_queries!(sqlx::Postgres);
+impl_queries!(sqlx::Sqlite);

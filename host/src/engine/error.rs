@@ -1,0 +1,73 @@
+//! Why an operation failed, with a stable code for the CLI and HTTP API.
+
+use crate::config::ConfigError;
+use crate::runtime::StrategyFailure;
+use crate::timezones::TimezoneError;
+
+/// A failed operation.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// An id names no row.
+    #[error("{what} {id} does not exist")]
+    NotFound {
+        /// The kind of row.
+        what: &'static str,
+        /// The id asked for.
+        id: i64,
+    },
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// An argument is out of range.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The batch type is not among the campaign's enabled strategies.
+    #[error("batch type `{name}` is not enabled for campaign {campaign}; enabled: {enabled}")]
+    UnknownBatchType {
+        /// The batch type asked for.
+        name: String,
+        /// The campaign.
+        campaign: i64,
+        /// The enabled (and loaded) strategies, comma-separated.
+        enabled: String,
+    },
+    /// Spoke's INVALID_JOIN.
+    #[error("Invalid join request")]
+    InvalidJoin,
+    /// Spoke's FAILEDJOIN_TOOMANYTEXTERS.
+    #[error("Sorry, this campaign has too many texters already")]
+    TooManyTexters,
+    /// The strategy failed; nothing was assigned.
+    #[error("{0}")]
+    Strategy(#[from] StrategyFailure),
+    /// The organization's or campaign's configuration cannot be used.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// A timezone setting cannot be used.
+    #[error("invalid configuration: {0}")]
+    Timezone(#[from] TimezoneError),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A bug in the host; the transaction was rolled back.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::NotFound { .. } => "NOT_FOUND",
+            EngineError::Forbidden(_) => "FORBIDDEN",
+            EngineError::BadRequest(_) => "BAD_REQUEST",
+            EngineError::UnknownBatchType { .. } => "UNKNOWN_BATCH_TYPE",
+            EngineError::InvalidJoin => "INVALID_JOIN",
+            EngineError::TooManyTexters => "FAILEDJOIN_TOOMANYTEXTERS",
+            EngineError::Strategy(_) => "STRATEGY_FAILED",
+            EngineError::Config(_) | EngineError::Timezone(_) => "BAD_CONFIG",
+            EngineError::Database(_) => "DATABASE",
+            EngineError::Internal(_) => "INTERNAL",
+        }
+    }
+}

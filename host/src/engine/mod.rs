@@ -1,0 +1,582 @@
+//! The assignment engine: Spoke's dynamic-assignment operations, each one transaction on
+//! Spoke's own tables, with the strategy deciding inside it.
+
+mod error;
+mod sizing;
+mod source;
+
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Postgres, Sqlite};
+
+pub use error::EngineError;
+
+use crate::config::{CampaignSettings, Environment};
+use crate::db::{Database, Dialect, Queries, Tx};
+use crate::filter::{ContactFilter, RequestScope};
+use crate::model::{Assignment, Campaign, MessageStatus, Organization, Role, User};
+use crate::registry::StrategyRegistry;
+use crate::runtime::{BatchPlan, StrategyComponent, StrategyRequest};
+use crate::timezones::{TimezoneRules, texting_hours};
+use source::TxSource;
+
+/// Who asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// The operator (CLI without `--texter-id`, or a trusted service): acts as an administrator.
+    Operator,
+    /// A Spoke user.
+    User(i64),
+}
+
+/// A request for a batch (`findNewCampaignContact`).
+#[derive(Debug, Clone)]
+pub struct BatchRequest {
+    /// The assignment asking.
+    pub assignment_id: i64,
+    /// Who asks.
+    pub caller: Caller,
+    /// How many contacts the texter asks for; `None` or 0 means a full batch.
+    pub number_contacts: Option<i64>,
+    /// The strategy to use; `None` means the campaign's default.
+    pub batch_type: Option<String>,
+    /// The time of the request.
+    pub now: DateTime<Utc>,
+}
+
+/// What a batch request did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchOutcome {
+    /// Whether any contact was assigned.
+    pub found: bool,
+    /// How many contacts were assigned.
+    pub assigned: u64,
+    /// The assignment, with `hasUnassignedContactsForTexter: 0` as Spoke answers.
+    pub assignment: AssignmentSummary,
+    /// The strategy that decided, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+}
+
+/// The assignment part of a batch answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentSummary {
+    /// `assignment.id`.
+    pub id: i64,
+    /// Always 0 right after a request, so the button hides (Spoke's behaviour).
+    pub has_unassigned_contacts_for_texter: u32,
+}
+
+/// What a join did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinOutcome {
+    /// The texter's assignment in the campaign.
+    pub assignment_id: i64,
+    /// Whether it was created by this join.
+    pub created: bool,
+}
+
+/// The largest `numberContacts` a client may ask for.
+pub const MAX_NUMBER_CONTACTS: i64 = 1_000_000;
+
+/// The strategies currently served; replaced as a whole on reload.
+pub type SharedRegistry = Arc<RwLock<Arc<StrategyRegistry>>>;
+
+/// The engine: the database, the strategies and the environment.
+#[derive(Clone)]
+pub struct Engine {
+    db: Database,
+    registry: SharedRegistry,
+    env: Arc<Environment>,
+}
+
+/// Runs `$op(engine, tx, ...)` on a new transaction of the engine's database.
+macro_rules! in_transaction {
+    ($engine:expr, $begin:ident, $op:ident($($arg:expr),*)) => {
+        match &$engine.db {
+            Database::Postgres(pool) => {
+                let tx = Tx::new(<Postgres as Dialect>::$begin(pool).await?);
+                $op($engine, tx, $($arg),*).await
+            }
+            Database::Sqlite(pool) => {
+                let tx = Tx::new(<Sqlite as Dialect>::$begin(pool).await?);
+                $op($engine, tx, $($arg),*).await
+            }
+        }
+    };
+}
+
+impl Engine {
+    /// An engine on `db` serving the strategies of `registry`.
+    pub fn new(db: Database, registry: SharedRegistry, env: Environment) -> Self {
+        Engine {
+            db,
+            registry,
+            env: Arc::new(env),
+        }
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The strategies served now.
+    pub fn strategies(&self) -> Arc<StrategyRegistry> {
+        match self.registry.read() {
+            Ok(registry) => Arc::clone(&registry),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Requests a batch of contacts for an assignment (`findNewCampaignContact`).
+    pub async fn request_batch(&self, request: BatchRequest) -> Result<BatchOutcome, EngineError> {
+        if let Some(number) = request.number_contacts
+            && !(0..=MAX_NUMBER_CONTACTS).contains(&number)
+        {
+            return Err(EngineError::BadRequest(format!(
+                "numberContacts is {number}; it must be between 0 and {MAX_NUMBER_CONTACTS} (0 means a full batch)"
+            )));
+        }
+        in_transaction!(self, begin_write, request_batch(request))
+    }
+
+    /// `hasUnassignedContactsForTexter`: how many contacts the "request texts" button offers.
+    pub async fn has_unassigned(
+        &self,
+        assignment_id: i64,
+        caller: Caller,
+        now: DateTime<Utc>,
+    ) -> Result<u32, EngineError> {
+        in_transaction!(self, begin_read, has_unassigned(assignment_id, caller, now))
+    }
+
+    /// Releases an assignment's `needsMessage` contacts, or all of them with `conversations`.
+    pub async fn release(
+        &self,
+        assignment_id: i64,
+        caller: Caller,
+        conversations: bool,
+    ) -> Result<u64, EngineError> {
+        in_transaction!(self, begin_write, release(assignment_id, caller, conversations))
+    }
+
+    /// Joins a campaign by its dynamic-assignment link.
+    pub async fn join(
+        &self,
+        campaign_id: i64,
+        user_id: i64,
+        join_token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<JoinOutcome, EngineError> {
+        in_transaction!(self, begin_write, join(campaign_id, user_id, join_token, now))
+    }
+
+    /// The outbound-unassign message handler: the initial message to `contact_id` was sent.
+    pub async fn message_sent(&self, contact_id: i64) -> Result<bool, EngineError> {
+        in_transaction!(self, begin_write, message_sent(contact_id))
+    }
+
+    /// The enabled strategies of a campaign that are loaded, the default first; enabled names
+    /// that failed to load are skipped (and logged), as Spoke skips a handler it cannot load.
+    fn policies(&self, settings: &CampaignSettings) -> Vec<Arc<StrategyComponent>> {
+        let registry = self.strategies();
+        settings
+            .strategies
+            .iter()
+            .filter_map(|name| {
+                let loaded = registry.get(name).cloned();
+                if loaded.is_none() {
+                    tracing::warn!(strategy = %name, "enabled strategy is not loaded; skipped");
+                }
+                loaded
+            })
+            .collect()
+    }
+}
+
+/// The rows one assignment operation works on.
+struct Context {
+    assignment: Assignment,
+    campaign: Campaign,
+    organization: Organization,
+    texter: User,
+}
+
+/// Loads an assignment with its campaign and organization, and checks that `caller` may act
+/// on it (Spoke's `assignmentRequiredOrAdminRole`: its texter, a SUPERVOLUNTEER or higher of
+/// the organization, or a superadmin; never a SUSPENDED user).
+async fn load_and_authorize<T: Queries>(
+    tx: &mut T,
+    assignment_id: i64,
+    caller: Caller,
+) -> Result<Context, EngineError> {
+    let assignment = tx.assignment(assignment_id).await?.ok_or(EngineError::NotFound {
+        what: "assignment",
+        id: assignment_id,
+    })?;
+    let campaign = tx
+        .campaign(assignment.campaign_id, false)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "campaign",
+            id: assignment.campaign_id,
+        })?;
+    let organization = tx
+        .organization(campaign.organization_id)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "organization",
+            id: campaign.organization_id,
+        })?;
+    let texter_id = match caller {
+        Caller::Operator => assignment.user_id,
+        Caller::User(id) => id,
+    };
+    let texter = tx.user(texter_id).await?.ok_or(EngineError::NotFound {
+        what: "user",
+        id: texter_id,
+    })?;
+    if let Caller::User(id) = caller
+        && !texter.is_superadmin
+    {
+        let role = tx.highest_role(id, organization.id).await?;
+        if role == Some(Role::Suspended) {
+            return Err(EngineError::Forbidden(format!(
+                "user {id} is suspended in organization {}",
+                organization.id
+            )));
+        }
+        let owner = id == assignment.user_id;
+        if !owner && !role.is_some_and(|role| role.has_at_least(Role::Supervolunteer)) {
+            return Err(EngineError::Forbidden(format!(
+                "user {id} may not act on assignment {assignment_id}: only its texter or a SUPERVOLUNTEER, \
+                 ADMIN or OWNER of organization {} may",
+                organization.id
+            )));
+        }
+    }
+    Ok(Context {
+        assignment,
+        campaign,
+        organization,
+        texter,
+    })
+}
+
+impl Engine {
+    fn settings(&self, context: &Context) -> Result<CampaignSettings, EngineError> {
+        Ok(CampaignSettings::resolve(
+            &context.organization,
+            &context.campaign,
+            &self.env,
+        )?)
+    }
+
+    fn scope(
+        &self,
+        context: &Context,
+        settings: &CampaignSettings,
+        now: DateTime<Utc>,
+    ) -> Result<RequestScope, EngineError> {
+        let rules = TimezoneRules::new(
+            settings.default_tz.as_deref(),
+            settings.dst_reference_tz.as_deref(),
+        )?;
+        let hours = texting_hours(&context.campaign, &context.organization)?;
+        Ok(RequestScope {
+            campaign_id: context.campaign.id,
+            assignment_id: context.assignment.id,
+            offsets: rules.offsets_at(&hours, now),
+        })
+    }
+}
+
+fn strategy_request(
+    context: &Context,
+    has_any: bool,
+    number_contacts: Option<i64>,
+    count_cap: u32,
+    now: DateTime<Utc>,
+) -> StrategyRequest {
+    StrategyRequest {
+        organization: context.organization.clone(),
+        campaign: context.campaign.clone(),
+        assignment: context.assignment.clone(),
+        texter: context.texter.clone(),
+        has_any,
+        number_contacts: number_contacts
+            .filter(|&n| n > 0)
+            .and_then(|n| u32::try_from(n).ok()),
+        count_cap,
+        now,
+    }
+}
+
+fn not_found(context: &Context, strategy: Option<&StrategyComponent>) -> BatchOutcome {
+    BatchOutcome {
+        found: false,
+        assigned: 0,
+        assignment: AssignmentSummary {
+            id: context.assignment.id,
+            has_unassigned_contacts_for_texter: 0,
+        },
+        strategy: strategy.map(|strategy| strategy.name().to_string()),
+    }
+}
+
+/// Takes the transaction back from a finished strategy session.
+fn take_back<T: Queries>(source: Box<dyn crate::source::ContactSource>) -> Result<T, EngineError> {
+    match source.into_any().downcast::<TxSource<T>>() {
+        Ok(source) => Ok(source.tx),
+        Err(_) => Err(EngineError::Internal(
+            "a strategy session returned a data source the engine did not give it".to_string(),
+        )),
+    }
+}
+
+async fn request_batch<T: Queries>(
+    engine: &Engine,
+    mut tx: T,
+    request: BatchRequest,
+) -> Result<BatchOutcome, EngineError> {
+    let context = load_and_authorize(&mut tx, request.assignment_id, request.caller).await?;
+    if context.assignment.max_contacts == Some(0) {
+        return Ok(not_found(&context, None));
+    }
+    let settings = engine.settings(&context)?;
+    let policies = engine.policies(&settings);
+    let policy = match &request.batch_type {
+        None => policies.first(),
+        Some(name) => Some(
+            policies
+                .iter()
+                .find(|policy| policy.name() == name)
+                .ok_or_else(|| EngineError::UnknownBatchType {
+                    name: name.clone(),
+                    campaign: context.campaign.id,
+                    enabled: policies
+                        .iter()
+                        .map(|policy| policy.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?,
+        ),
+    };
+    let Some(policy) = policy.cloned() else {
+        return Ok(not_found(&context, None));
+    };
+    let scope = engine.scope(&context, &settings, request.now)?;
+    let cap = sizing::request_cap(request.number_contacts, context.campaign.batch_size);
+    let strategy_request = strategy_request(&context, false, request.number_contacts, cap, request.now);
+
+    // Spoke counts after asking the strategy; nothing writes in between, so counting first on
+    // the same transaction is the same number and lets one strategy instance serve both calls.
+    let contacts_count = tx.assigned_count(context.assignment.id).await?;
+    let source = TxSource {
+        tx,
+        scope: scope.clone(),
+        assignment_user_id: context.assignment.user_id,
+        organization_id: context.organization.id,
+    };
+    let mut session = policy.start(Box::new(source)).await?;
+    let available = session.request_new_batch_count(&strategy_request).await?.value;
+    let size = sizing::batch_size(
+        request.number_contacts,
+        context.campaign.batch_size,
+        available,
+        context.assignment.max_contacts,
+        contacts_count,
+    );
+    if size == 0 {
+        return Ok(not_found(&context, Some(&policy)));
+    }
+    let plan = BatchPlan {
+        number_contacts: size,
+        contacts_count: u32::try_from(contacts_count).unwrap_or(u32::MAX),
+    };
+    let selection = session.select_contacts(&strategy_request, plan).await?.value;
+    let (source, _) = session.finish();
+    let mut tx: T = take_back(source)?;
+
+    let batch = selection
+        .batch_query
+        .unwrap_or_else(|| crate::filter::ContactQuery {
+            filter: ContactFilter::available(),
+            limit: None,
+        });
+    let limit = batch.limit.unwrap_or(size);
+    if settings.requires_finishing_current() {
+        let current = selection
+            .has_current_query
+            .unwrap_or_else(ContactFilter::current_initials);
+        if tx.count_contacts(&current, &scope, Some(size)).await? >= size {
+            return Ok(not_found(&context, Some(&policy)));
+        }
+    }
+    let assigned = if limit == 0 {
+        0
+    } else {
+        tx.claim(&batch.filter, &scope, limit, request.now).await?
+    };
+    tx.commit().await?;
+    let mut outcome = not_found(&context, Some(&policy));
+    outcome.found = assigned > 0;
+    outcome.assigned = assigned;
+    Ok(outcome)
+}
+
+async fn has_unassigned<T: Queries>(
+    engine: &Engine,
+    mut tx: T,
+    assignment_id: i64,
+    caller: Caller,
+    now: DateTime<Utc>,
+) -> Result<u32, EngineError> {
+    let context = load_and_authorize(&mut tx, assignment_id, caller).await?;
+    if context.campaign.is_archived {
+        return Ok(0);
+    }
+    let settings = engine.settings(&context)?;
+    let Some(policy) = engine.policies(&settings).into_iter().next() else {
+        return Ok(0);
+    };
+    let scope = engine.scope(&context, &settings, now)?;
+    let cap = sizing::has_any_cap(context.assignment.max_contacts, context.campaign.batch_size);
+    let request = strategy_request(&context, true, None, cap, now);
+    let source = TxSource {
+        tx,
+        scope,
+        assignment_user_id: context.assignment.user_id,
+        organization_id: context.organization.id,
+    };
+    let mut session = policy.start(Box::new(source)).await?;
+    let available = session.request_new_batch_count(&request).await?.value;
+    let (source, _) = session.finish();
+    take_back::<T>(source)?.rollback().await?;
+    Ok(sizing::has_any_count(
+        context.assignment.max_contacts,
+        context.campaign.batch_size,
+        available,
+    ))
+}
+
+async fn release<T: Queries>(
+    _engine: &Engine,
+    mut tx: T,
+    assignment_id: i64,
+    caller: Caller,
+    conversations: bool,
+) -> Result<u64, EngineError> {
+    let context = load_and_authorize(&mut tx, assignment_id, caller).await?;
+    let released = tx
+        .release(
+            context.assignment.id,
+            context.assignment.campaign_id,
+            conversations,
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(released)
+}
+
+async fn join<T: Queries>(
+    engine: &Engine,
+    mut tx: T,
+    campaign_id: i64,
+    user_id: i64,
+    join_token: &str,
+    now: DateTime<Utc>,
+) -> Result<JoinOutcome, EngineError> {
+    // Locking the campaign row makes count-then-insert one atomic step per campaign (SQLite's
+    // immediate transaction already serializes every writer).
+    let campaign = tx
+        .campaign(campaign_id, true)
+        .await?
+        .ok_or(EngineError::InvalidJoin)?;
+    if campaign.join_token.as_deref() != Some(join_token)
+        || !campaign.use_dynamic_assignment
+        || !campaign.is_started
+    {
+        return Err(EngineError::InvalidJoin);
+    }
+    let organization = tx
+        .organization(campaign.organization_id)
+        .await?
+        .ok_or(EngineError::InvalidJoin)?;
+    let settings = CampaignSettings::resolve(&organization, &campaign, &engine.env)?;
+    tx.user(user_id).await?.ok_or(EngineError::NotFound {
+        what: "user",
+        id: user_id,
+    })?;
+    let role = tx.highest_role(user_id, organization.id).await?;
+    if role == Some(Role::Suspended) {
+        return Err(EngineError::Forbidden(format!(
+            "user {user_id} is suspended in organization {} and cannot join its campaigns",
+            organization.id
+        )));
+    }
+    // A texter who already belongs to the campaign gets their assignment back, full or not.
+    if let Some(existing) = tx.assignment_of(campaign.id, user_id).await? {
+        return Ok(JoinOutcome {
+            assignment_id: existing.id,
+            created: false,
+        });
+    }
+    if let Some(max) = settings.max_texters_per_campaign
+        && tx.assignment_count(campaign.id).await? >= max
+    {
+        return Err(EngineError::TooManyTexters);
+    }
+    if role.is_none() {
+        if settings.invites_current_users_only {
+            return Err(EngineError::InvalidJoin);
+        }
+        tx.insert_membership(user_id, organization.id, Role::Texter)
+            .await?;
+    }
+    let assignment_id = tx
+        .insert_assignment(campaign.id, user_id, settings.max_contacts_per_texter, now)
+        .await?;
+    tx.commit().await?;
+    Ok(JoinOutcome {
+        assignment_id,
+        created: true,
+    })
+}
+
+async fn message_sent<T: Queries>(engine: &Engine, mut tx: T, contact_id: i64) -> Result<bool, EngineError> {
+    let contact = tx.contact(contact_id).await?.ok_or(EngineError::NotFound {
+        what: "contact",
+        id: contact_id,
+    })?;
+    if contact.assignment_id.is_none() || contact.message_status != MessageStatus::NeedsMessage {
+        return Ok(false);
+    }
+    let campaign = tx
+        .campaign(contact.campaign_id, false)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "campaign",
+            id: contact.campaign_id,
+        })?;
+    let organization = tx
+        .organization(campaign.organization_id)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "organization",
+            id: campaign.organization_id,
+        })?;
+    let settings = CampaignSettings::resolve(&organization, &campaign, &engine.env)?;
+    if !settings.outbound_unassign {
+        return Ok(false);
+    }
+    let unassigned = tx.unassign_contact(contact.id).await?;
+    tx.commit().await?;
+    Ok(unassigned)
+}

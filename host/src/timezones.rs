@@ -1,0 +1,601 @@
+//! Which `campaign_contact.timezone_offset` values are within texting hours ("valid now") at an
+//! injected `now`, as Spoke's `getCampaignOffsets` (`src/server/api/assignment.js`) computes with
+//! `getOffsets`, `isBetweenTextingHours` and `defaultTimezoneIsBetweenTextingHours`
+//! (`src/lib/timezones.js`) and `DstHelper` (`src/lib/dst-helper.js`).
+//!
+//! Offsets are stored as `{hours}_{dst}`, e.g. `-5_1`: hours east of UTC formatted like a
+//! JavaScript number (`convertOffsetsToStrings`, `getTimezoneByZip` in `src/workers/jobs.js`;
+//! `zip_code.timezone_offset` is a float, so India would be `5.5_0`, Newfoundland `-3.5_1`),
+//! then `1` when the zone observes DST; `""` is an unknown zone.
+//!
+//! Candidate offsets: Spoke classifies a fixed US-centred list (`ALL_OFFSETS`) unless the
+//! campaign carries `contactTimezones`, which its warm campaign cache fills with every offset
+//! present in the campaign. We reproduce the warm-cache behaviour without scanning the
+//! campaign: [`TimezoneRules::offsets_at`] classifies every well-formed offset on the
+//! quarter-hour grid from -12 to +14, with both DST flags, plus `""`. Any other string (say
+//! `+5_0`) is in neither set, as in Spoke. Like Spoke's `parseInt`, a fractional offset is
+//! judged by its whole-hour part truncated toward zero (`5.5_0` as `5`, `-3.5_1` as `-3`), which
+//! is also what Spoke's send-time check (`getSendBeforeTimeUtc`) uses. Spoke itself would put
+//! `5.5_0` in neither list (it emits `5_0`); classifying it is our one deliberate difference.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Offset, TimeDelta, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+
+use crate::filter::TimezoneOffsets;
+use crate::model::{Campaign, Organization};
+
+/// `TIMEZONE_US_FALLBACK_WINDOW.missingTimeZone`: UTC-5 with DST, 12:00 to 21:00.
+const FALLBACK: Window = Window {
+    offset_minutes: -5 * 60,
+    has_dst: true,
+    start: 12,
+    end: 21,
+};
+/// `getProcessEnvDstReferenceTimezone`'s default.
+const DEFAULT_DST_REFERENCE: Tz = chrono_tz::US::Eastern;
+/// The candidate offsets, in quarter hours: -12 to +14.
+const QUARTERS: std::ops::RangeInclusive<i32> = -48..=56;
+
+/// A timezone setting whose value is not a zone name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting} is `{value}`, which is not a known timezone; use an IANA name such as `US/Eastern`")]
+pub struct TimezoneError {
+    setting: String,
+    value: String,
+}
+
+/// Texting-hours configuration of one campaign, resolved from campaign + organization
+/// (`getCampaignOffsets`' `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextingHours {
+    /// Whether texting hours are enforced; when not, every offset is valid.
+    pub enforced: bool,
+    /// First hour (inclusive) of the texting window.
+    pub start: i32,
+    /// Hour (exclusive) at which the window ends.
+    pub end: i32,
+    /// The campaign's `timezone` when the campaign's own hours apply and are enforced
+    /// (`campaignTextingHours`). It then is the zone of unknown offsets and the DST reference.
+    pub campaign_timezone: Option<Tz>,
+}
+
+/// Resolves the texting hours: the campaign's when `override_organization_texting_hours`, else
+/// the organization's. Fails only when the campaign's hours apply, are enforced and its
+/// `timezone` is not a zone name (Spoke throws there too).
+pub fn texting_hours(
+    campaign: &Campaign,
+    organization: &Organization,
+) -> Result<TextingHours, TimezoneError> {
+    if !campaign.override_organization_texting_hours {
+        return Ok(TextingHours {
+            enforced: organization.texting_hours_enforced,
+            start: organization.texting_hours_start,
+            end: organization.texting_hours_end,
+            campaign_timezone: None,
+        });
+    }
+    let campaign_timezone = if campaign.texting_hours_enforced {
+        let setting = format!("campaign.timezone of campaign {}", campaign.id);
+        Some(parse_zone(&setting, &campaign.timezone)?)
+    } else {
+        None
+    };
+    Ok(TextingHours {
+        enforced: campaign.texting_hours_enforced,
+        start: campaign.texting_hours_start,
+        end: campaign.texting_hours_end,
+        campaign_timezone,
+    })
+}
+
+/// The process-wide timezone settings: the default timezone for unknown offsets and the zone
+/// whose DST decides whether `_1` offsets are shifted an hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimezoneRules {
+    default_tz: Option<Tz>,
+    dst_reference: Tz,
+}
+
+impl TimezoneRules {
+    /// `default_tz` is Spoke's `getProcessEnvTz(getConfig("DEFAULT_TZ", organization))`: the
+    /// organization's `DEFAULT_TZ` feature, else the `DEFAULT_TZ` variable, else `TZ` unless it
+    /// is `:UTC`. `dst_reference_tz` is `DST_REFERENCE_TIMEZONE` (default `US/Eastern`). Empty
+    /// values count as unset, as in JavaScript.
+    pub fn new(default_tz: Option<&str>, dst_reference_tz: Option<&str>) -> Result<Self, TimezoneError> {
+        let default_tz = match default_tz.filter(|name| !name.is_empty()) {
+            Some(name) => Some(parse_zone("DEFAULT_TZ", name)?),
+            None => None,
+        };
+        let dst_reference = match dst_reference_tz.filter(|name| !name.is_empty()) {
+            Some(name) => parse_zone("DST_REFERENCE_TIMEZONE", name)?,
+            None => DEFAULT_DST_REFERENCE,
+        };
+        Ok(TimezoneRules {
+            default_tz,
+            dst_reference,
+        })
+    }
+
+    /// Classifies every candidate offset (see the module documentation) and `""` at `now`.
+    pub fn offsets_at(&self, hours: &TextingHours, now: DateTime<Utc>) -> TimezoneOffsets {
+        let mut offsets = TimezoneOffsets::default();
+        let mut put = |offset: String, valid: bool| {
+            if valid {
+                &mut offsets.valid
+            } else {
+                &mut offsets.invalid
+            }
+            .insert(offset);
+        };
+        for quarters in QUARTERS {
+            for has_dst in [true, false] {
+                // parseInt truncates toward zero, as does integer division.
+                let valid = self.is_valid(hours, Some((quarters / 4, has_dst)), now);
+                put(
+                    format!("{}_{}", js_quarter_hours(quarters), u8::from(has_dst)),
+                    valid,
+                );
+            }
+        }
+        put(String::new(), self.is_valid(hours, None, now));
+        offsets
+    }
+
+    /// `isBetweenTextingHours(offsetData, config)`; `None` is the unknown zone (`null`).
+    fn is_valid(&self, hours: &TextingHours, offset: Option<(i32, bool)>, now: DateTime<Utc>) -> bool {
+        if !hours.enforced {
+            return true;
+        }
+        let dst_reference = hours.campaign_timezone.unwrap_or(self.dst_reference);
+        match (offset, hours.campaign_timezone, self.default_tz) {
+            // `offsetData.offset` is truthy: the contact's own offset.
+            (Some((offset, has_dst)), _, _) if offset != 0 => {
+                let window = Window {
+                    offset_minutes: offset * 60,
+                    has_dst,
+                    start: hours.start,
+                    end: hours.end,
+                };
+                window.contains(now, dst_reference)
+            }
+            // Unknown zone or offset 0 under campaign hours: the campaign's zone.
+            (_, Some(zone), _) => {
+                let (offset_minutes, has_dst) = standard_offset_and_dst(zone, now.year());
+                let window = Window {
+                    offset_minutes,
+                    has_dst,
+                    start: hours.start,
+                    end: hours.end,
+                };
+                window.contains(now, zone)
+            }
+            // Only `null` (not offset 0) reaches the default timezone.
+            (None, None, Some(zone)) => default_zone_contains(zone, hours, now),
+            _ => FALLBACK.contains(now, dst_reference),
+        }
+    }
+}
+
+/// A texting window at a fixed standard offset.
+struct Window {
+    offset_minutes: i32,
+    has_dst: bool,
+    start: i32,
+    end: i32,
+}
+
+impl Window {
+    /// `isOffsetBetweenTextingHours`: the local hour (`getLocalTime`) is in `[start, end)`.
+    fn contains(&self, now: DateTime<Utc>, dst_reference: Tz) -> bool {
+        let hour = local_hour(now, self.offset_minutes, self.has_dst, dst_reference);
+        self.start <= hour && hour < self.end
+    }
+}
+
+/// `getLocalTime`: the hour at `offset_minutes`, plus one hour when the zone has DST and DST is
+/// in effect in `dst_reference`.
+fn local_hour(now: DateTime<Utc>, offset_minutes: i32, has_dst: bool, dst_reference: Tz) -> i32 {
+    let shift = if has_dst && is_dst(dst_reference, now) {
+        60
+    } else {
+        0
+    };
+    let seconds = i64::from(now.num_seconds_from_midnight()) + i64::from(offset_minutes + shift) * 60;
+    // Below 24, so the cast is lossless.
+    (seconds.rem_euclid(86_400) / 3_600) as i32
+}
+
+/// `DstHelper.isDateDst`: `zone` has DST and its offset now is its standard offset plus 60.
+fn is_dst(zone: Tz, now: DateTime<Utc>) -> bool {
+    let (standard, has_dst) = standard_offset_and_dst(zone, now.year());
+    has_dst && offset_minutes(zone, now) == standard + 60
+}
+
+/// `DstHelper.ensureTimezoneDstCalculated`: the smaller of the offsets at local midnight on
+/// January 1 and June 1, and whether they differ. Spoke uses the server's current year (cached
+/// for the process lifetime); we use the year of `now` in UTC.
+fn standard_offset_and_dst(zone: Tz, year: i32) -> (i32, bool) {
+    let at = |month| {
+        NaiveDate::from_ymd_opt(year, month, 1)
+            .map_or(0, |day| offset_minutes(zone, local_midnight(zone, day)))
+    };
+    let (january, june) = (at(1), at(6));
+    (january.min(june), january != june)
+}
+
+fn offset_minutes(zone: Tz, at: DateTime<Utc>) -> i32 {
+    zone.offset_from_utc_datetime(&at.naive_utc())
+        .fix()
+        .local_minus_utc()
+        / 60
+}
+
+/// Local midnight of `day` as moment-timezone reads it: the earlier instant when ambiguous, and
+/// with the offset before the gap when skipped.
+fn local_midnight(zone: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let naive = day.and_time(NaiveTime::MIN);
+    if let Some(instant) = zone.from_local_datetime(&naive).earliest() {
+        return instant.with_timezone(&Utc);
+    }
+    let before = naive.checked_sub_signed(TimeDelta::days(1)).unwrap_or(naive);
+    let offset = zone.offset_from_utc_datetime(&before).fix().local_minus_utc();
+    Utc.from_utc_datetime(&(naive - TimeDelta::seconds(i64::from(offset))))
+}
+
+/// The `DEFAULT_TZ` branch of `isBetweenTextingHours`: today's local midnight plus `start` and
+/// `end` elapsed hours (moment's `add(n, "hours")`), inclusive at both ends (`"[]"`).
+fn default_zone_contains(zone: Tz, hours: &TextingHours, now: DateTime<Utc>) -> bool {
+    let midnight = local_midnight(zone, now.with_timezone(&zone).date_naive());
+    let start = midnight + TimeDelta::hours(i64::from(hours.start));
+    let stop = midnight + TimeDelta::hours(i64::from(hours.end));
+    start <= now && now <= stop
+}
+
+/// `quarters / 4` hours as JavaScript's `Number.prototype.toString` writes it.
+fn js_quarter_hours(quarters: i32) -> String {
+    let sign = if quarters < 0 { "-" } else { "" };
+    let fraction = ["", ".25", ".5", ".75"][(quarters.unsigned_abs() % 4) as usize];
+    format!("{sign}{}{fraction}", quarters.unsigned_abs() / 4)
+}
+
+fn parse_zone(setting: &str, value: &str) -> Result<Tz, TimezoneError> {
+    value.parse().map_err(|_| TimezoneError {
+        setting: setting.to_string(),
+        value: value.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(time: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(time)
+            .expect("test time")
+            .with_timezone(&Utc)
+    }
+
+    fn org_hours(start: i32, end: i32, enforced: bool) -> TextingHours {
+        TextingHours {
+            enforced,
+            start,
+            end,
+            campaign_timezone: None,
+        }
+    }
+
+    fn campaign_hours(start: i32, end: i32, zone: &str) -> TextingHours {
+        let campaign_timezone = Some(zone.parse().expect("test zone"));
+        TextingHours {
+            enforced: true,
+            start,
+            end,
+            campaign_timezone,
+        }
+    }
+
+    fn rules(default_tz: Option<&str>) -> TimezoneRules {
+        TimezoneRules::new(default_tz, None).expect("test rules")
+    }
+
+    /// Whether `offset` is valid; panics unless it is in exactly one list.
+    fn valid(rules: &TimezoneRules, hours: &TextingHours, now: &str, offset: &str) -> bool {
+        let offsets = rules.offsets_at(hours, at(now));
+        let valid = offsets.valid.contains(offset);
+        assert_ne!(
+            valid,
+            offsets.invalid.contains(offset),
+            "{offset} must be in exactly one list"
+        );
+        valid
+    }
+
+    const SPOKE_OFFSETS: [&str; 18] = [
+        "-4_1", "-5_1", "-6_1", "-7_1", "-8_1", "-9_1", "-10_1", "-11_1", "10_1", "-4_0", "-5_0", "-6_0",
+        "-7_0", "-8_0", "-9_0", "-10_0", "-11_0", "10_0",
+    ];
+
+    fn spoke_valid(now: &str, hours: &TextingHours) -> Vec<&'static str> {
+        SPOKE_OFFSETS
+            .into_iter()
+            .filter(|offset| valid(&rules(None), hours, now, offset))
+            .collect()
+    }
+
+    #[test]
+    fn get_local_time_follows_dst_in_the_reference_zone() {
+        assert_eq!(
+            local_hour(at("2018-02-01T15:00:00Z"), -300, true, DEFAULT_DST_REFERENCE),
+            10
+        );
+        assert_eq!(
+            local_hour(at("2018-07-21T15:00:00Z"), -300, true, DEFAULT_DST_REFERENCE),
+            11
+        );
+        assert_eq!(
+            local_hour(at("2018-07-21T15:00:00Z"), -300, false, DEFAULT_DST_REFERENCE),
+            10
+        );
+        assert!(is_dst(chrono_tz::Australia::Sydney, at("2018-02-01T15:00:00Z")));
+        assert!(!is_dst(chrono_tz::Australia::Sydney, at("2018-07-01T15:00:00Z")));
+        assert!(!is_dst(chrono_tz::Asia::Kathmandu, at("2018-07-01T15:00:00Z")));
+        assert_eq!(
+            standard_offset_and_dst(chrono_tz::US::Arizona, 2018),
+            (-420, false)
+        );
+        assert_eq!(
+            standard_offset_and_dst(chrono_tz::Europe::London, 2018),
+            (0, true)
+        );
+    }
+
+    #[test]
+    fn get_offsets_during_daylight_saving_time() {
+        let valid = spoke_valid("2018-07-21T17:00:00Z", &org_hours(10, 12, true));
+        assert_eq!(valid, ["-7_1", "-8_1", "-6_0", "-7_0"]);
+    }
+
+    #[test]
+    fn get_offsets_during_standard_time() {
+        let valid = spoke_valid("2018-02-01T17:00:00Z", &org_hours(10, 12, true));
+        assert_eq!(valid, ["-6_1", "-7_1", "-6_0", "-7_0"]);
+    }
+
+    #[test]
+    fn offset_zero_uses_the_fallback_window_as_in_spokes_campaign_offsets_test() {
+        let (rules, hours, now) = (rules(None), org_hours(10, 12, true), "2018-02-01T17:00:00Z");
+        for offset in ["0_1", "0_0", "-0.5_1"] {
+            assert!(valid(&rules, &hours, now, offset), "{offset}");
+        }
+        for offset in [
+            "-12_1", "-11_1", "-5_1", "-4_1", "5_1", "10_1", "-12_0", "-11_0", "5_0", "10_0",
+        ] {
+            assert!(!valid(&rules, &hours, now, offset), "{offset}");
+        }
+        // Even with DEFAULT_TZ set, offset 0 keeps the hard-coded fallback.
+        assert!(valid(
+            &self::rules(Some("America/Los_Angeles")),
+            &hours,
+            now,
+            "0_0"
+        ));
+    }
+
+    #[test]
+    fn unknown_zone_with_default_tz_is_inclusive_at_both_ends() {
+        let rules = rules(Some("America/Los_Angeles"));
+        let noon = "2018-02-01T20:00:00Z";
+        assert!(valid(&rules, &org_hours(1, 1, false), noon, ""));
+        assert!(!valid(&rules, &org_hours(5, 7, true), noon, ""));
+        assert!(!valid(&rules, &org_hours(14, 21, true), noon, ""));
+        assert!(valid(&rules, &org_hours(10, 21, true), noon, ""));
+        assert!(valid(&rules, &org_hours(12, 21, true), noon, ""));
+        assert!(valid(&rules, &org_hours(10, 12, true), noon, ""));
+        assert!(!valid(
+            &rules,
+            &org_hours(10, 12, true),
+            "2018-02-01T20:00:01Z",
+            ""
+        ));
+    }
+
+    #[test]
+    fn unknown_zone_without_default_tz_uses_eastern_noon_to_nine() {
+        let (rules, hours) = (rules(None), org_hours(0, 0, true));
+        assert!(valid(&rules, &org_hours(0, 0, false), "2018-02-01T16:00:00Z", ""));
+        assert!(valid(&rules, &hours, "2018-02-01T17:00:00Z", "")); // 12:00 EST
+        assert!(!valid(&rules, &hours, "2018-02-01T16:00:00Z", "")); // 11:00 EST
+        assert!(valid(&rules, &hours, "2018-02-02T01:00:00Z", "")); // 20:00 EST
+        assert!(!valid(&rules, &hours, "2018-02-02T02:00:00Z", "")); // 21:00 EST
+        assert!(valid(&rules, &hours, "2018-07-01T16:00:00Z", "")); // 12:00 EDT
+    }
+
+    #[test]
+    fn contact_offset_under_organization_hours() {
+        let (rules, noon) = (rules(None), "2018-02-01T20:00:00Z"); // 12:00 at -8
+        assert!(valid(&rules, &org_hours(0, 0, false), noon, "-8_1"));
+        let expected = [
+            ((5, 7), false),
+            ((14, 21), false),
+            ((10, 21), true),
+            ((12, 21), true),
+        ];
+        for ((start, end), expected) in expected.into_iter().chain([((10, 12), false), ((10, 13), true)]) {
+            assert_eq!(
+                valid(&rules, &org_hours(start, end, true), noon, "-8_1"),
+                expected,
+                "{start}-{end}"
+            );
+        }
+    }
+
+    #[test]
+    fn campaign_hours_use_the_campaign_zone_for_dst_and_unknown_offsets() {
+        let rules = rules(None);
+        let cases = [
+            ("2018-01-01T20:00:00Z", "US/Eastern", "-5_1", 15),
+            ("2018-06-01T20:00:00Z", "US/Eastern", "-5_1", 16),
+            ("2018-01-01T22:00:00Z", "US/Arizona", "-7_1", 15),
+            ("2018-06-01T22:00:00Z", "US/Arizona", "-7_1", 15),
+        ];
+        for (now, zone, offset, last_valid_start) in cases {
+            for start in 14..18 {
+                let expected = start <= last_valid_start;
+                assert_eq!(
+                    valid(&rules, &campaign_hours(start, 18, zone), now, offset),
+                    expected,
+                    "{now} {start}"
+                );
+            }
+        }
+        let noon = "2018-02-01T20:00:00Z"; // 12:00 PST, 15:00 EST
+        let la = |start, end| campaign_hours(start, end, "America/Los_Angeles");
+        assert!(!valid(&rules, &la(5, 7), noon, "-8_1"));
+        assert!(!valid(&rules, &la(14, 21), noon, "-8_1"));
+        assert!(valid(&rules, &la(10, 21), noon, "-8_1"));
+        assert!(valid(&rules, &la(12, 21), noon, "-8_1"));
+        assert!(!valid(&rules, &la(10, 12), noon, "-8_1"));
+        assert!(!valid(&rules, &campaign_hours(16, 21, "US/Eastern"), noon, ""));
+        assert!(valid(&rules, &campaign_hours(9, 21, "US/Eastern"), noon, ""));
+        // A campaign in Arizona never shifts `_1` offsets, even in July (11:30 instead of 12:30).
+        assert!(!valid(
+            &rules,
+            &campaign_hours(12, 21, "US/Arizona"),
+            "2018-07-01T16:30:00Z",
+            "-5_1"
+        ));
+        assert!(valid(
+            &rules,
+            &campaign_hours(12, 21, "US/Eastern"),
+            "2018-07-01T16:30:00Z",
+            "-5_1"
+        ));
+    }
+
+    #[test]
+    fn campaign_override_replaces_organization_hours() {
+        let organization = Organization {
+            id: 1,
+            name: "org".into(),
+            features: "{}".into(),
+            texting_hours_enforced: true,
+            texting_hours_start: 9,
+            texting_hours_end: 21,
+        };
+        let mut campaign = Campaign {
+            id: 7,
+            organization_id: 1,
+            title: "c".into(),
+            is_started: true,
+            is_archived: false,
+            use_dynamic_assignment: true,
+            due_by: None,
+            batch_size: None,
+            join_token: None,
+            features: None,
+            response_window: None,
+            override_organization_texting_hours: false,
+            texting_hours_enforced: false,
+            texting_hours_start: 14,
+            texting_hours_end: 16,
+            timezone: "Not/AZone".into(),
+        };
+        assert_eq!(
+            texting_hours(&campaign, &organization),
+            Ok(org_hours(9, 21, true))
+        );
+        campaign.override_organization_texting_hours = true;
+        let relaxed = texting_hours(&campaign, &organization).expect("not enforced: zone unused");
+        let everything = rules(None).offsets_at(&relaxed, at("2018-02-01T08:00:00Z"));
+        assert!(
+            everything.invalid.is_empty() && everything.valid.contains("") && everything.valid.len() == 211
+        );
+        campaign.texting_hours_enforced = true;
+        let error = texting_hours(&campaign, &organization)
+            .expect_err("bad zone")
+            .to_string();
+        assert!(
+            error.contains("campaign.timezone of campaign 7") && error.contains("`Not/AZone`"),
+            "{error}"
+        );
+        campaign.timezone = "US/Eastern".into();
+        let hours = texting_hours(&campaign, &organization).expect("valid zone");
+        assert_eq!(hours, campaign_hours(14, 16, "US/Eastern"));
+        assert!(valid(&rules(None), &hours, "2018-02-01T19:30:00Z", "-5_0")); // 14:30 EST
+        assert!(!valid(
+            &rules(None),
+            &org_hours(9, 13, true),
+            "2018-02-01T19:30:00Z",
+            "-5_0"
+        ));
+    }
+
+    #[test]
+    fn boundaries_are_start_inclusive_end_exclusive() {
+        let (rules, hours) = (rules(None), org_hours(9, 21, true));
+        assert!(!valid(&rules, &hours, "2018-02-01T13:59:59Z", "-5_0"));
+        assert!(valid(&rules, &hours, "2018-02-01T14:00:00Z", "-5_0"));
+        assert!(valid(&rules, &hours, "2018-02-02T01:59:59Z", "-5_0"));
+        assert!(!valid(&rules, &hours, "2018-02-02T02:00:00Z", "-5_0"));
+        assert!(valid(&rules, &hours, "2018-07-02T01:30:00Z", "-5_0")); // 20:30, no DST
+        assert!(!valid(&rules, &hours, "2018-07-02T01:30:00Z", "-5_1")); // 21:30 EDT
+    }
+
+    #[test]
+    fn fractional_offsets_are_written_like_javascript_and_truncated_like_parse_int() {
+        let offsets = rules(None).offsets_at(&org_hours(9, 21, true), at("2018-02-01T03:45:00Z"));
+        assert_eq!(offsets.valid.len() + offsets.invalid.len(), 105 * 2 + 1);
+        assert!(offsets.valid.is_disjoint(&offsets.invalid));
+        for hour in -12..=14 {
+            for dst in 0..=1 {
+                assert!(
+                    offsets.valid.contains(&format!("{hour}_{dst}"))
+                        || offsets.invalid.contains(&format!("{hour}_{dst}"))
+                );
+            }
+        }
+        for offset in ["-3.5_1", "5.75_0", "-9.5_0", "12.75_1", "-0.25_0", "0.5_0"] {
+            assert!(
+                offsets.valid.contains(offset) || offsets.invalid.contains(offset),
+                "{offset}"
+            );
+        }
+        // 09:15 in India, but judged as UTC+5 (08:45), like Spoke's parseInt.
+        assert!(offsets.invalid.contains("5.5_0") && offsets.invalid.contains("5_0"));
+        assert!(offsets.valid.contains("6_0"));
+        // A campaign zone's fractional offset is used in full (330 minutes).
+        let india = campaign_hours(9, 21, "Asia/Kolkata");
+        assert!(!valid(&rules(None), &india, "2018-02-01T03:29:00Z", ""));
+        assert!(valid(&rules(None), &india, "2018-02-01T03:30:00Z", ""));
+    }
+
+    #[test]
+    fn dst_reference_zone_is_configurable_and_zone_names_are_checked() {
+        let sydney = TimezoneRules::new(None, Some("Australia/Sydney")).expect("zone");
+        // February: DST in Sydney, not in New York; -5_1 reads 12:00 instead of 11:00.
+        assert!(valid(
+            &sydney,
+            &org_hours(12, 21, true),
+            "2018-02-01T16:00:00Z",
+            "-5_1"
+        ));
+        assert!(!valid(
+            &rules(None),
+            &org_hours(12, 21, true),
+            "2018-02-01T16:00:00Z",
+            "-5_1"
+        ));
+        assert_eq!(TimezoneRules::new(Some(""), Some("")), Ok(rules(None)));
+        let error = TimezoneRules::new(Some("Eastern"), None)
+            .expect_err("bad zone")
+            .to_string();
+        assert!(
+            error.contains("DEFAULT_TZ is `Eastern`") && error.contains("US/Eastern"),
+            "{error}"
+        );
+        let error = TimezoneRules::new(None, Some("EST5"))
+            .expect_err("bad zone")
+            .to_string();
+        assert!(error.contains("DST_REFERENCE_TIMEZONE is `EST5`"), "{error}");
+    }
+}
