@@ -24,13 +24,8 @@ use chrono_tz::Tz;
 use crate::filter::TimezoneOffsets;
 use crate::model::{Campaign, Organization};
 
-/// `TIMEZONE_US_FALLBACK_WINDOW.missingTimeZone`: UTC-5 with DST, 12:00 to 21:00.
-const FALLBACK: Window = Window {
-    offset_minutes: -5 * 60,
-    has_dst: true,
-    start: 12,
-    end: 21,
-};
+/// `TIMEZONE_US_FALLBACK_WINDOW.missingTimeZone`: UTC-5 (in minutes) with DST, 12:00 to 21:00.
+const FALLBACK: (i32, bool, i32, i32) = (-5 * 60, true, 12, 21);
 /// `getProcessEnvDstReferenceTimezone`'s default.
 const DEFAULT_DST_REFERENCE: Tz = chrono_tz::US::Eastern;
 /// The candidate offsets, in quarter hours: -12 to +14.
@@ -118,26 +113,24 @@ impl TimezoneRules {
 
     /// Classifies every candidate offset (see the module documentation) and `""` at `now`.
     pub fn offsets_at(&self, hours: &TextingHours, now: DateTime<Utc>) -> TimezoneOffsets {
+        // parseInt truncates toward zero, as does integer division.
+        let candidates = QUARTERS.flat_map(|quarters| {
+            [true, false].map(|dst| {
+                (
+                    format!("{}_{}", js_hours(quarters), u8::from(dst)),
+                    Some((quarters / 4, dst)),
+                )
+            })
+        });
         let mut offsets = TimezoneOffsets::default();
-        let mut put = |offset: String, valid: bool| {
-            if valid {
+        for (offset, parsed) in candidates.chain([(String::new(), None)]) {
+            let list = if self.is_valid(hours, parsed, now) {
                 &mut offsets.valid
             } else {
                 &mut offsets.invalid
-            }
-            .insert(offset);
-        };
-        for quarters in QUARTERS {
-            for has_dst in [true, false] {
-                // parseInt truncates toward zero, as does integer division.
-                let valid = self.is_valid(hours, Some((quarters / 4, has_dst)), now);
-                put(
-                    format!("{}_{}", js_quarter_hours(quarters), u8::from(has_dst)),
-                    valid,
-                );
-            }
+            };
+            list.insert(offset);
         }
-        put(String::new(), self.is_valid(hours, None, now));
         offsets
     }
 
@@ -146,49 +139,34 @@ impl TimezoneRules {
         if !hours.enforced {
             return true;
         }
-        let dst_reference = hours.campaign_timezone.unwrap_or(self.dst_reference);
-        match (offset, hours.campaign_timezone, self.default_tz) {
-            // `offsetData.offset` is truthy: the contact's own offset.
-            (Some((offset, has_dst)), _, _) if offset != 0 => {
-                let window = Window {
-                    offset_minutes: offset * 60,
-                    has_dst,
-                    start: hours.start,
-                    end: hours.end,
-                };
-                window.contains(now, dst_reference)
-            }
-            // Unknown zone or offset 0 under campaign hours: the campaign's zone.
-            (_, Some(zone), _) => {
-                let (offset_minutes, has_dst) = standard_offset_and_dst(zone, now.year());
-                let window = Window {
-                    offset_minutes,
-                    has_dst,
-                    start: hours.start,
-                    end: hours.end,
-                };
-                window.contains(now, zone)
-            }
+        if let (None, None, Some(zone)) = (offset, hours.campaign_timezone, self.default_tz) {
             // Only `null` (not offset 0) reaches the default timezone.
-            (None, None, Some(zone)) => default_zone_contains(zone, hours, now),
-            _ => FALLBACK.contains(now, dst_reference),
+            return default_zone_contains(zone, hours, now);
         }
-    }
-}
-
-/// A texting window at a fixed standard offset.
-struct Window {
-    offset_minutes: i32,
-    has_dst: bool,
-    start: i32,
-    end: i32,
-}
-
-impl Window {
-    /// `isOffsetBetweenTextingHours`: the local hour (`getLocalTime`) is in `[start, end)`.
-    fn contains(&self, now: DateTime<Utc>, dst_reference: Tz) -> bool {
-        let hour = local_hour(now, self.offset_minutes, self.has_dst, dst_reference);
-        self.start <= hour && hour < self.end
+        let (start, end) = (hours.start, hours.end);
+        // `isOffsetBetweenTextingHours(offsetData, start, end, missingTimezoneConfig, dstReference)`.
+        let (offset_minutes, has_dst, dst_reference, start, end) = match (offset, hours.campaign_timezone) {
+            // `offsetData.offset` is truthy: the contact's own offset.
+            (Some((offset, has_dst)), zone) if offset != 0 => (
+                offset * 60,
+                has_dst,
+                zone.unwrap_or(self.dst_reference),
+                start,
+                end,
+            ),
+            // Unknown zone or offset 0 under campaign hours: the campaign's zone and hours.
+            (_, Some(zone)) => {
+                let (standard, has_dst) = standard_offset_and_dst(zone, now.year());
+                (standard, has_dst, zone, start, end)
+            }
+            // Otherwise Spoke's fixed fallback, hours included.
+            _ => {
+                let (offset_minutes, has_dst, start, end) = FALLBACK;
+                (offset_minutes, has_dst, self.dst_reference, start, end)
+            }
+        };
+        let hour = local_hour(now, offset_minutes, has_dst, dst_reference);
+        start <= hour && hour < end
     }
 }
 
@@ -252,7 +230,7 @@ fn default_zone_contains(zone: Tz, hours: &TextingHours, now: DateTime<Utc>) -> 
 }
 
 /// `quarters / 4` hours as JavaScript's `Number.prototype.toString` writes it.
-fn js_quarter_hours(quarters: i32) -> String {
+fn js_hours(quarters: i32) -> String {
     let sign = if quarters < 0 { "-" } else { "" };
     let fraction = ["", ".25", ".5", ".75"][(quarters.unsigned_abs() % 4) as usize];
     format!("{sign}{}{fraction}", quarters.unsigned_abs() / 4)
@@ -267,6 +245,8 @@ fn parse_zone(setting: &str, value: &str) -> Result<Tz, TimezoneError> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn at(time: &str) -> DateTime<Utc> {
@@ -275,7 +255,8 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    fn org_hours(start: i32, end: i32, enforced: bool) -> TextingHours {
+    /// Organization hours (or campaign hours without enforcement).
+    fn org(start: i32, end: i32, enforced: bool) -> TextingHours {
         TextingHours {
             enforced,
             start,
@@ -284,13 +265,13 @@ mod tests {
         }
     }
 
-    fn campaign_hours(start: i32, end: i32, zone: &str) -> TextingHours {
-        let campaign_timezone = Some(zone.parse().expect("test zone"));
+    /// Enforced campaign hours in `zone`.
+    fn camp(start: i32, end: i32, zone: &str) -> TextingHours {
         TextingHours {
             enforced: true,
             start,
             end,
-            campaign_timezone,
+            campaign_timezone: Some(zone.parse().expect("zone")),
         }
     }
 
@@ -298,7 +279,7 @@ mod tests {
         TimezoneRules::new(default_tz, None).expect("test rules")
     }
 
-    /// Whether `offset` is valid; panics unless it is in exactly one list.
+    /// Whether `offset` is valid at `now`; panics unless it is in exactly one list.
     fn valid(rules: &TimezoneRules, hours: &TextingHours, now: &str, offset: &str) -> bool {
         let offsets = rules.offsets_at(hours, at(now));
         let valid = offsets.valid.contains(offset);
@@ -310,35 +291,31 @@ mod tests {
         valid
     }
 
-    const SPOKE_OFFSETS: [&str; 18] = [
-        "-4_1", "-5_1", "-6_1", "-7_1", "-8_1", "-9_1", "-10_1", "-11_1", "10_1", "-4_0", "-5_0", "-6_0",
-        "-7_0", "-8_0", "-9_0", "-10_0", "-11_0", "10_0",
-    ];
-
-    fn spoke_valid(now: &str, hours: &TextingHours) -> Vec<&'static str> {
-        SPOKE_OFFSETS
+    /// Spoke's `ALL_OFFSETS`, both DST flags, and the ones `getOffsets` finds valid.
+    fn spoke_valid(now: &str, hours: &TextingHours) -> Vec<String> {
+        let all = [-4, -5, -6, -7, -8, -9, -10, -11, 10];
+        let candidates = [1, 0]
             .into_iter()
+            .flat_map(|dst| all.map(|hour| format!("{hour}_{dst}")));
+        candidates
             .filter(|offset| valid(&rules(None), hours, now, offset))
             .collect()
     }
 
     #[test]
     fn get_local_time_follows_dst_in_the_reference_zone() {
-        assert_eq!(
-            local_hour(at("2018-02-01T15:00:00Z"), -300, true, DEFAULT_DST_REFERENCE),
-            10
+        let (winter, summer) = (at("2018-02-01T15:00:00Z"), at("2018-07-21T15:00:00Z"));
+        assert_eq!(local_hour(winter, -300, true, DEFAULT_DST_REFERENCE), 10);
+        assert_eq!(local_hour(summer, -300, true, DEFAULT_DST_REFERENCE), 11);
+        assert_eq!(local_hour(summer, -300, false, DEFAULT_DST_REFERENCE), 10);
+        assert!(
+            is_dst(chrono_tz::Australia::Sydney, winter) && !is_dst(chrono_tz::Australia::Sydney, summer)
         );
+        assert!(!is_dst(chrono_tz::Asia::Kathmandu, summer) && !is_dst(chrono_tz::US::Arizona, summer));
         assert_eq!(
-            local_hour(at("2018-07-21T15:00:00Z"), -300, true, DEFAULT_DST_REFERENCE),
-            11
+            standard_offset_and_dst(chrono_tz::US::Eastern, 2018),
+            (-300, true)
         );
-        assert_eq!(
-            local_hour(at("2018-07-21T15:00:00Z"), -300, false, DEFAULT_DST_REFERENCE),
-            10
-        );
-        assert!(is_dst(chrono_tz::Australia::Sydney, at("2018-02-01T15:00:00Z")));
-        assert!(!is_dst(chrono_tz::Australia::Sydney, at("2018-07-01T15:00:00Z")));
-        assert!(!is_dst(chrono_tz::Asia::Kathmandu, at("2018-07-01T15:00:00Z")));
         assert_eq!(
             standard_offset_and_dst(chrono_tz::US::Arizona, 2018),
             (-420, false)
@@ -350,79 +327,79 @@ mod tests {
     }
 
     #[test]
-    fn get_offsets_during_daylight_saving_time() {
-        let valid = spoke_valid("2018-07-21T17:00:00Z", &org_hours(10, 12, true));
-        assert_eq!(valid, ["-7_1", "-8_1", "-6_0", "-7_0"]);
-    }
-
-    #[test]
-    fn get_offsets_during_standard_time() {
-        let valid = spoke_valid("2018-02-01T17:00:00Z", &org_hours(10, 12, true));
-        assert_eq!(valid, ["-6_1", "-7_1", "-6_0", "-7_0"]);
+    fn get_offsets_in_july_and_january() {
+        let hours = org(10, 12, true);
+        assert_eq!(
+            spoke_valid("2018-07-21T17:00:00Z", &hours),
+            ["-7_1", "-8_1", "-6_0", "-7_0"]
+        );
+        assert_eq!(
+            spoke_valid("2018-02-01T17:00:00Z", &hours),
+            ["-6_1", "-7_1", "-6_0", "-7_0"]
+        );
     }
 
     #[test]
     fn offset_zero_uses_the_fallback_window_as_in_spokes_campaign_offsets_test() {
-        let (rules, hours, now) = (rules(None), org_hours(10, 12, true), "2018-02-01T17:00:00Z");
+        let (hours, now) = (org(10, 12, true), "2018-02-01T17:00:00Z");
         for offset in ["0_1", "0_0", "-0.5_1"] {
-            assert!(valid(&rules, &hours, now, offset), "{offset}");
+            assert!(valid(&rules(None), &hours, now, offset), "{offset}");
         }
         for offset in [
             "-12_1", "-11_1", "-5_1", "-4_1", "5_1", "10_1", "-12_0", "-11_0", "5_0", "10_0",
         ] {
-            assert!(!valid(&rules, &hours, now, offset), "{offset}");
+            assert!(!valid(&rules(None), &hours, now, offset), "{offset}");
         }
         // Even with DEFAULT_TZ set, offset 0 keeps the hard-coded fallback.
-        assert!(valid(
-            &self::rules(Some("America/Los_Angeles")),
-            &hours,
-            now,
-            "0_0"
-        ));
+        assert!(valid(&rules(Some("America/Los_Angeles")), &hours, now, "0_0"));
     }
 
     #[test]
     fn unknown_zone_with_default_tz_is_inclusive_at_both_ends() {
-        let rules = rules(Some("America/Los_Angeles"));
-        let noon = "2018-02-01T20:00:00Z";
-        assert!(valid(&rules, &org_hours(1, 1, false), noon, ""));
-        assert!(!valid(&rules, &org_hours(5, 7, true), noon, ""));
-        assert!(!valid(&rules, &org_hours(14, 21, true), noon, ""));
-        assert!(valid(&rules, &org_hours(10, 21, true), noon, ""));
-        assert!(valid(&rules, &org_hours(12, 21, true), noon, ""));
-        assert!(valid(&rules, &org_hours(10, 12, true), noon, ""));
-        assert!(!valid(
-            &rules,
-            &org_hours(10, 12, true),
-            "2018-02-01T20:00:01Z",
-            ""
-        ));
+        let (la, noon) = (rules(Some("America/Los_Angeles")), "2018-02-01T20:00:00Z");
+        assert!(valid(&la, &org(1, 1, false), noon, ""));
+        for (start, end, expected) in [(5, 7, false), (14, 21, false), (10, 21, true), (12, 21, true)] {
+            assert_eq!(
+                valid(&la, &org(start, end, true), noon, ""),
+                expected,
+                "{start}-{end}"
+            );
+        }
+        assert!(valid(&la, &org(10, 12, true), noon, ""));
+        assert!(!valid(&la, &org(10, 12, true), "2018-02-01T20:00:01Z", ""));
+        assert!(!valid(&la, &org(13, 21, true), "2018-02-01T20:59:59Z", ""));
     }
 
     #[test]
     fn unknown_zone_without_default_tz_uses_eastern_noon_to_nine() {
-        let (rules, hours) = (rules(None), org_hours(0, 0, true));
-        assert!(valid(&rules, &org_hours(0, 0, false), "2018-02-01T16:00:00Z", ""));
-        assert!(valid(&rules, &hours, "2018-02-01T17:00:00Z", "")); // 12:00 EST
-        assert!(!valid(&rules, &hours, "2018-02-01T16:00:00Z", "")); // 11:00 EST
-        assert!(valid(&rules, &hours, "2018-02-02T01:00:00Z", "")); // 20:00 EST
-        assert!(!valid(&rules, &hours, "2018-02-02T02:00:00Z", "")); // 21:00 EST
-        assert!(valid(&rules, &hours, "2018-07-01T16:00:00Z", "")); // 12:00 EDT
+        let hours = org(0, 0, true); // ignored: the fallback has its own hours
+        assert!(valid(&rules(None), &org(0, 0, false), "2018-02-01T16:00:00Z", ""));
+        for (now, expected) in [
+            ("2018-02-01T17:00:00Z", true),  // 12:00 EST
+            ("2018-02-01T16:59:59Z", false), // 11:59 EST
+            ("2018-02-02T01:59:59Z", true),  // 20:59 EST
+            ("2018-02-02T02:00:00Z", false), // 21:00 EST
+            ("2018-07-01T16:00:00Z", true),  // 12:00 EDT
+            ("2018-07-01T15:59:59Z", false), // 11:59 EDT
+        ] {
+            assert_eq!(valid(&rules(None), &hours, now, ""), expected, "{now}");
+        }
     }
 
     #[test]
     fn contact_offset_under_organization_hours() {
-        let (rules, noon) = (rules(None), "2018-02-01T20:00:00Z"); // 12:00 at -8
-        assert!(valid(&rules, &org_hours(0, 0, false), noon, "-8_1"));
-        let expected = [
-            ((5, 7), false),
-            ((14, 21), false),
-            ((10, 21), true),
-            ((12, 21), true),
-        ];
-        for ((start, end), expected) in expected.into_iter().chain([((10, 12), false), ((10, 13), true)]) {
+        let noon = "2018-02-01T20:00:00Z"; // 12:00 at -8
+        assert!(valid(&rules(None), &org(0, 0, false), noon, "-8_1"));
+        for (start, end, expected) in [
+            (5, 7, false),
+            (14, 21, false),
+            (10, 21, true),
+            (12, 21, true),
+            (10, 12, false),
+            (10, 13, true),
+        ] {
             assert_eq!(
-                valid(&rules, &org_hours(start, end, true), noon, "-8_1"),
+                valid(&rules(None), &org(start, end, true), noon, "-8_1"),
                 expected,
                 "{start}-{end}"
             );
@@ -431,45 +408,42 @@ mod tests {
 
     #[test]
     fn campaign_hours_use_the_campaign_zone_for_dst_and_unknown_offsets() {
-        let rules = rules(None);
-        let cases = [
+        for (now, zone, offset, last_valid_start) in [
             ("2018-01-01T20:00:00Z", "US/Eastern", "-5_1", 15),
             ("2018-06-01T20:00:00Z", "US/Eastern", "-5_1", 16),
             ("2018-01-01T22:00:00Z", "US/Arizona", "-7_1", 15),
             ("2018-06-01T22:00:00Z", "US/Arizona", "-7_1", 15),
-        ];
-        for (now, zone, offset, last_valid_start) in cases {
+        ] {
             for start in 14..18 {
                 let expected = start <= last_valid_start;
                 assert_eq!(
-                    valid(&rules, &campaign_hours(start, 18, zone), now, offset),
+                    valid(&rules(None), &camp(start, 18, zone), now, offset),
                     expected,
                     "{now} {start}"
                 );
             }
         }
         let noon = "2018-02-01T20:00:00Z"; // 12:00 PST, 15:00 EST
-        let la = |start, end| campaign_hours(start, end, "America/Los_Angeles");
-        assert!(!valid(&rules, &la(5, 7), noon, "-8_1"));
-        assert!(!valid(&rules, &la(14, 21), noon, "-8_1"));
-        assert!(valid(&rules, &la(10, 21), noon, "-8_1"));
-        assert!(valid(&rules, &la(12, 21), noon, "-8_1"));
-        assert!(!valid(&rules, &la(10, 12), noon, "-8_1"));
-        assert!(!valid(&rules, &campaign_hours(16, 21, "US/Eastern"), noon, ""));
-        assert!(valid(&rules, &campaign_hours(9, 21, "US/Eastern"), noon, ""));
+        for (start, end, expected) in [
+            (5, 7, false),
+            (14, 21, false),
+            (10, 21, true),
+            (12, 21, true),
+            (10, 12, false),
+        ] {
+            let hours = camp(start, end, "America/Los_Angeles");
+            assert_eq!(
+                valid(&rules(None), &hours, noon, "-8_1"),
+                expected,
+                "{start}-{end}"
+            );
+        }
+        assert!(!valid(&rules(None), &camp(16, 21, "US/Eastern"), noon, ""));
+        assert!(valid(&rules(None), &camp(9, 21, "US/Eastern"), noon, ""));
         // A campaign in Arizona never shifts `_1` offsets, even in July (11:30 instead of 12:30).
-        assert!(!valid(
-            &rules,
-            &campaign_hours(12, 21, "US/Arizona"),
-            "2018-07-01T16:30:00Z",
-            "-5_1"
-        ));
-        assert!(valid(
-            &rules,
-            &campaign_hours(12, 21, "US/Eastern"),
-            "2018-07-01T16:30:00Z",
-            "-5_1"
-        ));
+        let july = "2018-07-01T16:30:00Z";
+        assert!(!valid(&rules(None), &camp(12, 21, "US/Arizona"), july, "-5_1"));
+        assert!(valid(&rules(None), &camp(12, 21, "US/Eastern"), july, "-5_1"));
     }
 
     #[test]
@@ -500,71 +474,66 @@ mod tests {
             texting_hours_end: 16,
             timezone: "Not/AZone".into(),
         };
-        assert_eq!(
-            texting_hours(&campaign, &organization),
-            Ok(org_hours(9, 21, true))
-        );
+        assert_eq!(texting_hours(&campaign, &organization), Ok(org(9, 21, true)));
         campaign.override_organization_texting_hours = true;
         let relaxed = texting_hours(&campaign, &organization).expect("not enforced: zone unused");
         let everything = rules(None).offsets_at(&relaxed, at("2018-02-01T08:00:00Z"));
         assert!(
-            everything.invalid.is_empty() && everything.valid.contains("") && everything.valid.len() == 211
+            everything.invalid.is_empty() && everything.valid.len() == 211 && everything.valid.contains("")
         );
         campaign.texting_hours_enforced = true;
         let error = texting_hours(&campaign, &organization)
             .expect_err("bad zone")
             .to_string();
         assert!(
-            error.contains("campaign.timezone of campaign 7") && error.contains("`Not/AZone`"),
+            error.contains("campaign.timezone of campaign 7 is `Not/AZone`"),
             "{error}"
         );
         campaign.timezone = "US/Eastern".into();
         let hours = texting_hours(&campaign, &organization).expect("valid zone");
-        assert_eq!(hours, campaign_hours(14, 16, "US/Eastern"));
-        assert!(valid(&rules(None), &hours, "2018-02-01T19:30:00Z", "-5_0")); // 14:30 EST
-        assert!(!valid(
-            &rules(None),
-            &org_hours(9, 13, true),
-            "2018-02-01T19:30:00Z",
-            "-5_0"
-        ));
+        assert_eq!(hours, camp(14, 16, "US/Eastern"));
+        let now = "2018-02-01T19:30:00Z"; // 14:30 EST
+        assert!(valid(&rules(None), &hours, now, "-5_0"));
+        assert!(!valid(&rules(None), &org(9, 13, true), now, "-5_0"));
     }
 
     #[test]
     fn boundaries_are_start_inclusive_end_exclusive() {
-        let (rules, hours) = (rules(None), org_hours(9, 21, true));
-        assert!(!valid(&rules, &hours, "2018-02-01T13:59:59Z", "-5_0"));
-        assert!(valid(&rules, &hours, "2018-02-01T14:00:00Z", "-5_0"));
-        assert!(valid(&rules, &hours, "2018-02-02T01:59:59Z", "-5_0"));
-        assert!(!valid(&rules, &hours, "2018-02-02T02:00:00Z", "-5_0"));
-        assert!(valid(&rules, &hours, "2018-07-02T01:30:00Z", "-5_0")); // 20:30, no DST
-        assert!(!valid(&rules, &hours, "2018-07-02T01:30:00Z", "-5_1")); // 21:30 EDT
+        let hours = org(9, 21, true);
+        for (now, offset, expected) in [
+            ("2018-02-01T13:59:59Z", "-5_0", false),
+            ("2018-02-01T14:00:00Z", "-5_0", true),
+            ("2018-02-02T01:59:59Z", "-5_0", true),
+            ("2018-02-02T02:00:00Z", "-5_0", false),
+            ("2018-07-02T01:30:00Z", "-5_0", true),  // 20:30, no DST
+            ("2018-07-02T01:30:00Z", "-5_1", false), // 21:30 EDT
+        ] {
+            assert_eq!(
+                valid(&rules(None), &hours, now, offset),
+                expected,
+                "{now} {offset}"
+            );
+        }
     }
 
     #[test]
     fn fractional_offsets_are_written_like_javascript_and_truncated_like_parse_int() {
-        let offsets = rules(None).offsets_at(&org_hours(9, 21, true), at("2018-02-01T03:45:00Z"));
-        assert_eq!(offsets.valid.len() + offsets.invalid.len(), 105 * 2 + 1);
+        let offsets = rules(None).offsets_at(&org(9, 21, true), at("2018-02-01T03:45:00Z"));
         assert!(offsets.valid.is_disjoint(&offsets.invalid));
-        for hour in -12..=14 {
-            for dst in 0..=1 {
-                assert!(
-                    offsets.valid.contains(&format!("{hour}_{dst}"))
-                        || offsets.invalid.contains(&format!("{hour}_{dst}"))
-                );
-            }
-        }
-        for offset in ["-3.5_1", "5.75_0", "-9.5_0", "12.75_1", "-0.25_0", "0.5_0"] {
-            assert!(
-                offsets.valid.contains(offset) || offsets.invalid.contains(offset),
-                "{offset}"
-            );
+        let all: BTreeSet<_> = offsets.valid.union(&offsets.invalid).cloned().collect();
+        assert_eq!(all.len(), 105 * 2 + 1);
+        let whole = (-12..=14).flat_map(|hour| [format!("{hour}_0"), format!("{hour}_1")]);
+        assert!(whole.chain(["".into()]).all(|offset| all.contains(&offset)));
+        for offset in [
+            "-3.5_1", "5.75_0", "-9.5_0", "12.75_1", "-0.25_0", "0.5_0", "14_1", "-12_0",
+        ] {
+            assert!(all.contains(offset), "{offset}");
         }
         // 09:15 in India, but judged as UTC+5 (08:45), like Spoke's parseInt.
         assert!(offsets.invalid.contains("5.5_0") && offsets.invalid.contains("5_0"));
         assert!(offsets.valid.contains("6_0"));
         // A campaign zone's fractional offset is used in full (330 minutes).
-        let india = campaign_hours(9, 21, "Asia/Kolkata");
+        let india = camp(9, 21, "Asia/Kolkata");
         assert!(!valid(&rules(None), &india, "2018-02-01T03:29:00Z", ""));
         assert!(valid(&rules(None), &india, "2018-02-01T03:30:00Z", ""));
     }
@@ -573,18 +542,8 @@ mod tests {
     fn dst_reference_zone_is_configurable_and_zone_names_are_checked() {
         let sydney = TimezoneRules::new(None, Some("Australia/Sydney")).expect("zone");
         // February: DST in Sydney, not in New York; -5_1 reads 12:00 instead of 11:00.
-        assert!(valid(
-            &sydney,
-            &org_hours(12, 21, true),
-            "2018-02-01T16:00:00Z",
-            "-5_1"
-        ));
-        assert!(!valid(
-            &rules(None),
-            &org_hours(12, 21, true),
-            "2018-02-01T16:00:00Z",
-            "-5_1"
-        ));
+        let (hours, now) = (org(12, 21, true), "2018-02-01T16:00:00Z");
+        assert!(valid(&sydney, &hours, now, "-5_1") && !valid(&rules(None), &hours, now, "-5_1"));
         assert_eq!(TimezoneRules::new(Some(""), Some("")), Ok(rules(None)));
         let error = TimezoneRules::new(Some("Eastern"), None)
             .expect_err("bad zone")

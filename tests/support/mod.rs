@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod db;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -18,6 +18,10 @@ pub trait Dialect: sqlx::Database {
     /// Appended to a `SELECT` of a campaign row to serialize joins of that campaign.
     const ROW_LOCK: &'static str;
 
+    /// Reads `campaign.due_by` as a timestamp. Spoke on SQLite stores JavaScript dates as
+    /// integer milliseconds; column defaults and other writers store text.
+    const DUE_BY: &'static str;
+
     /// Begins a transaction that will write: on SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a read lock.
     fn begin_write(
@@ -39,6 +43,7 @@ impl Dialect for Postgres {
     const NAME: &'static str = "postgres";
     const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
     const ROW_LOCK: &'static str = " FOR UPDATE";
+    const DUE_BY: &'static str = "due_by";
 
     fn begin_write(
         pool: &Pool<Self>,
@@ -55,6 +60,8 @@ impl Dialect for Sqlite {
     const NAME: &'static str = "sqlite";
     const CLAIM_LOCK: &'static str = "";
     const ROW_LOCK: &'static str = "";
+    const DUE_BY: &'static str = "CASE WHEN typeof(due_by) IN ('integer', 'real') \
+         THEN datetime(due_by / 1000, 'unixepoch') ELSE datetime(due_by) END AS due_by";
 
     fn begin_write(
         pool: &Pool<Self>,

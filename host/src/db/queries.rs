@@ -21,7 +21,7 @@ const ORGANIZATION_COLUMNS: &str = "CAST(id AS BIGINT) AS id, name, \
 const CAMPAIGN_COLUMNS: &str = "CAST(id AS BIGINT) AS id, \
      CAST(organization_id AS BIGINT) AS organization_id, title, \
      COALESCE(is_started, FALSE) AS is_started, COALESCE(is_archived, FALSE) AS is_archived, \
-     COALESCE(use_dynamic_assignment, FALSE) AS use_dynamic_assignment, due_by, batch_size, \
+     COALESCE(use_dynamic_assignment, FALSE) AS use_dynamic_assignment, batch_size, \
      join_token, CAST(features AS TEXT) AS features, \
      CAST(response_window AS DOUBLE PRECISION) AS response_window, \
      COALESCE(override_organization_texting_hours, FALSE) AS override_organization_texting_hours, \
@@ -188,7 +188,8 @@ macro_rules! impl_queries {
             /// The campaign `id`; with `lock`, the row stays locked until the transaction ends.
             async fn campaign(&mut self, id: i64, lock: bool) -> sqlx::Result<Option<Campaign>> {
                 let suffix = if lock { <$db as Dialect>::ROW_LOCK } else { "" };
-                fetch_by_id!(self, CAMPAIGN_COLUMNS, "campaign", id, suffix)
+                let columns = format!("{CAMPAIGN_COLUMNS}, {}", <$db as Dialect>::DUE_BY);
+                fetch_by_id!(self, columns, "campaign", id, suffix)
             }
 
             /// The assignment `id`.

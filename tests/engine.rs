@@ -1,0 +1,689 @@
+//! Spoke's dynamic-assignment operations through the engine, on SQLite and (with
+//! `TEST_DATABASE_URL`) PostgreSQL, with the real strategy components.
+
+mod support;
+
+use chrono::{DateTime, TimeZone, Utc};
+use spoke_batches::engine::{BatchOutcome, BatchRequest, Caller, Engine, EngineError};
+use support::db::TestDb;
+
+/// 2026-03-02T15:00:00Z: 10:00 in US/Eastern (no DST yet), 07:00 in US/Pacific.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+const TEXTER: i64 = 5;
+const ADMIN: i64 = 6;
+const VETTED: i64 = 7;
+const SUSPENDED: i64 = 8;
+const OTHER_TEXTER: i64 = 9;
+const SUPERADMIN: i64 = 11;
+const NEWCOMER: i64 = 12;
+const CAMPAIGN: i64 = 10;
+/// The assignments of TEXTER, VETTED, OTHER_TEXTER and SUSPENDED in CAMPAIGN.
+const MINE: i64 = 100;
+const VETTED_ASSIGNMENT: i64 = 101;
+const OTHERS: i64 = 102;
+const SUSPENDED_ASSIGNMENT: i64 = 103;
+
+/// An organization, its users, a started dynamic campaign with batch size 10 and join token
+/// `tok`, and four assignments; no contacts yet.
+async fn seed(db: &TestDb) {
+    db.exec(
+        r#"
+        INSERT INTO organization (id, name, features) VALUES (1, 'Org', '');
+        INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email, is_superadmin) VALUES
+          (5, 'a5', 'Tex', 'Ter', '+15550005', 't5@example.org', FALSE),
+          (6, 'a6', 'Ad', 'Min', '+15550006', 't6@example.org', FALSE),
+          (7, 'a7', 'Vet', 'Ted', '+15550007', 't7@example.org', FALSE),
+          (8, 'a8', 'Sus', 'Pended', '+15550008', 't8@example.org', FALSE),
+          (9, 'a9', 'Oth', 'Er', '+15550009', 't9@example.org', FALSE),
+          (11, 'a11', 'Super', 'Admin', '+15550011', 't11@example.org', TRUE),
+          (12, 'a12', 'New', 'Comer', '+15550012', 't12@example.org', FALSE);
+        INSERT INTO user_organization (user_id, organization_id, role) VALUES
+          (5, 1, 'TEXTER'), (6, 1, 'ADMIN'), (7, 1, 'VETTED_TEXTER'), (8, 1, 'SUSPENDED'), (9, 1, 'TEXTER');
+        INSERT INTO campaign (id, organization_id, title, is_started, is_archived, use_dynamic_assignment,
+                              batch_size, join_token)
+          VALUES (10, 1, 'Campaign', TRUE, FALSE, TRUE, 10, 'tok');
+        INSERT INTO assignment (id, user_id, campaign_id) VALUES (100, 5, 10), (101, 7, 10), (102, 9, 10), (103, 8, 10);
+        "#,
+    )
+    .await;
+}
+
+/// Adds `count` contacts to CAMPAIGN.
+async fn contacts(
+    db: &TestDb,
+    count: usize,
+    assignment: Option<i64>,
+    status: &str,
+    opted_out: bool,
+    offset: &str,
+) {
+    let assignment = assignment.map_or("NULL".to_string(), |id| id.to_string());
+    let rows: Vec<String> = (0..count)
+        .map(|i| format!("(10, '+1555{i:07}', '{status}', {assignment}, {opted_out}, '{offset}')"))
+        .collect();
+    db.exec(&format!(
+        "INSERT INTO campaign_contact (campaign_id, cell, message_status, assignment_id, is_opted_out, timezone_offset) VALUES {}",
+        rows.join(", ")
+    ))
+    .await;
+}
+
+fn request(assignment_id: i64, caller: Caller) -> BatchRequest {
+    BatchRequest {
+        assignment_id,
+        caller,
+        number_contacts: None,
+        batch_type: None,
+        now: now(),
+    }
+}
+
+async fn ask(engine: &Engine, assignment_id: i64) -> BatchOutcome {
+    engine
+        .request_batch(request(assignment_id, Caller::User(TEXTER)))
+        .await
+        .expect("request succeeds")
+}
+
+async fn held(db: &TestDb, assignment_id: i64) -> i64 {
+    db.int(&format!(
+        "SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = {assignment_id}"
+    ))
+    .await
+}
+
+async fn set_campaign(db: &TestDb, assignments: &str) {
+    db.exec(&format!("UPDATE campaign SET {assignments} WHERE id = 10"))
+        .await;
+}
+
+on_both_databases!(
+    a_request_assigns_a_batch_of_available_contacts,
+    the_texters_number_and_max_contacts_limit_the_batch,
+    a_texter_above_max_contacts_gets_nothing,
+    max_contacts_zero_and_archived_campaigns_get_nothing,
+    unknown_ids_and_batch_types_are_clear_errors,
+    only_the_texter_an_organizer_or_a_superadmin_may_act_on_an_assignment,
+    vetted_texters_gives_one_batch_to_a_texter_who_is_not_vetted,
+    finished_replies_tz_waits_for_replies_and_keeps_to_texting_hours,
+    a_campaign_a_day_past_due_hands_out_nothing,
+    the_bulk_send_sidebox_makes_texters_finish_their_batch_first,
+    has_unassigned_drives_the_request_button,
+    release_frees_initials_or_everything,
+    joining_by_link_follows_spokes_rules,
+    the_texter_limit_refuses_new_texters_but_not_existing_ones,
+    outbound_unassign_frees_a_contact_after_its_first_message,
+    vetted_takeconversations_takes_unassigned_conversations,
+    a_strategy_that_traps_after_counting_changes_nothing,
+    malformed_features_are_a_clear_configuration_error,
+    the_highest_of_several_roles_wins,
+);
+
+async fn a_request_assigns_a_batch_of_available_contacts(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 25, None, "needsMessage", false, "-5_1").await;
+    contacts(db, 5, None, "needsMessage", true, "-5_1").await;
+    contacts(db, 5, None, "messaged", false, "-5_1").await;
+    let engine = db.engine(&[]).await;
+    let outcome = ask(&engine, MINE).await;
+    assert!(outcome.found);
+    assert_eq!(outcome.assigned, 10);
+    assert_eq!(outcome.assignment.id, MINE);
+    assert_eq!(outcome.assignment.has_unassigned_contacts_for_texter, 0);
+    assert_eq!(
+        outcome.strategy.as_deref(),
+        Some("finished-replies-tz"),
+        "Spoke's default strategy"
+    );
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = 100 AND message_status = 'needsMessage' AND is_opted_out = FALSE").await,
+        10,
+        "only available contacts are assigned"
+    );
+    // Later requests take what is left, then nothing.
+    assert_eq!(ask(&engine, MINE).await.assigned, 10);
+    assert_eq!(ask(&engine, MINE).await.assigned, 5);
+    let empty = ask(&engine, MINE).await;
+    assert!(!empty.found);
+    assert_eq!(empty.assigned, 0);
+    assert_eq!(held(db, MINE).await, 25);
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM campaign_contact").await,
+        35,
+        "no contact lost"
+    );
+}
+
+async fn the_texters_number_and_max_contacts_limit_the_batch(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 50, None, "needsMessage", false, "").await;
+    let engine = db.engine(&[]).await;
+    let mut small = request(MINE, Caller::User(TEXTER));
+    small.number_contacts = Some(3);
+    assert_eq!(engine.request_batch(small.clone()).await.unwrap().assigned, 3);
+    small.number_contacts = Some(0);
+    assert_eq!(
+        engine.request_batch(small.clone()).await.unwrap().assigned,
+        10,
+        "0 means a full batch"
+    );
+    small.number_contacts = Some(40);
+    assert_eq!(
+        engine.request_batch(small).await.unwrap().assigned,
+        10,
+        "capped by batch_size"
+    );
+    db.exec("UPDATE assignment SET max_contacts = 27 WHERE id = 100")
+        .await;
+    assert_eq!(
+        ask(&engine, MINE).await.assigned,
+        4,
+        "max_contacts 27 leaves 4 after 23"
+    );
+    assert!(!ask(&engine, MINE).await.found);
+    assert_eq!(held(db, MINE).await, 27);
+}
+
+async fn a_texter_above_max_contacts_gets_nothing(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 12, Some(MINE), "messaged", false, "").await;
+    contacts(db, 30, None, "needsMessage", false, "").await;
+    db.exec("UPDATE assignment SET max_contacts = 5 WHERE id = 100")
+        .await;
+    let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
+    let outcome = ask(&engine, MINE).await;
+    assert!(
+        !outcome.found,
+        "Spoke computes a negative batch here; nothing is assigned"
+    );
+    assert_eq!(held(db, MINE).await, 12);
+}
+
+async fn max_contacts_zero_and_archived_campaigns_get_nothing(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 30, None, "needsMessage", false, "").await;
+    let engine = db.engine(&[]).await;
+    db.exec("UPDATE assignment SET max_contacts = 0 WHERE id = 100")
+        .await;
+    assert!(!ask(&engine, MINE).await.found);
+    db.exec("UPDATE assignment SET max_contacts = NULL WHERE id = 100")
+        .await;
+    set_campaign(db, "is_archived = TRUE").await;
+    assert!(!ask(&engine, MINE).await.found);
+    set_campaign(db, "is_archived = FALSE, use_dynamic_assignment = FALSE").await;
+    assert!(!ask(&engine, MINE).await.found);
+    set_campaign(db, "use_dynamic_assignment = TRUE, batch_size = NULL").await;
+    assert!(
+        !ask(&engine, MINE).await.found,
+        "the strategies read a null batch size as 'off'"
+    );
+    assert_eq!(held(db, MINE).await, 0);
+}
+
+async fn unknown_ids_and_batch_types_are_clear_errors(db: &TestDb) {
+    seed(db).await;
+    let engine = db.engine(&[]).await;
+    let error = engine
+        .request_batch(request(999, Caller::Operator))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            EngineError::NotFound {
+                what: "assignment",
+                id: 999
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(error.code(), "NOT_FOUND");
+    let mut typed = request(MINE, Caller::User(TEXTER));
+    typed.batch_type = Some("vetted-texters".to_string());
+    let error = engine.request_batch(typed).await.unwrap_err();
+    assert_eq!(error.code(), "UNKNOWN_BATCH_TYPE");
+    assert_eq!(
+        error.to_string(),
+        "batch type `vetted-texters` is not enabled for campaign 10; enabled: finished-replies-tz"
+    );
+    let mut absurd = request(MINE, Caller::User(TEXTER));
+    absurd.number_contacts = Some(-1);
+    assert_eq!(
+        engine.request_batch(absurd).await.unwrap_err().code(),
+        "BAD_REQUEST"
+    );
+    let error = engine.release(999, Caller::Operator, false).await.unwrap_err();
+    assert_eq!(error.code(), "NOT_FOUND");
+    let error = engine.message_sent(424_242).await.unwrap_err();
+    assert_eq!(error.to_string(), "contact 424242 does not exist");
+}
+
+async fn only_the_texter_an_organizer_or_a_superadmin_may_act_on_an_assignment(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 60, None, "needsMessage", false, "").await;
+    let engine = db.engine(&[]).await;
+    let error = engine
+        .request_batch(request(MINE, Caller::User(OTHER_TEXTER)))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "FORBIDDEN");
+    assert!(
+        error.to_string().contains("user 9 may not act on assignment 100"),
+        "{error}"
+    );
+    assert_eq!(
+        engine
+            .release(MINE, Caller::User(OTHER_TEXTER), true)
+            .await
+            .unwrap_err()
+            .code(),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        engine
+            .has_unassigned(MINE, Caller::User(OTHER_TEXTER), now())
+            .await
+            .unwrap_err()
+            .code(),
+        "FORBIDDEN"
+    );
+    let error = engine
+        .request_batch(request(SUSPENDED_ASSIGNMENT, Caller::User(SUSPENDED)))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("suspended"), "{error}");
+    assert_eq!(held(db, MINE).await, 0, "refused requests assign nothing");
+    for caller in [
+        Caller::User(TEXTER),
+        Caller::User(ADMIN),
+        Caller::User(SUPERADMIN),
+        Caller::Operator,
+    ] {
+        assert!(
+            engine.request_batch(request(MINE, caller)).await.unwrap().found,
+            "{caller:?}"
+        );
+    }
+}
+
+async fn vetted_texters_gives_one_batch_to_a_texter_who_is_not_vetted(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 60, None, "needsMessage", false, "").await;
+    let engine = db
+        .engine(&[("DYNAMICASSIGNMENT_BATCHES", "vetted-texters")])
+        .await;
+    assert!(ask(&engine, MINE).await.found, "a first batch");
+    assert!(!ask(&engine, MINE).await.found, "no second batch for a texter");
+    let vetted = request(VETTED_ASSIGNMENT, Caller::User(VETTED));
+    assert!(engine.request_batch(vetted.clone()).await.unwrap().found);
+    assert!(
+        engine.request_batch(vetted).await.unwrap().found,
+        "a vetted texter may go on"
+    );
+    // The role of the assignment's owner counts, not the caller's.
+    assert!(
+        !engine
+            .request_batch(request(MINE, Caller::User(ADMIN)))
+            .await
+            .unwrap()
+            .found
+    );
+}
+
+async fn finished_replies_tz_waits_for_replies_and_keeps_to_texting_hours(db: &TestDb) {
+    seed(db).await;
+    db.exec("UPDATE organization SET texting_hours_enforced = TRUE, texting_hours_start = 9, texting_hours_end = 21")
+        .await;
+    // 10:00 in -5, 07:00 in -8: only -5 is within texting hours.
+    contacts(db, 4, None, "needsMessage", false, "-5_1").await;
+    contacts(db, 6, None, "needsMessage", false, "-8_1").await;
+    contacts(db, 1, Some(MINE), "needsResponse", false, "-5_1").await;
+    let engine = db.engine(&[]).await;
+    assert!(
+        !ask(&engine, MINE).await.found,
+        "a reply waits in a valid timezone"
+    );
+    db.exec("UPDATE campaign_contact SET timezone_offset = '-8_1' WHERE assignment_id = 100")
+        .await;
+    let outcome = ask(&engine, MINE).await;
+    assert_eq!(
+        outcome.assigned, 4,
+        "the waiting reply is outside texting hours; only -5 contacts"
+    );
+    assert_eq!(
+        db.int(
+            "SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = 100 AND timezone_offset = '-5_1'"
+        )
+        .await,
+        4
+    );
+    assert!(
+        !ask(&engine, MINE).await.found,
+        "the -8 contacts wait for their morning"
+    );
+}
+
+async fn a_campaign_a_day_past_due_hands_out_nothing(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 20, None, "needsMessage", false, "-5_1").await;
+    set_campaign(db, "due_by = '2026-02-28 12:00:00+00:00'").await;
+    let engine = db.engine(&[]).await;
+    let outcome = ask(&engine, MINE).await;
+    assert!(!outcome.found, "Spoke crashes here; we answer not found");
+    set_campaign(db, "due_by = '2026-03-02 00:00:00+00:00'").await;
+    assert!(ask(&engine, MINE).await.found, "within a day of the due date");
+}
+
+async fn the_bulk_send_sidebox_makes_texters_finish_their_batch_first(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 10, Some(MINE), "needsMessage", false, "").await;
+    contacts(db, 30, None, "needsMessage", false, "").await;
+    let sidebox = [
+        ("DYNAMICASSIGNMENT_BATCHES", "all-texters"),
+        ("TEXTER_SIDEBOXES", "per-campaign-bulk-send"),
+    ];
+    let strict = db.engine(&sidebox).await;
+    assert!(
+        !strict
+            .request_batch(request(MINE, Caller::User(TEXTER)))
+            .await
+            .unwrap()
+            .found
+    );
+    set_campaign(
+        db,
+        r#"features = '{"TEXTER_UI_SETTINGS":"{\"per-campaign-bulk-send\":true}"}'"#,
+    )
+    .await;
+    assert!(
+        strict
+            .request_batch(request(MINE, Caller::User(TEXTER)))
+            .await
+            .unwrap()
+            .found
+    );
+    set_campaign(db, "features = NULL").await;
+    let default = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
+    assert!(
+        default
+            .request_batch(request(MINE, Caller::User(TEXTER)))
+            .await
+            .unwrap()
+            .found
+    );
+}
+
+async fn has_unassigned_drives_the_request_button(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 3, None, "needsMessage", false, "").await;
+    let engine = db.engine(&[]).await;
+    let count = |caller| engine.has_unassigned(MINE, caller, now());
+    assert_eq!(
+        count(Caller::User(TEXTER)).await.unwrap(),
+        1,
+        "has-any mode answers 1"
+    );
+    db.exec("UPDATE assignment SET max_contacts = 0 WHERE id = 100")
+        .await;
+    assert_eq!(count(Caller::User(TEXTER)).await.unwrap(), 0);
+    db.exec("UPDATE assignment SET max_contacts = NULL WHERE id = 100")
+        .await;
+    ask(&engine, MINE).await;
+    assert_eq!(count(Caller::User(TEXTER)).await.unwrap(), 0, "nothing left");
+    contacts(db, 3, None, "needsMessage", false, "").await;
+    set_campaign(db, "is_archived = TRUE").await;
+    assert_eq!(count(Caller::Operator).await.unwrap(), 0);
+}
+
+async fn release_frees_initials_or_everything(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 4, Some(MINE), "needsMessage", false, "").await;
+    contacts(db, 2, Some(MINE), "needsMessage", true, "").await;
+    contacts(db, 3, Some(MINE), "convo", false, "").await;
+    contacts(db, 5, Some(OTHERS), "needsMessage", false, "").await;
+    let engine = db.engine(&[]).await;
+    assert_eq!(
+        engine.release(MINE, Caller::User(TEXTER), false).await.unwrap(),
+        6,
+        "opted-out initials too"
+    );
+    assert_eq!(held(db, MINE).await, 3);
+    assert_eq!(engine.release(MINE, Caller::User(TEXTER), true).await.unwrap(), 3);
+    assert_eq!(held(db, MINE).await, 0);
+    assert_eq!(held(db, OTHERS).await, 5, "another assignment is untouched");
+}
+
+async fn joining_by_link_follows_spokes_rules(db: &TestDb) {
+    seed(db).await;
+    let engine = db.engine(&[("MAX_CONTACTS_PER_TEXTER", "40")]).await;
+    let joined = engine.join(CAMPAIGN, NEWCOMER, "tok", now()).await.unwrap();
+    assert!(joined.created);
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM user_organization WHERE user_id = 12 AND role = 'TEXTER'")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.int(&format!(
+            "SELECT max_contacts FROM assignment WHERE id = {}",
+            joined.assignment_id
+        ))
+        .await,
+        40
+    );
+    let again = engine.join(CAMPAIGN, NEWCOMER, "tok", now()).await.unwrap();
+    assert_eq!(
+        (again.assignment_id, again.created),
+        (joined.assignment_id, false)
+    );
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM user_organization WHERE user_id = 12")
+            .await,
+        1
+    );
+    assert_eq!(
+        engine
+            .join(CAMPAIGN, NEWCOMER, "wrong", now())
+            .await
+            .unwrap_err()
+            .code(),
+        "INVALID_JOIN"
+    );
+    assert_eq!(
+        engine.join(77, NEWCOMER, "tok", now()).await.unwrap_err().code(),
+        "INVALID_JOIN"
+    );
+    assert_eq!(
+        engine
+            .join(CAMPAIGN, SUSPENDED, "tok", now())
+            .await
+            .unwrap_err()
+            .code(),
+        "FORBIDDEN"
+    );
+    set_campaign(db, "is_started = FALSE").await;
+    assert_eq!(
+        engine
+            .join(CAMPAIGN, ADMIN, "tok", now())
+            .await
+            .unwrap_err()
+            .code(),
+        "INVALID_JOIN"
+    );
+    set_campaign(db, "is_started = TRUE").await;
+    let admin = engine.join(CAMPAIGN, ADMIN, "tok", now()).await.unwrap();
+    assert!(admin.created, "a member of the organization gets an assignment");
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM user_organization WHERE user_id = 6")
+            .await,
+        1,
+        "no new membership"
+    );
+    let members_only = db
+        .engine(&[("CAMPAIGN_INVITES_CURRENT_USERS_ONLY", "true")])
+        .await;
+    db.exec(r#"INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email) VALUES (13, 'a13', 'A', 'B', '1', 'x')"#)
+        .await;
+    assert_eq!(
+        members_only
+            .join(CAMPAIGN, 13, "tok", now())
+            .await
+            .unwrap_err()
+            .code(),
+        "INVALID_JOIN"
+    );
+}
+
+async fn the_texter_limit_refuses_new_texters_but_not_existing_ones(db: &TestDb) {
+    seed(db).await;
+    // The campaign already has 4 texters.
+    let engine = db.engine(&[("MAX_TEXTERS_PER_CAMPAIGN", "4")]).await;
+    let error = engine.join(CAMPAIGN, NEWCOMER, "tok", now()).await.unwrap_err();
+    assert_eq!(error.code(), "FAILEDJOIN_TOOMANYTEXTERS");
+    assert_eq!(
+        error.to_string(),
+        "Sorry, this campaign has too many texters already"
+    );
+    let existing = engine.join(CAMPAIGN, TEXTER, "tok", now()).await.unwrap();
+    assert_eq!(
+        (existing.assignment_id, existing.created),
+        (MINE, false),
+        "Spoke refuses this; we do not"
+    );
+    let roomier = db.engine(&[("MAX_TEXTERS_PER_CAMPAIGN", "5")]).await;
+    assert!(
+        roomier
+            .join(CAMPAIGN, NEWCOMER, "tok", now())
+            .await
+            .unwrap()
+            .created
+    );
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM assignment WHERE campaign_id = 10")
+            .await,
+        5
+    );
+}
+
+async fn outbound_unassign_frees_a_contact_after_its_first_message(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 1, Some(MINE), "needsMessage", false, "").await;
+    contacts(db, 1, Some(MINE), "messaged", false, "").await;
+    let first = db.int("SELECT MIN(id) FROM campaign_contact").await;
+    let engine = db.engine(&[]).await;
+    assert!(!engine.message_sent(first).await.unwrap(), "the setting is off");
+    set_campaign(
+        db,
+        r#"features = '{"TEXTER_UI_SETTINGS":"{\"takeConversationsOutboundUnassign\":true}"}'"#,
+    )
+    .await;
+    assert!(engine.message_sent(first).await.unwrap());
+    assert_eq!(
+        db.int(&format!(
+            "SELECT COUNT(*) FROM campaign_contact WHERE id = {first} AND assignment_id IS NULL"
+        ))
+        .await,
+        1
+    );
+    assert!(!engine.message_sent(first).await.unwrap(), "already unassigned");
+    assert!(
+        !engine.message_sent(first + 1).await.unwrap(),
+        "only needsMessage contacts"
+    );
+    assert_eq!(held(db, MINE).await, 1);
+}
+
+async fn vetted_takeconversations_takes_unassigned_conversations(db: &TestDb) {
+    seed(db).await;
+    set_campaign(
+        db,
+        r#"features = '{"DYNAMICASSIGNMENT_BATCHES":"finished-replies-tz,vetted-takeconversations"}'"#,
+    )
+    .await;
+    contacts(db, 3, None, "needsResponse", false, "").await;
+    contacts(db, 20, None, "needsMessage", false, "").await;
+    let engine = db.engine(&[]).await;
+    let mut take = request(VETTED_ASSIGNMENT, Caller::User(VETTED));
+    take.batch_type = Some("vetted-takeconversations".to_string());
+    let outcome = engine.request_batch(take.clone()).await.unwrap();
+    assert_eq!(
+        (outcome.assigned, outcome.strategy.as_deref()),
+        (3, Some("vetted-takeconversations"))
+    );
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = 101 AND message_status = 'needsResponse'").await,
+        3
+    );
+    take.assignment_id = MINE;
+    take.caller = Caller::User(TEXTER);
+    assert!(!engine.request_batch(take).await.unwrap().found, "not vetted");
+}
+
+async fn a_strategy_that_traps_after_counting_changes_nothing(db: &TestDb) {
+    seed(db).await;
+    set_campaign(
+        db,
+        r#"title = 'select-panic', features = '{"DYNAMICASSIGNMENT_BATCHES":"hostile"}'"#,
+    )
+    .await;
+    contacts(db, 20, None, "needsMessage", false, "").await;
+    let engine = db.engine(&[]).await;
+    let before = db
+        .int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NULL")
+        .await;
+    let error = engine
+        .request_batch(request(MINE, Caller::User(TEXTER)))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "STRATEGY_FAILED");
+    assert!(
+        error.to_string().starts_with("strategy `hostile` (version "),
+        "{error}"
+    );
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NULL")
+            .await,
+        before
+    );
+    // The host goes on serving.
+    set_campaign(db, "title = 'ok'").await;
+    assert_eq!(ask(&engine, MINE).await.assigned, 10);
+}
+
+async fn malformed_features_are_a_clear_configuration_error(db: &TestDb) {
+    seed(db).await;
+    db.exec("UPDATE organization SET features = '{not json' WHERE id = 1")
+        .await;
+    let engine = db.engine(&[]).await;
+    let error = engine
+        .request_batch(request(MINE, Caller::User(TEXTER)))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "BAD_CONFIG");
+    assert!(
+        error
+            .to_string()
+            .contains("organization 1 features: features is not valid JSON"),
+        "{error}"
+    );
+}
+
+async fn the_highest_of_several_roles_wins(db: &TestDb) {
+    seed(db).await;
+    db.exec("INSERT INTO user_organization (user_id, organization_id, role) VALUES (5, 1, 'VETTED_TEXTER')")
+        .await;
+    contacts(db, 40, None, "needsMessage", false, "").await;
+    let engine = db
+        .engine(&[("DYNAMICASSIGNMENT_BATCHES", "vetted-texters")])
+        .await;
+    assert!(ask(&engine, MINE).await.found);
+    assert!(
+        ask(&engine, MINE).await.found,
+        "TEXTER and VETTED_TEXTER rows: vetted"
+    );
+}

@@ -1,0 +1,166 @@
+//! Databases for tests: a fresh SQLite file per test, and a fresh PostgreSQL schema per test
+//! when `TEST_DATABASE_URL` is set (required under `CI=true`: the suite fails, never skips).
+
+use std::sync::{Arc, RwLock};
+
+use spoke_batches::config::Environment;
+use spoke_batches::db::Database;
+use spoke_batches::engine::Engine;
+use spoke_batches::registry::StrategyRegistry;
+use sqlx::Row as _;
+
+use super::loaded;
+
+/// One test's database.
+pub struct TestDb {
+    /// Its URL (what the CLI would be given).
+    pub url: String,
+    /// The connected, migrated database.
+    pub db: Database,
+    /// The PostgreSQL schema to drop at the end.
+    schema: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn unique_name() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "sb_test_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TestDb {
+    /// A new SQLite database in a temporary file, with Spoke's schema.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("spoke.sqlite").display());
+        let db = Database::connect(&url).await.expect("open sqlite");
+        db.prepare_schema().await.expect("migrate sqlite");
+        TestDb {
+            url,
+            db,
+            schema: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new schema in the PostgreSQL of `TEST_DATABASE_URL`, with Spoke's schema; `None` when
+    /// the variable is unset outside CI.
+    pub async fn postgres() -> Option<TestDb> {
+        let Some(base) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            assert!(
+                std::env::var("CI").map(|ci| ci != "true").unwrap_or(true),
+                "CI=true but TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI"
+            );
+            eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run of this test");
+            return None;
+        };
+        let schema = unique_name();
+        let admin = Database::connect(&base)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        let Database::Postgres(pool) = &admin else {
+            panic!("TEST_DATABASE_URL must be a postgres:// URL");
+        };
+        sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
+            .execute(pool)
+            .await
+            .expect("create schema");
+        pool.close().await;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        let db = Database::connect(&url).await.expect("connect to the test schema");
+        db.prepare_schema().await.expect("migrate postgres");
+        Some(TestDb {
+            url,
+            db,
+            schema: Some(schema),
+            _dir: None,
+        })
+    }
+
+    /// Runs SQL statements (test data, trusted).
+    pub async fn exec(&self, sql: &str) {
+        let result = match &self.db {
+            Database::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+            Database::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        };
+        result.unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+
+    /// The integer the query returns (in its first column).
+    pub async fn int(&self, sql: &str) -> i64 {
+        let cast = format!("SELECT CAST(({sql}) AS BIGINT)");
+        let result = match &self.db {
+            Database::Postgres(pool) => sqlx::query(&cast)
+                .fetch_one(pool)
+                .await
+                .map(|row| row.get::<i64, _>(0)),
+            Database::Sqlite(pool) => sqlx::query(&cast)
+                .fetch_one(pool)
+                .await
+                .map(|row| row.get::<i64, _>(0)),
+        };
+        result.unwrap_or_else(|error| panic!("{sql}: {error}"))
+    }
+
+    /// An engine on this database serving the shipped strategies and `hostile`, with `env` as
+    /// the process environment.
+    pub async fn engine(&self, env: &[(&str, &str)]) -> Engine {
+        let mut registry = StrategyRegistry::default();
+        for strategy in &loaded().await.strategies {
+            registry.insert(strategy.path(), Ok(Arc::clone(strategy)));
+        }
+        Engine::new(
+            self.db.clone(),
+            Arc::new(RwLock::new(Arc::new(registry))),
+            Environment::from_pairs(env.iter().copied()),
+        )
+    }
+
+    /// Drops the PostgreSQL schema (the SQLite file goes with its directory).
+    pub async fn cleanup(self) {
+        if let (Some(schema), Database::Postgres(pool)) = (&self.schema, &self.db) {
+            let _ = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(pool)
+                .await;
+            pool.close().await;
+        }
+    }
+}
+
+/// Defines `mod $name { sqlite, postgres }`: the async test `$body(TestDb)` on each database.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    let db = $crate::support::db::TestDb::sqlite().await;
+                    super::$name(&db).await;
+                    db.cleanup().await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(db) = $crate::support::db::TestDb::postgres().await {
+                        super::$name(&db).await;
+                        db.cleanup().await;
+                    }
+                }
+            }
+        )+
+    };
+}
