@@ -115,6 +115,16 @@ impl TestDb {
         result.unwrap_or_else(|error| panic!("{sql}: {error}"))
     }
 
+    /// `(id, assignment_id)` of every contact, by id.
+    pub async fn assignments(&self) -> Vec<(i64, Option<i64>)> {
+        let sql = "SELECT CAST(id AS BIGINT), CAST(assignment_id AS BIGINT) FROM campaign_contact ORDER BY id";
+        let result = match &self.db {
+            Database::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+            Database::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        };
+        result.unwrap_or_else(|error| panic!("{sql}: {error}"))
+    }
+
     /// An engine on this database serving the shipped strategies and `hostile`, with `env` as
     /// the process environment.
     pub async fn engine(&self, env: &[(&str, &str)]) -> Engine {
