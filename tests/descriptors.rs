@@ -38,15 +38,23 @@ fn filter() -> impl Strategy<Value = ContactFilter> {
         AssignmentScope::Unassigned,
         AssignmentScope::ThisAssignment,
     ]);
-    let timezone = prop::sample::select(vec![TimezoneScope::Any, TimezoneScope::ValidNow, TimezoneScope::InvalidNow]);
-    (status_filter, assignment, prop::option::of(any::<bool>()), timezone).prop_map(
-        |(status, assignment, opted_out, timezone)| ContactFilter {
+    let timezone = prop::sample::select(vec![
+        TimezoneScope::Any,
+        TimezoneScope::ValidNow,
+        TimezoneScope::InvalidNow,
+    ]);
+    (
+        status_filter,
+        assignment,
+        prop::option::of(any::<bool>()),
+        timezone,
+    )
+        .prop_map(|(status, assignment, opted_out, timezone)| ContactFilter {
             status,
             assignment,
             opted_out,
             timezone,
-        },
-    )
+        })
 }
 
 fn contacts() -> impl Strategy<Value = Vec<CampaignContact>> {
@@ -60,14 +68,18 @@ fn contacts() -> impl Strategy<Value = Vec<CampaignContact>> {
     prop::collection::vec(row, 0..40).prop_map(|rows| {
         rows.into_iter()
             .enumerate()
-            .map(|(index, (campaign_id, assignment_id, message_status, is_opted_out, offset))| CampaignContact {
-                id: index as i64 + 1,
-                campaign_id,
-                assignment_id,
-                message_status,
-                is_opted_out,
-                timezone_offset: offset.to_string(),
-            })
+            .map(
+                |(index, (campaign_id, assignment_id, message_status, is_opted_out, offset))| {
+                    CampaignContact {
+                        id: index as i64 + 1,
+                        campaign_id,
+                        assignment_id,
+                        message_status,
+                        is_opted_out,
+                        timezone_offset: offset.to_string(),
+                    }
+                },
+            )
             .collect()
     })
 }
@@ -87,8 +99,22 @@ fn offsets() -> impl Strategy<Value = TimezoneOffsets> {
     })
 }
 
-fn case() -> impl Strategy<Value = (ContactFilter, Vec<CampaignContact>, TimezoneOffsets, Option<u32>, u32)> {
-    (filter(), contacts(), offsets(), prop::option::of(0..50u32), 1..50u32)
+fn case() -> impl Strategy<
+    Value = (
+        ContactFilter,
+        Vec<CampaignContact>,
+        TimezoneOffsets,
+        Option<u32>,
+        u32,
+    ),
+> {
+    (
+        filter(),
+        contacts(),
+        offsets(),
+        prop::option::of(0..50u32),
+        1..50u32,
+    )
 }
 
 async fn load(db: &TestDb, rows: &[CampaignContact]) {
@@ -120,7 +146,13 @@ async fn load(db: &TestDb, rows: &[CampaignContact]) {
 }
 
 /// The SQL answers for one case: (count, any, ids claimed).
-async fn sql_answers<T: Queries>(mut tx: T, filter: &ContactFilter, scope: &RequestScope, cap: Option<u32>, limit: u32) -> (u32, bool, u64) {
+async fn sql_answers<T: Queries>(
+    mut tx: T,
+    filter: &ContactFilter,
+    scope: &RequestScope,
+    cap: Option<u32>,
+    limit: u32,
+) -> (u32, bool, u64) {
     let count = tx.count_contacts(filter, scope, cap).await.expect("count");
     let any = tx.any_contact(filter, scope).await.expect("any");
     let claimed = tx.claim(filter, scope, limit, Utc::now()).await.expect("claim");
@@ -130,7 +162,13 @@ async fn sql_answers<T: Queries>(mut tx: T, filter: &ContactFilter, scope: &Requ
 
 async fn check(
     db: &TestDb,
-    (filter, rows, offsets, cap, limit): (ContactFilter, Vec<CampaignContact>, TimezoneOffsets, Option<u32>, u32),
+    (filter, rows, offsets, cap, limit): (
+        ContactFilter,
+        Vec<CampaignContact>,
+        TimezoneOffsets,
+        Option<u32>,
+        u32,
+    ),
 ) -> Result<(), TestCaseError> {
     load(db, &rows).await;
     let scope = RequestScope {
@@ -145,11 +183,19 @@ async fn check(
     };
     let expected_count = memory.count_contacts(&filter, cap).await.expect("memory count");
     let expected_any = memory.any_contact(&filter).await.expect("memory any");
-    let matching: BTreeSet<i64> = rows.iter().filter(|row| filter.matches(row, &scope)).map(|row| row.id).collect();
+    let matching: BTreeSet<i64> = rows
+        .iter()
+        .filter(|row| filter.matches(row, &scope))
+        .map(|row| row.id)
+        .collect();
 
     let (count, any, claimed) = match &db.db {
         Database::Postgres(pool) => {
-            let tx = Tx::new(<sqlx::Postgres as Dialect>::begin_write(pool).await.expect("begin"));
+            let tx = Tx::new(
+                <sqlx::Postgres as Dialect>::begin_write(pool)
+                    .await
+                    .expect("begin"),
+            );
             sql_answers(tx, &filter, &scope, cap, limit).await
         }
         Database::Sqlite(pool) => {
@@ -159,12 +205,22 @@ async fn check(
     };
     prop_assert_eq!(count, expected_count, "count of {:?}", filter);
     prop_assert_eq!(any, expected_any, "any of {:?}", filter);
-    prop_assert_eq!(claimed, matching.len().min(limit as usize) as u64, "claimed by {:?}", filter);
+    prop_assert_eq!(
+        claimed,
+        matching.len().min(limit as usize) as u64,
+        "claimed by {:?}",
+        filter
+    );
     // Exactly the claimed rows changed hands, and each one matched the filter.
     let after = db.assignments().await;
     for ((id, assignment), before) in after.iter().zip(&rows) {
         if *assignment != before.assignment_id {
-            prop_assert!(matching.contains(id), "contact {} changed but did not match {:?}", id, filter);
+            prop_assert!(
+                matching.contains(id),
+                "contact {} changed but did not match {:?}",
+                id,
+                filter
+            );
             prop_assert_eq!(*assignment, Some(ASSIGNMENT));
         }
     }
@@ -200,7 +256,10 @@ fn run_property(db: Option<TestDb>, runtime: &tokio::runtime::Runtime) {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 #[test]

@@ -687,3 +687,155 @@ async fn the_highest_of_several_roles_wins(db: &TestDb) {
         "TEXTER and VETTED_TEXTER rows: vetted"
     );
 }
+
+on_both_databases!(concurrent_texters_never_share_or_lose_contacts);
+
+/// 32 texters request batches at once from one campaign, with releases interleaved.
+async fn concurrent_texters_never_share_or_lose_contacts(db: &TestDb) {
+    const TEXTERS: i64 = 32;
+    const TOTAL: i64 = 2_000;
+    seed(db).await;
+    let users: Vec<String> = (0..TEXTERS)
+        .map(|i| {
+            format!(
+                "({id}, 'c{id}', 'C', 'T', '+1666{id:07}', 'c{id}@example.org')",
+                id = 1000 + i
+            )
+        })
+        .collect();
+    db.exec(&format!(
+        r#"INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email) VALUES {}"#,
+        users.join(", ")
+    ))
+    .await;
+    let roles: Vec<String> = (0..TEXTERS)
+        .map(|i| format!("({}, 1, 'TEXTER')", 1000 + i))
+        .collect();
+    db.exec(&format!(
+        "INSERT INTO user_organization (user_id, organization_id, role) VALUES {}",
+        roles.join(", ")
+    ))
+    .await;
+    let assignments: Vec<String> = (0..TEXTERS)
+        .map(|i| format!("({}, {}, 10, 45)", 2000 + i, 1000 + i))
+        .collect();
+    db.exec(&format!(
+        "INSERT INTO assignment (id, user_id, campaign_id, max_contacts) VALUES {}",
+        assignments.join(", ")
+    ))
+    .await;
+    contacts(db, TOTAL as usize, None, "needsMessage", false, "").await;
+    let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
+
+    let mut texters = tokio::task::JoinSet::new();
+    for i in 0..TEXTERS {
+        let engine = engine.clone();
+        texters.spawn(async move {
+            let (assignment_id, caller) = (2000 + i, Caller::User(1000 + i));
+            let mut held = 0;
+            for round in 0..8 {
+                let outcome = engine.request_batch(request(assignment_id, caller)).await?;
+                held += outcome.assigned;
+                if round % 3 == 2 {
+                    held -= engine.release(assignment_id, caller, false).await?;
+                }
+            }
+            Ok::<u64, EngineError>(held)
+        });
+    }
+    let mut total_held = 0;
+    while let Some(joined) = texters.join_next().await {
+        total_held += joined.expect("texter task").expect("every request succeeds");
+    }
+    // Had two claims taken the same contact, the texters' own tallies would add up to more
+    // than the table holds.
+    let held_in_table = db
+        .int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id >= 2000")
+        .await;
+    assert_eq!(total_held as i64, held_in_table, "no contact was claimed twice");
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM campaign_contact").await,
+        TOTAL,
+        "every contact still there"
+    );
+    let over_max = db
+        .int(
+            "SELECT COUNT(*) FROM (SELECT a.id FROM assignment a JOIN campaign_contact c ON c.assignment_id = a.id \
+             GROUP BY a.id, a.max_contacts HAVING COUNT(*) > a.max_contacts) AS over",
+        )
+        .await;
+    assert_eq!(over_max, 0, "no assignment above max_contacts");
+    let holders = db
+        .int("SELECT COUNT(DISTINCT assignment_id) FROM campaign_contact WHERE assignment_id >= 2000")
+        .await;
+    assert_eq!(holders, TEXTERS, "every texter got contacts");
+}
+
+on_both_databases!(
+    an_existing_spoke_schema_is_left_alone,
+    concurrent_joins_never_exceed_the_texter_limit
+);
+
+async fn an_existing_spoke_schema_is_left_alone(db: &TestDb) {
+    use spoke_batches::db::SchemaState;
+    seed(db).await;
+    // Without sqlx's table, the schema looks like one Spoke created itself.
+    db.exec("DROP TABLE _sqlx_migrations").await;
+    assert_eq!(db.db.prepare_schema().await.unwrap(), SchemaState::ExistingSpoke);
+    let error = db.db.migrate().await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("never alters an existing Spoke schema"),
+        "{error}"
+    );
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM assignment").await,
+        4,
+        "data untouched"
+    );
+    // The engine works on it as it is.
+    contacts(db, 12, None, "needsMessage", false, "").await;
+    assert_eq!(ask(&db.engine(&[]).await, MINE).await.assigned, 10);
+}
+
+async fn concurrent_joins_never_exceed_the_texter_limit(db: &TestDb) {
+    seed(db).await;
+    let users: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                "({id}, 'j{id}', 'J', 'T', '+1777{id:07}', 'j{id}@example.org')",
+                id = 3000 + i
+            )
+        })
+        .collect();
+    db.exec(&format!(
+        r#"INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email) VALUES {}"#,
+        users.join(", ")
+    ))
+    .await;
+    // 4 texters already; room for 6 more.
+    let engine = db.engine(&[("MAX_TEXTERS_PER_CAMPAIGN", "10")]).await;
+    let mut joins = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let engine = engine.clone();
+        joins.spawn(async move { engine.join(CAMPAIGN, 3000 + i, "tok", now()).await });
+    }
+    let (mut created, mut refused) = (0, 0);
+    while let Some(joined) = joins.join_next().await {
+        match joined.expect("join task") {
+            Ok(outcome) => {
+                assert!(outcome.created);
+                created += 1;
+            }
+            Err(EngineError::TooManyTexters) => refused += 1,
+            Err(other) => panic!("unexpected join error: {other}"),
+        }
+    }
+    assert_eq!((created, refused), (6, 14));
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM assignment WHERE campaign_id = 10")
+            .await,
+        10
+    );
+}

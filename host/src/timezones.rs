@@ -557,4 +557,54 @@ mod tests {
             .to_string();
         assert!(error.contains("DST_REFERENCE_TIMEZONE is `EST5`"), "{error}");
     }
+
+    #[test]
+    #[ignore]
+    fn zz_differential_against_spoke() {
+        #[derive(serde::Deserialize)]
+        struct Case {
+            now: i64,
+            default_tz: Option<String>,
+            dst_ref: Option<String>,
+            enforced: bool,
+            start: i32,
+            end: i32,
+            campaign_tz: Option<String>,
+            valid: Vec<String>,
+        }
+        let cases: Vec<Case> =
+            serde_json::from_str(&std::fs::read_to_string("/tmp/spoke-diff/cases.json").expect("read"))
+                .expect("json");
+        let mut failures = 0;
+        for case in &cases {
+            let rules =
+                TimezoneRules::new(case.default_tz.as_deref(), case.dst_ref.as_deref()).expect("rules");
+            let hours = TextingHours {
+                enforced: case.enforced,
+                start: case.start,
+                end: case.end,
+                campaign_timezone: case.campaign_tz.as_deref().map(|z| z.parse().expect("tz")),
+            };
+            let now = DateTime::from_timestamp_millis(case.now).expect("now");
+            let ours = rules.offsets_at(&hours, now);
+            let theirs: BTreeSet<String> = case.valid.iter().cloned().collect();
+            if ours.valid != theirs {
+                failures += 1;
+                if failures < 15 {
+                    eprintln!(
+                        "{now} def={:?} ref={:?} enf={} {}-{} camp={:?}\n  only ours: {:?}\n  only spoke: {:?}",
+                        case.default_tz,
+                        case.dst_ref,
+                        case.enforced,
+                        case.start,
+                        case.end,
+                        case.campaign_tz,
+                        ours.valid.difference(&theirs).collect::<Vec<_>>(),
+                        theirs.difference(&ours.valid).collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+        assert_eq!(failures, 0, "of {}", cases.len());
+    }
 }

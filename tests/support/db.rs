@@ -117,7 +117,8 @@ impl TestDb {
 
     /// `(id, assignment_id)` of every contact, by id.
     pub async fn assignments(&self) -> Vec<(i64, Option<i64>)> {
-        let sql = "SELECT CAST(id AS BIGINT), CAST(assignment_id AS BIGINT) FROM campaign_contact ORDER BY id";
+        let sql =
+            "SELECT CAST(id AS BIGINT), CAST(assignment_id AS BIGINT) FROM campaign_contact ORDER BY id";
         let result = match &self.db {
             Database::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
             Database::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
