@@ -1,0 +1,189 @@
+//! The `spoke-batches` command-line contract: one JSON object on stdout per command, an
+//! `{"error":{"code","message"}}` object and a non-zero exit on failure.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use support::db::TestDb;
+
+/// Runs the binary on `db` and returns (success, the JSON it printed).
+fn run(db: &TestDb, args: &[&str]) -> (bool, Value) {
+    let strategies = tempfile::tempdir().expect("strategies folder");
+    for name in support::SHIPPED {
+        support::install(name, strategies.path(), name);
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
+        .arg("--database-url")
+        .arg(&db.url)
+        .arg("--strategies")
+        .arg(strategies.path())
+        .args(args)
+        .env_remove("DYNAMICASSIGNMENT_BATCHES")
+        .output()
+        .expect("run spoke-batches");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.lines().count(), 1, "exactly one line of JSON: {stdout}");
+    let value = serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"));
+    (output.status.success(), value)
+}
+
+async fn seed(db: &TestDb) {
+    db.exec(
+        r#"
+        INSERT INTO organization (id, name) VALUES (1, 'Org');
+        INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email) VALUES
+          (5, 'a5', 'T', 'T', '1', 'e5'), (6, 'a6', 'N', 'N', '2', 'e6');
+        INSERT INTO user_organization (user_id, organization_id, role) VALUES (5, 1, 'TEXTER');
+        INSERT INTO campaign (id, organization_id, title, is_started, is_archived, use_dynamic_assignment, batch_size, join_token)
+          VALUES (10, 1, 'C', TRUE, FALSE, TRUE, 4, 'tok');
+        INSERT INTO assignment (id, user_id, campaign_id) VALUES (100, 5, 10);
+        INSERT INTO campaign_contact (campaign_id, cell, message_status, assignment_id, timezone_offset) VALUES
+          (10, '1', 'needsMessage', NULL, ''), (10, '2', 'needsMessage', NULL, ''), (10, '3', 'needsMessage', NULL, ''),
+          (10, '4', 'needsMessage', NULL, ''), (10, '5', 'needsMessage', NULL, ''), (10, '6', 'needsMessage', 100, '');
+        "#,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_command_prints_its_json_answer() {
+    let db = TestDb::sqlite().await;
+    seed(&db).await;
+    let now = "2026-03-02T15:00:00Z";
+    assert_eq!(
+        run(
+            &db,
+            &[
+                "request-batch",
+                "--assignment-id",
+                "100",
+                "--texter-id",
+                "5",
+                "--now",
+                now
+            ]
+        ),
+        (
+            true,
+            json!({"found": true, "assigned": 4, "assignment": {"id": 100, "hasUnassignedContactsForTexter": 0},
+                   "strategy": "finished-replies-tz"})
+        )
+    );
+    assert_eq!(
+        run(&db, &["has-unassigned", "--assignment-id", "100", "--now", now]),
+        (true, json!({"count": 1}))
+    );
+    assert_eq!(
+        run(&db, &["release", "--assignment-id", "100"]),
+        (true, json!({"released": 5}))
+    );
+    assert_eq!(
+        run(
+            &db,
+            &[
+                "join",
+                "--campaign-id",
+                "10",
+                "--user-id",
+                "6",
+                "--join-token",
+                "tok"
+            ]
+        ),
+        (true, json!({"assignmentId": 101, "created": true}))
+    );
+    assert_eq!(
+        run(&db, &["message-sent", "--contact-id", "1"]),
+        (true, json!({"unassigned": false}))
+    );
+    assert_eq!(
+        run(&db, &["migrate"]),
+        (true, json!({"migrated": true, "database": "sqlite"}))
+    );
+    let (ok, listed) = run(&db, &["strategies"]);
+    assert!(ok);
+    assert_eq!(listed["strategies"].as_array().map(Vec::len), Some(5));
+}
+
+#[tokio::test]
+async fn failures_print_a_coded_error_and_exit_non_zero() {
+    let db = TestDb::sqlite().await;
+    seed(&db).await;
+    let cases: [(&[&str], &str); 7] = [
+        (&["request-batch", "--assignment-id", "999"], "NOT_FOUND"),
+        (
+            &[
+                "request-batch",
+                "--assignment-id",
+                "100",
+                "--number-contacts",
+                "-4",
+            ],
+            "BAD_REQUEST",
+        ),
+        (
+            &["request-batch", "--assignment-id", "100", "--batch-type", "nope"],
+            "UNKNOWN_BATCH_TYPE",
+        ),
+        (
+            &["request-batch", "--assignment-id", "100", "--texter-id", "6"],
+            "FORBIDDEN",
+        ),
+        (&["request-batch", "--assignment-id", "ten"], "BAD_ARGUMENT"),
+        (
+            &[
+                "join",
+                "--campaign-id",
+                "10",
+                "--user-id",
+                "6",
+                "--join-token",
+                "nope",
+            ],
+            "INVALID_JOIN",
+        ),
+        (&["no-such-command"], "BAD_ARGUMENT"),
+    ];
+    for (args, code) in cases {
+        let (ok, answer) = run(&db, args);
+        assert!(!ok, "{args:?} should fail");
+        assert_eq!(answer["error"]["code"], code, "{args:?}: {answer}");
+        assert!(
+            answer["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{answer}"
+        );
+    }
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_bad_database_url_says_what_a_good_one_looks_like() {
+    let db = TestDb::sqlite().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
+        .args([
+            "--database-url",
+            "mysql://nope",
+            "release",
+            "--assignment-id",
+            "1",
+        ])
+        .output()
+        .expect("run spoke-batches");
+    assert!(!output.status.success());
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(answer["error"]["code"], "DATABASE");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("postgres://"),
+        "{answer}"
+    );
+    db.cleanup().await;
+}
