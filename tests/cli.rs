@@ -1,6 +1,8 @@
 //! The `spoke-batches` command-line contract: one JSON object on stdout per command, an
 //! `{"error":{"code","message"}}` object and a non-zero exit on failure.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
+
 mod support;
 
 use std::process::Command;

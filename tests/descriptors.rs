@@ -2,6 +2,8 @@
 //! tables, the SQL answers (count with cap, any, claim) equal the plain in-memory evaluation
 //! of the same descriptor, on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
+
 mod support;
 
 use std::collections::BTreeSet;

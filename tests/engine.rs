@@ -1,6 +1,8 @@
 //! Spoke's dynamic-assignment operations through the engine, on SQLite and (with
 //! `TEST_DATABASE_URL`) PostgreSQL, with the real strategy components.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
+
 mod support;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -2,6 +2,8 @@
 //! naming the strategy, its version and the reason, and the host goes on serving. Also the
 //! load-time checks of the strategies folder.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
+
 mod support;
 
 use std::time::Duration;

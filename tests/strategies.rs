@@ -1,6 +1,8 @@
 //! Every rule of Spoke's five strategies, through the real components in the real runtime,
 //! with the host imports answered from an in-memory contact table.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
+
 mod support;
 
 use spoke_batches::filter::{AssignmentScope, ContactFilter, ContactQuery, StatusFilter, TimezoneScope};
