@@ -270,8 +270,9 @@ impl CampaignSettings {
             sideboxes,
             texter_ui,
             outbound_unassign,
-            default_tz: org_config("DEFAULT_TZ", &org, env),
-            dst_reference_tz: org_config("DST_REFERENCE_TIMEZONE", &org, env),
+            default_tz: default_tz(&org, env),
+            // Spoke reads this one from the process environment only.
+            dst_reference_tz: env.get("DST_REFERENCE_TIMEZONE").map(str::to_string),
         })
     }
 
@@ -280,6 +281,18 @@ impl CampaignSettings {
     pub fn requires_finishing_current(&self) -> bool {
         self.sideboxes.iter().any(|name| name == "per-campaign-bulk-send")
             && !self.texter_ui.flag("per-campaign-bulk-send")
+    }
+}
+
+/// Spoke's `getProcessEnvTz(getConfig("DEFAULT_TZ", organization))`: the organization's
+/// setting, else the `DEFAULT_TZ` variable, else `TZ` unless it is `:UTC`.
+fn default_tz(organization: &Features, env: &Environment) -> Option<String> {
+    match organization.lookup("DEFAULT_TZ") {
+        Lookup::Present(Some(zone)) => Some(zone),
+        Lookup::Present(None) | Lookup::Absent => env
+            .get("DEFAULT_TZ")
+            .or_else(|| env.get("TZ").filter(|zone| *zone != ":UTC"))
+            .map(str::to_string),
     }
 }
 
@@ -346,6 +359,38 @@ mod tests {
             &Environment::from_pairs(env.to_vec()),
         )
         .expect("valid settings")
+    }
+
+    #[test]
+    fn default_tz_falls_back_to_the_environment_then_tz() {
+        assert_eq!(settings("", None, &[]).default_tz, None);
+        assert_eq!(settings("", None, &[("TZ", ":UTC")]).default_tz, None);
+        assert_eq!(
+            settings("", None, &[("TZ", "US/Central")]).default_tz.as_deref(),
+            Some("US/Central")
+        );
+        let env = [("DEFAULT_TZ", "US/Pacific"), ("TZ", "US/Central")];
+        assert_eq!(settings("", None, &env).default_tz.as_deref(), Some("US/Pacific"));
+        let org = r#"{"DEFAULT_TZ":"US/Mountain"}"#;
+        assert_eq!(
+            settings(org, None, &env).default_tz.as_deref(),
+            Some("US/Mountain")
+        );
+        assert_eq!(
+            settings(r#"{"DEFAULT_TZ":""}"#, None, &env).default_tz.as_deref(),
+            Some("US/Pacific")
+        );
+    }
+
+    #[test]
+    fn the_dst_reference_comes_from_the_environment_only() {
+        let org = r#"{"DST_REFERENCE_TIMEZONE":"US/Pacific"}"#;
+        assert_eq!(settings(org, None, &[]).dst_reference_tz, None);
+        let env = [("DST_REFERENCE_TIMEZONE", "US/Central")];
+        assert_eq!(
+            settings(org, None, &env).dst_reference_tz.as_deref(),
+            Some("US/Central")
+        );
     }
 
     #[test]

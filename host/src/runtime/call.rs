@@ -311,7 +311,9 @@ impl StrategySession {
     pub async fn name(&mut self) -> Result<CallReport<String>, StrategyFailure> {
         let bindings = Arc::clone(&self.bindings);
         let report = self
-            .call(|store| Box::pin(async move { bindings.call_name(store).await }))
+            .call("name", |store| {
+                Box::pin(async move { bindings.call_name(store).await })
+            })
             .await?;
         self.check_string(report, "name()")
     }
@@ -320,7 +322,9 @@ impl StrategySession {
     pub async fn display_name(&mut self) -> Result<CallReport<String>, StrategyFailure> {
         let bindings = Arc::clone(&self.bindings);
         let report = self
-            .call(|store| Box::pin(async move { bindings.call_display_name(store).await }))
+            .call("display-name", |store| {
+                Box::pin(async move { bindings.call_display_name(store).await })
+            })
             .await?;
         self.check_string(report, "display-name()")
     }
@@ -333,7 +337,7 @@ impl StrategySession {
         let bindings = Arc::clone(&self.bindings);
         let request = wit::BatchRequest::from(request);
         let report = self
-            .call(move |store| {
+            .call("request-new-batch-count", move |store| {
                 Box::pin(async move { bindings.call_request_new_batch_count(store, &request).await })
             })
             .await?;
@@ -349,14 +353,14 @@ impl StrategySession {
         let bindings = Arc::clone(&self.bindings);
         let request = wit::BatchRequest::from(request);
         let report = self
-            .call(move |store| {
+            .call("select-contacts", move |store| {
                 Box::pin(async move { bindings.call_select_contacts(store, &request, plan.into()).await })
             })
             .await?;
         let report = self.returned(report)?;
         let limits = Arc::clone(self.component.sandbox().limits());
         let selection = bindings::contact_selection(report.value, plan, &limits)
-            .map_err(|reason| self.component.failure(FailureKind::InvalidValue(reason)))?;
+            .map_err(|reason| self.refuse(FailureKind::InvalidValue(reason)))?;
         Ok(CallReport {
             value: selection,
             fuel_used: report.fuel_used,
@@ -376,7 +380,11 @@ impl StrategySession {
         &self.store.data().journal
     }
 
-    async fn call<T, F>(&mut self, invoke: F) -> Result<CallReport<T>, StrategyFailure>
+    async fn call<T, F>(
+        &mut self,
+        function: &'static str,
+        invoke: F,
+    ) -> Result<CallReport<T>, StrategyFailure>
     where
         F: for<'a> FnOnce(
             &'a mut Store<CallState>,
@@ -390,23 +398,36 @@ impl StrategySession {
         let started = Instant::now();
         let outcome = tokio::time::timeout(limits.deadline, invoke(&mut self.store)).await;
         let duration = started.elapsed();
-        let value = match outcome {
-            Ok(Ok(value)) => value,
-            Ok(Err(error)) => {
-                return Err(self.component.failure(classify(error, &limits, &self.output)));
-            }
-            Err(_) => {
-                return Err(self.component.failure(FailureKind::Deadline {
-                    limit: limits.deadline,
-                }));
-            }
-        };
         let fuel_used = budget.used(&self.store);
-        Ok(CallReport {
-            value,
-            fuel_used,
-            duration,
-        })
+        let result = match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(classify(error, &limits, &self.output)),
+            Err(_) => Err(FailureKind::Deadline {
+                limit: limits.deadline,
+            }),
+        };
+        let failure = result.as_ref().err().map(FailureKind::code);
+        let sandbox = self.component.sandbox();
+        sandbox
+            .metrics()
+            .record_call(self.component.name(), function, duration, fuel_used, failure);
+        match result {
+            Ok(value) => Ok(CallReport {
+                value,
+                fuel_used,
+                duration,
+            }),
+            Err(kind) => Err(self.component.failure(kind)),
+        }
+    }
+
+    /// A failure decided after the call returned: counted, then reported.
+    fn refuse(&self, kind: FailureKind) -> StrategyFailure {
+        self.component
+            .sandbox()
+            .metrics()
+            .record_refused(self.component.name(), kind.code());
+        self.component.failure(kind)
     }
 
     fn returned<T>(&self, report: CallReport<Result<T, String>>) -> Result<CallReport<T>, StrategyFailure> {
@@ -418,9 +439,7 @@ impl StrategySession {
             }),
             Err(message) => {
                 let limit = self.component.sandbox().limits().max_string_bytes;
-                Err(self
-                    .component
-                    .failure(FailureKind::ErrorResult(truncate(message, limit))))
+                Err(self.refuse(FailureKind::ErrorResult(truncate(message, limit))))
             }
         }
     }
@@ -432,7 +451,7 @@ impl StrategySession {
     ) -> Result<CallReport<String>, StrategyFailure> {
         let limit = self.component.sandbox().limits().max_string_bytes;
         if report.value.len() > limit {
-            return Err(self.component.failure(FailureKind::InvalidValue(format!(
+            return Err(self.refuse(FailureKind::InvalidValue(format!(
                 "{what} returned {} bytes; the limit is {limit} bytes",
                 report.value.len()
             ))));

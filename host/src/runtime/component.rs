@@ -3,7 +3,10 @@
 //! it its name, which must equal the file stem.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use anyhow::Context as _;
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -11,25 +14,42 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::bindings::{WIT_VERSION, v0_1_0};
+use super::cache::CompileCache;
 use super::call::{CallState, StrategySession};
 use super::engine;
 use super::error::{FailureKind, LoadError, StrategyFailure};
 use super::limits::SandboxLimits;
 use super::wasi;
 use crate::filter::{RequestScope, TimezoneOffsets};
+use crate::metrics::Metrics;
 use crate::source::{ContactSource, MemorySource};
 
-/// The engine, the linker and the limits every strategy shares.
+/// The engine, the linker, the limits, the compile cache and the metrics every strategy
+/// shares.
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<CallState>,
     limits: Arc<SandboxLimits>,
+    cache: Option<CompileCache>,
+    metrics: Arc<Metrics>,
+    compilations: AtomicU64,
 }
 
 impl Sandbox {
-    /// Configures wasmtime for `limits` and starts the epoch ticker.
+    /// Configures wasmtime for `limits` and starts the epoch ticker; compiles every component.
     pub fn new(limits: SandboxLimits) -> anyhow::Result<Arc<Self>> {
+        Self::with_cache(limits, None)
+    }
+
+    /// Like [`Sandbox::new`], keeping compiled components in `cache_dir` across restarts.
+    pub fn with_cache(limits: SandboxLimits, cache_dir: Option<&Path>) -> anyhow::Result<Arc<Self>> {
         let engine = engine::build_engine(&limits)?;
+        let cache = cache_dir
+            .map(|dir| {
+                CompileCache::new(dir, &engine)
+                    .with_context(|| format!("failed to open the compile cache {}", dir.display()))
+            })
+            .transpose()?;
         let mut linker = Linker::new(&engine);
         wasi::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
         v0_1_0::Strategy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
@@ -39,7 +59,20 @@ impl Sandbox {
             engine,
             linker,
             limits: Arc::new(limits),
+            cache,
+            metrics: Arc::new(Metrics::default()),
+            compilations: AtomicU64::new(0),
         }))
+    }
+
+    /// The metrics of every call and load.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// How many components this sandbox compiled (cache hits excluded).
+    pub fn compilations(&self) -> u64 {
+        self.compilations.load(Ordering::Relaxed)
     }
 
     /// The limits calls run under.
@@ -92,8 +125,10 @@ impl Sandbox {
             return Err(LoadError::NotAComponent { path, detail });
         }
         let content_hash = format!("{:x}", Sha256::digest(&bytes));
-        let engine = self.engine.clone();
-        let compiled = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
+        let sandbox = Arc::clone(self);
+        let key = content_hash.clone();
+        // Compiling takes milliseconds of CPU: keep it off the async threads.
+        let compiled = tokio::task::spawn_blocking(move || sandbox.compile(&key, &bytes))
             .await
             .map_err(|error| LoadError::Invalid {
                 path: path.clone(),
@@ -133,6 +168,23 @@ impl Sandbox {
         }
         strategy.display_name.get_or_init(|| display_name);
         Ok(strategy)
+    }
+
+    /// The compiled component, from the cache when it holds a verified entry.
+    fn compile(&self, content_hash: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
+        if let Some(component) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(&self.engine, content_hash))
+        {
+            return Ok(component);
+        }
+        let component = Component::new(&self.engine, bytes)?;
+        self.compilations.fetch_add(1, Ordering::Relaxed);
+        if let Some(cache) = &self.cache {
+            cache.put(content_hash, &component);
+        }
+        Ok(component)
     }
 
     /// Refuses WIT versions the host does not implement and imports it does not grant, naming

@@ -2,6 +2,7 @@
 //! WASI, component loading and the per-request call session with its limits.
 
 mod bindings;
+mod cache;
 mod call;
 mod component;
 mod engine;
@@ -11,6 +12,7 @@ mod request;
 mod wasi;
 
 pub use bindings::WIT_VERSION;
+pub use cache::CompileCache;
 pub use call::{CallJournal, CallReport, HostCall, LogLine, StrategySession};
 pub use component::{Sandbox, StrategyComponent, is_valid_name};
 pub use error::{FailureKind, LoadError, StrategyFailure};

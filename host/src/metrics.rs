@@ -1,0 +1,274 @@
+//! What the host counts about strategies: Prometheus metrics (`GET /metrics`) and the recent
+//! latencies the dashboard shows as median and p99.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+/// How many recent call latencies per strategy the dashboard statistics use.
+const RECENT_CALLS: usize = 1_000;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    strategy: String,
+    function: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    strategy: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StrategyLabels {
+    strategy: String,
+}
+
+/// One strategy's figures for the dashboard.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrategyStats {
+    /// Calls made.
+    pub calls: u64,
+    /// Calls that failed (load failures not included).
+    pub failures: u64,
+    /// Load failures.
+    pub load_failures: u64,
+    /// Median latency of the recent calls, in microseconds.
+    pub median_micros: Option<u64>,
+    /// 99th percentile latency of the recent calls, in microseconds.
+    pub p99_micros: Option<u64>,
+}
+
+#[derive(Default)]
+struct Recent {
+    calls: u64,
+    failures: u64,
+    load_failures: u64,
+    latencies: VecDeque<u64>,
+}
+
+/// The host's metrics.
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    failures: Family<FailureLabels, Counter>,
+    durations: Family<StrategyLabels, Histogram, fn() -> Histogram>,
+    fuel: Family<StrategyLabels, Histogram, fn() -> Histogram>,
+    recent: Mutex<BTreeMap<String, Recent>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+fn duration_histogram() -> Histogram {
+    // 10 µs to ~10 s.
+    Histogram::new(exponential_buckets(0.000_01, 2.0, 21))
+}
+
+fn fuel_histogram() -> Histogram {
+    // 100 to ~10^10 units.
+    Histogram::new(exponential_buckets(100.0, 4.0, 17))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let calls = Family::<CallLabels, Counter>::default();
+        let failures = Family::<FailureLabels, Counter>::default();
+        let durations = Family::new_with_constructor(duration_histogram as fn() -> Histogram);
+        let fuel = Family::new_with_constructor(fuel_histogram as fn() -> Histogram);
+        registry.register(
+            "spoke_batches_strategy_calls",
+            "Calls into strategies",
+            calls.clone(),
+        );
+        registry.register(
+            "spoke_batches_strategy_failures",
+            "Failed strategy calls and loads, by kind (trap, fuel, deadline, memory, error-result, \
+             invalid-value, host-calls, host, busy, load)",
+            failures.clone(),
+        );
+        registry.register(
+            "spoke_batches_strategy_call_duration_seconds",
+            "Wall-clock time of strategy calls, host calls included",
+            durations.clone(),
+        );
+        registry.register(
+            "spoke_batches_strategy_fuel_used",
+            "Fuel burned per strategy call",
+            fuel.clone(),
+        );
+        Metrics {
+            registry,
+            calls,
+            failures,
+            durations,
+            fuel,
+            recent: Mutex::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Records one call of `function` on `strategy`; `failure` is the failure kind's code.
+    pub fn record_call(
+        &self,
+        strategy: &str,
+        function: &str,
+        duration: Duration,
+        fuel: u64,
+        failure: Option<&str>,
+    ) {
+        self.calls
+            .get_or_create(&CallLabels {
+                strategy: strategy.to_string(),
+                function: function.to_string(),
+            })
+            .inc();
+        let labels = StrategyLabels {
+            strategy: strategy.to_string(),
+        };
+        self.durations
+            .get_or_create(&labels)
+            .observe(duration.as_secs_f64());
+        self.fuel.get_or_create(&labels).observe(fuel as f64);
+        if let Some(kind) = failure {
+            self.count_failure(strategy, kind);
+        }
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = recent.entry(strategy.to_string()).or_default();
+        entry.calls += 1;
+        entry.failures += u64::from(failure.is_some());
+        if entry.latencies.len() == RECENT_CALLS {
+            entry.latencies.pop_front();
+        }
+        entry
+            .latencies
+            .push_back(u64::try_from(duration.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// Records that a call of `strategy` that returned was then refused (an `err` result or an
+    /// invalid value); the call itself was recorded by [`Metrics::record_call`].
+    pub fn record_refused(&self, strategy: &str, kind: &str) {
+        self.count_failure(strategy, kind);
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        recent.entry(strategy.to_string()).or_default().failures += 1;
+    }
+
+    /// Records a failed load of `strategy`.
+    pub fn record_load_failure(&self, strategy: &str) {
+        self.count_failure(strategy, "load");
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        recent.entry(strategy.to_string()).or_default().load_failures += 1;
+    }
+
+    fn count_failure(&self, strategy: &str, kind: &str) {
+        self.failures
+            .get_or_create(&FailureLabels {
+                strategy: strategy.to_string(),
+                kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    /// The dashboard figures of `strategy`.
+    pub fn stats(&self, strategy: &str) -> StrategyStats {
+        let recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(entry) = recent.get(strategy) else {
+            return StrategyStats::default();
+        };
+        let mut sorted: Vec<u64> = entry.latencies.iter().copied().collect();
+        sorted.sort_unstable();
+        let percentile = |p: f64| -> Option<u64> {
+            let last = sorted.len().checked_sub(1)?;
+            sorted.get(((last as f64) * p).round() as usize).copied()
+        };
+        StrategyStats {
+            calls: entry.calls,
+            failures: entry.failures,
+            load_failures: entry.load_failures,
+            median_micros: percentile(0.5),
+            p99_micros: percentile(0.99),
+        }
+    }
+
+    /// The metrics in the Prometheus (OpenMetrics) text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_failures_and_latencies_are_counted() {
+        let metrics = Metrics::default();
+        for micros in [10, 20, 30, 40, 1_000] {
+            metrics.record_call(
+                "all-texters",
+                "request-new-batch-count",
+                Duration::from_micros(micros),
+                500,
+                None,
+            );
+        }
+        metrics.record_call(
+            "all-texters",
+            "select-contacts",
+            Duration::from_micros(25),
+            300,
+            Some("trap"),
+        );
+        metrics.record_load_failure("broken");
+        let stats = metrics.stats("all-texters");
+        assert_eq!((stats.calls, stats.failures), (6, 1));
+        assert_eq!(stats.median_micros, Some(30));
+        assert_eq!(stats.p99_micros, Some(1_000));
+        assert_eq!(metrics.stats("broken").load_failures, 1);
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"spoke_batches_strategy_calls_total{strategy="all-texters",function="select-contacts"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"spoke_batches_strategy_failures_total{strategy="broken",kind="load"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("spoke_batches_strategy_call_duration_seconds_bucket"),
+            "{text}"
+        );
+    }
+}
