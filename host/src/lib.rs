@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod filter;
+pub mod metrics;
 pub mod model;
 pub mod registry;
 pub mod runtime;
