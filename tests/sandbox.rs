@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use spoke_batches::model::MessageStatus::NeedsMessage;
-use spoke_batches::registry::{RegistryEntry, StrategyRegistry};
+use spoke_batches::registry::{StrategyRegistry, StrategyStatus};
 use spoke_batches::runtime::{BatchPlan, FailureKind, LoadError, Sandbox, SandboxLimits, StrategyFailure};
 use support::{Scenario, install, loaded, test_limits};
 
@@ -263,11 +263,14 @@ async fn failing_and_healthy_calls_run_side_by_side() {
 }
 
 fn load_error<'a>(registry: &'a StrategyRegistry, name: &str) -> &'a LoadError {
-    match registry.entries().find(|(entry, _)| *entry == name) {
-        Some((_, RegistryEntry::Failed(error))) => error,
-        Some((_, RegistryEntry::Loaded(_))) => panic!("{name} loaded"),
-        None => panic!("{name} is not in the registry"),
-    }
+    let entry = registry
+        .entry(name)
+        .unwrap_or_else(|| panic!("{name} is not in the registry"));
+    assert_eq!(entry.status(), StrategyStatus::Failed, "{name}");
+    entry
+        .error
+        .as_deref()
+        .unwrap_or_else(|| panic!("{name} has no error"))
 }
 
 #[tokio::test]

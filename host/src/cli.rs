@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::config::Environment;
 use crate::db::{DEFAULT_DATABASE_URL, Database, DbError};
 use crate::engine::{BatchRequest, Caller, Engine, EngineError};
-use crate::registry::{RegistryEntry, StrategyRegistry};
+use crate::registry::StrategyRegistry;
 use crate::runtime::{Sandbox, SandboxLimits};
 
 /// Runs Spoke's dynamic-assignment batch strategies as sandboxed WebAssembly components.
@@ -255,20 +255,18 @@ async fn load_registry(dir: &Path) -> Result<StrategyRegistry, CliError> {
 pub fn strategies_json(registry: &StrategyRegistry) -> Vec<Value> {
     registry
         .entries()
-        .map(|(name, entry)| match entry {
-            RegistryEntry::Loaded(component) => json!({
+        .map(|(name, entry)| {
+            let serving = entry.serving.as_ref();
+            json!({
                 "name": name,
-                "displayName": component.display_name(),
-                "file": component.path(),
-                "status": "loaded",
-                "contentHash": component.content_hash(),
-                "witVersion": component.wit_version(),
-            }),
-            RegistryEntry::Failed(error) => json!({
-                "name": name,
-                "status": "failed",
-                "error": error.to_string(),
-            }),
+                "displayName": serving.map(|component| component.display_name()),
+                "file": entry.file,
+                "status": entry.status(),
+                "contentHash": serving.map(|component| component.content_hash()),
+                "witVersion": serving.map(|component| component.wit_version()),
+                "loadedAt": entry.loaded_at,
+                "error": entry.error.as_ref().map(|error| error.to_string()),
+            })
         })
         .collect()
 }

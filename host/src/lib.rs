@@ -15,6 +15,7 @@ pub mod filter;
 pub mod metrics;
 pub mod model;
 pub mod registry;
+pub mod reload;
 pub mod runtime;
 pub mod source;
 pub mod timezones;

@@ -1,26 +1,59 @@
 //! The strategies folder, loaded: every `*.wasm` file in it becomes a strategy named by its
 //! file stem, or a load error that names the file and what to fix. One bad file never keeps
-//! the others from loading.
+//! the others from loading, and a version that fails to load leaves the previous one serving.
+//!
+//! A registry is an immutable snapshot; reloading builds a new one from the old and swaps it in
+//! whole, so a call that started on a version finishes on it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
 use crate::runtime::{LoadError, Sandbox, StrategyComponent};
 
 /// The strategies found in one folder.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct StrategyRegistry {
-    entries: BTreeMap<String, RegistryEntry>,
+    entries: BTreeMap<String, StrategyEntry>,
 }
 
 /// One file of the strategies folder.
 #[derive(Debug, Clone)]
-pub enum RegistryEntry {
-    /// Loaded and ready to call.
-    Loaded(Arc<StrategyComponent>),
-    /// Failed to load.
-    Failed(Arc<LoadError>),
+pub struct StrategyEntry {
+    /// The file.
+    pub file: PathBuf,
+    /// The version answering calls, if any loaded.
+    pub serving: Option<Arc<StrategyComponent>>,
+    /// When `serving` was loaded.
+    pub loaded_at: Option<DateTime<Utc>>,
+    /// Why the file's current content failed to load, if it did.
+    pub error: Option<Arc<LoadError>>,
+}
+
+/// How a strategy stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyStatus {
+    /// Loaded; the file's current content is serving.
+    Loaded,
+    /// The file's current content failed to load; the previous version still serves.
+    Stale,
+    /// Failed to load; nothing serves under this name.
+    Failed,
+}
+
+impl StrategyEntry {
+    /// How this strategy stands.
+    pub fn status(&self) -> StrategyStatus {
+        match (&self.serving, &self.error) {
+            (Some(_), None) => StrategyStatus::Loaded,
+            (Some(_), Some(_)) => StrategyStatus::Stale,
+            (None, _) => StrategyStatus::Failed,
+        }
+    }
 }
 
 /// The strategies folder itself is unusable.
@@ -36,61 +69,105 @@ pub struct FolderError {
     pub reason: String,
 }
 
+/// The `*.wasm` files of `dir`.
+pub async fn component_files(dir: &Path) -> Result<Vec<PathBuf>, FolderError> {
+    let folder_error = |error: std::io::Error| FolderError {
+        path: dir.to_path_buf(),
+        reason: error.to_string(),
+    };
+    let mut files = Vec::new();
+    let mut listing = tokio::fs::read_dir(dir).await.map_err(folder_error)?;
+    while let Some(entry) = listing.next_entry().await.map_err(folder_error)? {
+        let path = entry.path();
+        if path.extension().is_some_and(|extension| extension == "wasm") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Loads `files` in parallel, returning each outcome.
+pub async fn load_files(
+    sandbox: &Arc<Sandbox>,
+    files: Vec<PathBuf>,
+) -> Vec<(PathBuf, Result<Arc<StrategyComponent>, LoadError>)> {
+    let mut loads = tokio::task::JoinSet::new();
+    for path in files {
+        let sandbox = Arc::clone(sandbox);
+        loads.spawn(async move {
+            let loaded = sandbox.load_file(&path).await;
+            (path, loaded)
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = loads.join_next().await {
+        // A load task only ends by returning: loading reports errors as values.
+        if let Ok(outcome) = joined {
+            outcomes.push(outcome);
+        }
+    }
+    outcomes
+}
+
+/// The name a file serves under: its stem.
+pub fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 impl StrategyRegistry {
     /// Loads every `*.wasm` file in `dir` (not recursively), in parallel.
     pub async fn load_dir(sandbox: &Arc<Sandbox>, dir: &Path) -> Result<Self, FolderError> {
-        let folder_error = |error: std::io::Error| FolderError {
-            path: dir.to_path_buf(),
-            reason: error.to_string(),
-        };
-        let mut files = Vec::new();
-        let mut listing = tokio::fs::read_dir(dir).await.map_err(folder_error)?;
-        while let Some(entry) = listing.next_entry().await.map_err(folder_error)? {
-            let path = entry.path();
-            if path.extension().is_some_and(|extension| extension == "wasm") {
-                files.push(path);
-            }
-        }
-        let mut loads = tokio::task::JoinSet::new();
-        for path in files {
-            let sandbox = Arc::clone(sandbox);
-            loads.spawn(async move {
-                let loaded = sandbox.load_file(&path).await;
-                (path, loaded)
-            });
-        }
+        let files = component_files(dir).await?;
         let mut registry = StrategyRegistry::default();
-        while let Some(joined) = loads.join_next().await {
-            // A load task only ends by returning: loading reports errors as values.
-            let Ok((path, loaded)) = joined else { continue };
+        for (path, loaded) in load_files(sandbox, files).await {
+            if loaded.is_err() {
+                sandbox.metrics().record_load_failure(&stem(&path));
+            }
             registry.insert(&path, loaded);
         }
         Ok(registry)
     }
 
-    /// Records the outcome of loading `path`, replacing what was there for its stem.
+    /// Records the outcome of loading `path`: a success replaces what serves under its stem;
+    /// a failure keeps the previous version serving and records the error.
     pub fn insert(&mut self, path: &Path, loaded: Result<Arc<StrategyComponent>, LoadError>) {
-        let stem = path
-            .file_stem()
-            .map(|stem| stem.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let entry = match loaded {
-            Ok(component) => RegistryEntry::Loaded(component),
-            Err(error) => RegistryEntry::Failed(Arc::new(error)),
-        };
-        self.entries.insert(stem, entry);
-    }
-
-    /// The loaded strategy called `name`.
-    pub fn get(&self, name: &str) -> Option<&Arc<StrategyComponent>> {
-        match self.entries.get(name)? {
-            RegistryEntry::Loaded(component) => Some(component),
-            RegistryEntry::Failed(_) => None,
+        let entry = self.entries.entry(stem(path)).or_insert_with(|| StrategyEntry {
+            file: path.to_path_buf(),
+            serving: None,
+            loaded_at: None,
+            error: None,
+        });
+        entry.file = path.to_path_buf();
+        match loaded {
+            Ok(component) => {
+                entry.serving = Some(component);
+                entry.loaded_at = Some(Utc::now());
+                entry.error = None;
+            }
+            Err(error) => entry.error = Some(Arc::new(error)),
         }
     }
 
+    /// Forgets the strategy called `name` (its file was removed).
+    pub fn remove(&mut self, name: &str) {
+        self.entries.remove(name);
+    }
+
+    /// The version of `name` that serves calls.
+    pub fn get(&self, name: &str) -> Option<&Arc<StrategyComponent>> {
+        self.entries.get(name)?.serving.as_ref()
+    }
+
+    /// The entry of `name`.
+    pub fn entry(&self, name: &str) -> Option<&StrategyEntry> {
+        self.entries.get(name)
+    }
+
     /// Every file, by name, loaded or not.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &RegistryEntry)> {
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &StrategyEntry)> {
         self.entries.iter().map(|(name, entry)| (name.as_str(), entry))
     }
 }

@@ -124,7 +124,7 @@ impl Sandbox {
             };
             return Err(LoadError::NotAComponent { path, detail });
         }
-        let content_hash = format!("{:x}", Sha256::digest(&bytes));
+        let content_hash = content_hash(&bytes);
         let sandbox = Arc::clone(self);
         let key = content_hash.clone();
         // Compiling takes milliseconds of CPU: keep it off the async threads.
@@ -313,6 +313,11 @@ impl StrategyComponent {
             kind,
         }
     }
+}
+
+/// The SHA-256 of a component file, in hex: its identity in the registry, the cache and errors.
+pub fn content_hash(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// Whether `name` can name a strategy: lowercase ASCII letters, digits and `-`, starting with

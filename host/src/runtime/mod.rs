@@ -14,7 +14,7 @@ mod wasi;
 pub use bindings::WIT_VERSION;
 pub use cache::CompileCache;
 pub use call::{CallJournal, CallReport, HostCall, LogLine, StrategySession};
-pub use component::{Sandbox, StrategyComponent, is_valid_name};
+pub use component::{Sandbox, StrategyComponent, content_hash, is_valid_name};
 pub use error::{FailureKind, LoadError, StrategyFailure};
 pub use limits::SandboxLimits;
 pub use request::{BatchPlan, StrategyRequest};

@@ -1,0 +1,148 @@
+//! Hot reload: the service watches the strategies folder, and a new, changed or removed
+//! component is compiled off the request path and swapped in atomically. Calls already running
+//! finish on the version they started with; a component that fails to load leaves the previous
+//! version serving and shows its error.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify_debouncer_full::new_debouncer;
+use serde::Serialize;
+
+use crate::engine::SharedRegistry;
+use crate::registry::{FolderError, StrategyRegistry, component_files, load_files, stem};
+use crate::runtime::Sandbox;
+
+/// What one rescan changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReloadReport {
+    /// Strategies whose new version now serves.
+    pub loaded: Vec<String>,
+    /// Strategies whose new version failed to load (the previous one, if any, serves).
+    pub failed: Vec<String>,
+    /// Strategies whose file was removed.
+    pub removed: Vec<String>,
+}
+
+/// Keeps a shared registry in step with a strategies folder.
+#[derive(Clone)]
+pub struct Reloader {
+    sandbox: Arc<Sandbox>,
+    dir: PathBuf,
+    shared: SharedRegistry,
+    // One rescan at a time; the watcher coalesces bursts of events before asking.
+    rescanning: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Reloader {
+    /// A reloader for `dir`, updating `shared`.
+    pub fn new(sandbox: Arc<Sandbox>, dir: &Path, shared: SharedRegistry) -> Self {
+        Reloader {
+            sandbox,
+            dir: dir.to_path_buf(),
+            shared,
+            rescanning: Arc::default(),
+        }
+    }
+
+    fn current(&self) -> Arc<StrategyRegistry> {
+        match self.shared.read() {
+            Ok(registry) => Arc::clone(&registry),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Compares the folder with what serves, loads what changed and swaps the result in.
+    pub async fn rescan(&self) -> Result<ReloadReport, FolderError> {
+        let _one_at_a_time = self.rescanning.lock().await;
+        let current = self.current();
+        let files = component_files(&self.dir).await?;
+        let mut changed = Vec::new();
+        for file in &files {
+            let Ok(bytes) = tokio::fs::read(file).await else {
+                changed.push(file.clone());
+                continue;
+            };
+            let hash = crate::runtime::content_hash(&bytes);
+            let entry = current.entry(&stem(file));
+            // A file whose last load failed is retried on every rescan.
+            let unchanged = entry.is_some_and(|entry| {
+                entry.error.is_none()
+                    && entry.serving.as_ref().map(|component| component.content_hash()) == Some(hash.as_str())
+            });
+            if !unchanged {
+                changed.push(file.clone());
+            }
+        }
+        let present: BTreeSet<String> = files.iter().map(|file| stem(file)).collect();
+        let mut report = ReloadReport::default();
+        let mut next = (*current).clone();
+        for (name, _) in current.entries() {
+            if !present.contains(name) {
+                report.removed.push(name.to_string());
+            }
+        }
+        for name in &report.removed {
+            next.remove(name);
+        }
+        for (path, loaded) in load_files(&self.sandbox, changed).await {
+            let name = stem(&path);
+            match &loaded {
+                Ok(_) => report.loaded.push(name),
+                Err(error) => {
+                    tracing::warn!(strategy = %name, %error, "strategy failed to load; the previous version, if any, keeps serving");
+                    self.sandbox.metrics().record_load_failure(&name);
+                    report.failed.push(name);
+                }
+            }
+            next.insert(&path, loaded);
+        }
+        if report != ReloadReport::default() {
+            match self.shared.write() {
+                Ok(mut shared) => *shared = Arc::new(next),
+                Err(poisoned) => *poisoned.into_inner() = Arc::new(next),
+            }
+            tracing::info!(loaded = ?report.loaded, failed = ?report.failed, removed = ?report.removed, "strategies reloaded");
+        }
+        Ok(report)
+    }
+
+    /// Watches the folder until the returned guard is dropped, rescanning shortly after every
+    /// burst of changes.
+    pub fn watch(self) -> notify::Result<WatchGuard> {
+        let (events, mut wakeups) = tokio::sync::mpsc::channel::<()>(1);
+        let mut debouncer = new_debouncer(Duration::from_millis(150), None, move |result| {
+            if let Ok(_events) = result {
+                // A full channel already holds a pending rescan.
+                let _ = events.try_send(());
+            }
+        })?;
+        debouncer.watch(&self.dir, RecursiveMode::NonRecursive)?;
+        let task = tokio::spawn(async move {
+            while wakeups.recv().await.is_some() {
+                if let Err(error) = self.rescan().await {
+                    tracing::warn!(%error, "cannot rescan the strategies folder");
+                }
+            }
+        });
+        Ok(WatchGuard {
+            _debouncer: Box::new(debouncer),
+            task,
+        })
+    }
+}
+
+/// Stops watching when dropped.
+pub struct WatchGuard {
+    _debouncer: Box<dyn std::any::Any + Send>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
