@@ -1,9 +1,11 @@
 //! The `spoke-batches` command line. Every command prints exactly one JSON object on stdout;
 //! on failure it prints `{"error":{"code":"...","message":"..."}}` and exits non-zero.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
@@ -13,7 +15,9 @@ use crate::config::Environment;
 use crate::db::{DEFAULT_DATABASE_URL, Database, DbError};
 use crate::engine::{BatchRequest, Caller, Engine, EngineError};
 use crate::registry::StrategyRegistry;
+use crate::reload::{Reloader, watch_sources};
 use crate::runtime::{Sandbox, SandboxLimits};
+use crate::service::{self, AppState, bind, check_exposure};
 
 /// Runs Spoke's dynamic-assignment batch strategies as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -40,6 +44,28 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Runs the HTTP service (the `/v1` API, `/metrics`, `/healthz` and the dashboard at `/`).
+    /// Prints one JSON line with its address, then logs to stderr until Ctrl-C or SIGTERM.
+    Serve {
+        /// The address to listen on; a non-loopback address needs SPOKE_BATCHES_TOKEN.
+        #[arg(long, env = "SPOKE_BATCHES_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Where compiled components are kept across restarts (default: ~/.cache/spoke-batches).
+        #[arg(long, env = "SPOKE_BATCHES_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Compile every component at start instead of using the cache.
+        #[arg(long)]
+        no_cache: bool,
+        /// Do not watch the strategies folder for changes.
+        #[arg(long)]
+        no_watch: bool,
+        /// Longest time one request may take, in milliseconds.
+        #[arg(long, env = "SPOKE_BATCHES_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+        request_timeout_ms: u64,
+        /// Rebuild the strategies with this command whenever their sources change (make dev).
+        #[arg(long)]
+        rebuild_command: Option<String>,
+    },
     /// Creates Spoke's tables in the database (never alters tables Spoke created).
     Migrate,
     /// Lists the strategies in the strategies folder: name, display name, file, status or load
@@ -137,7 +163,9 @@ impl From<DbError> for CliError {
 
 /// Runs one command and prints its JSON answer.
 pub async fn run(cli: Cli) -> ExitCode {
+    init_logging(matches!(cli.command, Command::Serve { .. }));
     match execute(cli).await {
+        Ok(Value::Null) => ExitCode::SUCCESS,
         Ok(answer) => {
             println!("{answer}");
             ExitCode::SUCCESS
@@ -147,6 +175,23 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to stderr (stdout carries the JSON answer): `RUST_LOG` filters them (default `info`
+/// for `serve`, `warn` otherwise); `SPOKE_BATCHES_LOG_FORMAT=json` makes them JSON lines.
+fn init_logging(serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let env = Environment::from_process();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(if serving { "info" } else { "warn" }));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    let _ = if env.get("SPOKE_BATCHES_LOG_FORMAT") == Some("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Prints the one JSON object of a failed command.
@@ -160,6 +205,30 @@ fn caller(texter_id: Option<i64>) -> Caller {
 
 async fn execute(cli: Cli) -> Result<Value, CliError> {
     match cli.command {
+        Command::Serve {
+            listen,
+            cache_dir,
+            no_cache,
+            no_watch,
+            request_timeout_ms,
+            rebuild_command,
+        } => {
+            let env = Environment::from_process();
+            let cache_dir = if no_cache {
+                None
+            } else {
+                cache_dir.or_else(|| default_cache_dir(&env))
+            };
+            let options = ServeOptions {
+                listen,
+                cache_dir,
+                watch: !no_watch,
+                request_timeout: Duration::from_millis(request_timeout_ms),
+                rebuild_command,
+            };
+            serve(&cli.database_url, &cli.strategies_dir, options, env).await?;
+            Ok(Value::Null)
+        }
         Command::Strategies => {
             let registry = load_registry(&cli.strategies_dir).await?;
             Ok(json!({ "strategies": strategies_json(&registry) }))
@@ -225,6 +294,74 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             Ok(json!({ "unassigned": unassigned }))
         }
     }
+}
+
+/// How `serve` runs.
+struct ServeOptions {
+    listen: SocketAddr,
+    cache_dir: Option<PathBuf>,
+    watch: bool,
+    request_timeout: Duration,
+    rebuild_command: Option<String>,
+}
+
+fn default_cache_dir(env: &Environment) -> Option<PathBuf> {
+    let base = env
+        .get("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env.get("HOME").map(|home| Path::new(home).join(".cache")))?;
+    Some(base.join("spoke-batches"))
+}
+
+async fn serve(
+    database_url: &str,
+    strategies_dir: &Path,
+    options: ServeOptions,
+    env: Environment,
+) -> Result<(), CliError> {
+    let token = env.get("SPOKE_BATCHES_TOKEN").map(str::to_string);
+    let db = Database::connect(database_url).await?;
+    db.prepare_schema().await?;
+    let sandbox = Sandbox::with_cache(SandboxLimits::default(), options.cache_dir.as_deref())
+        .map_err(|error| CliError::new("SANDBOX", format!("{error:#}")))?;
+    let registry = StrategyRegistry::load_dir(&sandbox, strategies_dir)
+        .await
+        .map_err(|error| CliError::new("STRATEGIES_FOLDER", error))?;
+    for (name, entry) in registry.entries() {
+        if let Some(error) = &entry.error {
+            tracing::warn!(strategy = name, %error, "strategy failed to load");
+        }
+    }
+    let shared = Arc::new(RwLock::new(Arc::new(registry)));
+    let engine = Engine::new(db, Arc::clone(&shared), env);
+    let state = AppState::new(engine, Arc::clone(&sandbox), token, options.request_timeout);
+    check_exposure(options.listen, &state).map_err(|error| CliError::new("UNSAFE_LISTEN", error))?;
+    let listener = bind(options.listen)
+        .await
+        .map_err(|error| CliError::new("LISTEN", error))?;
+    let address = listener.local_addr().unwrap_or(options.listen);
+    let _watch = if options.watch {
+        let reloader = Reloader::new(Arc::clone(&sandbox), strategies_dir, shared);
+        Some(reloader.watch().map_err(|error| CliError::new("WATCH", error))?)
+    } else {
+        None
+    };
+    let _rebuild = match options.rebuild_command {
+        Some(command) => {
+            let root = strategies_dir.parent().unwrap_or(strategies_dir);
+            Some(watch_sources(root, command).map_err(|error| CliError::new("WATCH", error))?)
+        }
+        None => None,
+    };
+    println!(
+        "{}",
+        json!({"listening": format!("http://{address}"), "dashboard": format!("http://{address}/"),
+               "compiled": sandbox.compilations()})
+    );
+    tracing::info!(%address, "serving");
+    service::serve(listener, state)
+        .await
+        .map_err(|error| CliError::new("SERVE", error))
 }
 
 /// Connects (creating Spoke's tables where absent) and loads the strategies when the command

@@ -17,5 +17,6 @@ pub mod model;
 pub mod registry;
 pub mod reload;
 pub mod runtime;
+pub mod service;
 pub mod source;
 pub mod timezones;

@@ -146,3 +146,48 @@ impl Drop for WatchGuard {
         self.task.abort();
     }
 }
+
+/// Watches strategy sources (`<root>/*/src/**`, `<root>/*/Cargo.toml`) and runs a rebuild
+/// command after every burst of changes, for `make dev`: the rebuilt components land in the
+/// watched folder and hot reload picks them up.
+pub fn watch_sources(root: &Path, command: String) -> notify::Result<WatchGuard> {
+    let (events, mut wakeups) = tokio::sync::mpsc::channel::<()>(1);
+    let mut debouncer = new_debouncer(
+        Duration::from_millis(300),
+        None,
+        move |result: notify_debouncer_full::DebounceEventResult| {
+            let Ok(batch) = result else { return };
+            let relevant = batch.iter().flat_map(|event| event.paths.iter()).any(|path| {
+                let text = path.to_string_lossy();
+                (text.contains("/src/") && text.ends_with(".rs")) || text.ends_with("Cargo.toml")
+            });
+            if relevant {
+                let _ = events.try_send(());
+            }
+        },
+    )?;
+    debouncer.watch(root, RecursiveMode::Recursive)?;
+    let task = tokio::spawn(async move {
+        while wakeups.recv().await.is_some() {
+            tracing::info!(%command, "strategy sources changed; rebuilding");
+            match tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(&command)
+                .output()
+                .await
+            {
+                Ok(output) if output.status.success() => tracing::info!("strategies rebuilt"),
+                Ok(output) => tracing::warn!(
+                    status = %output.status,
+                    stderr = %String::from_utf8_lossy(&output.stderr),
+                    "rebuilding the strategies failed; the previous versions keep serving"
+                ),
+                Err(error) => tracing::warn!(%error, "cannot run the rebuild command"),
+            }
+        }
+    });
+    Ok(WatchGuard {
+        _debouncer: Box::new(debouncer),
+        task,
+    })
+}

@@ -146,6 +146,9 @@ pub trait Queries: Send + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = sqlx::Result<i64>> + Send;
 
+    /// The newest unarchived campaigns that use dynamic assignment, at most `limit`.
+    fn dynamic_campaigns(&mut self, limit: u32) -> impl Future<Output = sqlx::Result<Vec<Campaign>>> + Send;
+
     /// Makes `user_id` a member of `organization_id` with `role`.
     fn insert_membership(
         &mut self,
@@ -386,6 +389,20 @@ macro_rules! impl_queries {
                 query
                     .build_query_scalar()
                     .fetch_one(&mut *self.transaction)
+                    .await
+            }
+
+            /// The newest unarchived campaigns that use dynamic assignment, at most `limit`.
+            async fn dynamic_campaigns(&mut self, limit: u32) -> sqlx::Result<Vec<Campaign>> {
+                let mut query = QueryBuilder::<$db>::new(format!(
+                    "SELECT {CAMPAIGN_COLUMNS}, {} FROM campaign WHERE use_dynamic_assignment = TRUE \
+                     AND COALESCE(is_archived, FALSE) = FALSE ORDER BY id DESC LIMIT ",
+                    <$db as Dialect>::DUE_BY
+                ));
+                query.push_bind(i64::from(limit));
+                query
+                    .build_query_as::<Campaign>()
+                    .fetch_all(&mut *self.transaction)
                     .await
             }
 

@@ -143,7 +143,24 @@ impl Engine {
                 "numberContacts is {number}; it must be between 0 and {MAX_NUMBER_CONTACTS} (0 means a full batch)"
             )));
         }
-        in_transaction!(self, begin_write, request_batch(request))
+        let started = std::time::Instant::now();
+        let assignment = request.assignment_id;
+        let result = in_transaction!(self, begin_write, request_batch(request));
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &result {
+            Ok(outcome) => tracing::info!(
+                assignment,
+                strategy = outcome.strategy.as_deref().unwrap_or("none"),
+                decision = if outcome.found { "assigned" } else { "nothing" },
+                assigned = outcome.assigned,
+                duration_ms,
+                "batch request"
+            ),
+            Err(error) => {
+                tracing::warn!(assignment, code = error.code(), %error, duration_ms, "batch request failed")
+            }
+        }
+        result
     }
 
     /// `hasUnassignedContactsForTexter`: how many contacts the "request texts" button offers.
@@ -182,6 +199,17 @@ impl Engine {
         in_transaction!(self, begin_write, message_sent(contact_id))
     }
 
+    /// A campaign with its resolved configuration.
+    pub async fn campaign_view(&self, campaign_id: i64) -> Result<CampaignView, EngineError> {
+        in_transaction!(self, begin_read, campaign_view(campaign_id))
+    }
+
+    /// The newest unarchived dynamic-assignment campaigns (at most `limit`), each with its
+    /// resolved configuration or the reason it cannot be resolved.
+    pub async fn dynamic_campaigns(&self, limit: u32) -> Result<Vec<CampaignOverview>, EngineError> {
+        in_transaction!(self, begin_read, dynamic_campaigns(limit))
+    }
+
     /// The enabled strategies of a campaign that are loaded, the default first; enabled names
     /// that failed to load are skipped (and logged), as Spoke skips a handler it cannot load.
     fn policies(&self, settings: &CampaignSettings) -> Vec<Arc<StrategyComponent>> {
@@ -198,6 +226,79 @@ impl Engine {
             })
             .collect()
     }
+}
+
+/// A campaign and its resolved configuration.
+#[derive(Debug, Clone)]
+pub struct CampaignView {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// Its configuration.
+    pub settings: CampaignSettings,
+}
+
+/// A campaign in the dashboard's list.
+#[derive(Debug)]
+pub struct CampaignOverview {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// Its configuration, or why it cannot be resolved.
+    pub settings: Result<CampaignSettings, EngineError>,
+}
+
+async fn campaign_view<T: Queries>(
+    engine: &Engine,
+    mut tx: T,
+    campaign_id: i64,
+) -> Result<CampaignView, EngineError> {
+    let campaign = tx
+        .campaign(campaign_id, false)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "campaign",
+            id: campaign_id,
+        })?;
+    let organization = tx
+        .organization(campaign.organization_id)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "organization",
+            id: campaign.organization_id,
+        })?;
+    let settings = CampaignSettings::resolve(&organization, &campaign, &engine.env)?;
+    tx.rollback().await?;
+    Ok(CampaignView { campaign, settings })
+}
+
+async fn dynamic_campaigns<T: Queries>(
+    engine: &Engine,
+    mut tx: T,
+    limit: u32,
+) -> Result<Vec<CampaignOverview>, EngineError> {
+    let campaigns = tx.dynamic_campaigns(limit).await?;
+    let mut organizations = std::collections::BTreeMap::new();
+    let mut overviews = Vec::with_capacity(campaigns.len());
+    for campaign in campaigns {
+        if !organizations.contains_key(&campaign.organization_id) {
+            let organization = tx.organization(campaign.organization_id).await?;
+            organizations.insert(campaign.organization_id, organization);
+        }
+        let settings = match organizations
+            .get(&campaign.organization_id)
+            .and_then(Option::as_ref)
+        {
+            Some(organization) => {
+                CampaignSettings::resolve(organization, &campaign, &engine.env).map_err(EngineError::from)
+            }
+            None => Err(EngineError::NotFound {
+                what: "organization",
+                id: campaign.organization_id,
+            }),
+        };
+        overviews.push(CampaignOverview { campaign, settings });
+    }
+    tx.rollback().await?;
+    Ok(overviews)
 }
 
 /// The rows one assignment operation works on.

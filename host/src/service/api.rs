@@ -1,0 +1,249 @@
+//! The `/v1` handlers: the engine's operations with the CLI's JSON shapes, the strategies, the
+//! texter UI settings and the dashboard's data.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Id, JsonBody, QueryParams};
+use crate::cli::strategies_json;
+use crate::config::CampaignSettings;
+use crate::engine::{BatchRequest, Caller, EngineError};
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+fn caller(texter_id: Option<i64>) -> Caller {
+    texter_id.map_or(Caller::Operator, Caller::User)
+}
+
+/// Runs an engine operation within the request timeout.
+async fn within<T>(
+    timeout: Duration,
+    operation: impl Future<Output = Result<T, EngineError>>,
+) -> Result<T, ApiError> {
+    match tokio::time::timeout(timeout, operation).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(_) => Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "TIMEOUT",
+            format!(
+                "the request took longer than {} ms; nothing was changed",
+                timeout.as_millis()
+            ),
+        )),
+    }
+}
+
+/// `POST /v1/assignments/{id}/batches`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchBody {
+    texter_id: Option<i64>,
+    number_contacts: Option<i64>,
+    batch_type: Option<String>,
+    /// The request's time (for replays and tests); absent means now.
+    now: Option<DateTime<Utc>>,
+}
+
+pub async fn request_batch(
+    State(state): State<AppState>,
+    Id(id): Id,
+    JsonBody(body): JsonBody<BatchBody>,
+) -> ApiResult {
+    let request = BatchRequest {
+        assignment_id: id,
+        caller: caller(body.texter_id),
+        number_contacts: body.number_contacts,
+        batch_type: body.batch_type,
+        now: body.now.unwrap_or_else(Utc::now),
+    };
+    let outcome = within(state.request_timeout, state.engine.request_batch(request)).await?;
+    Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
+}
+
+/// `GET /v1/assignments/{id}/unassigned-count` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UnassignedQuery {
+    texter_id: Option<i64>,
+    now: Option<DateTime<Utc>>,
+}
+
+pub async fn unassigned_count(
+    State(state): State<AppState>,
+    Id(id): Id,
+    QueryParams(query): QueryParams<UnassignedQuery>,
+) -> ApiResult {
+    let now = query.now.unwrap_or_else(Utc::now);
+    let count = within(
+        state.request_timeout,
+        state.engine.has_unassigned(id, caller(query.texter_id), now),
+    )
+    .await?;
+    Ok(Json(json!({ "count": count })))
+}
+
+/// `POST /v1/assignments/{id}/release`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReleaseBody {
+    texter_id: Option<i64>,
+    #[serde(default)]
+    conversations: bool,
+}
+
+pub async fn release(
+    State(state): State<AppState>,
+    Id(id): Id,
+    JsonBody(body): JsonBody<ReleaseBody>,
+) -> ApiResult {
+    let released = within(
+        state.request_timeout,
+        state
+            .engine
+            .release(id, caller(body.texter_id), body.conversations),
+    )
+    .await?;
+    Ok(Json(json!({ "released": released })))
+}
+
+/// `POST /v1/campaigns/{id}/join`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JoinBody {
+    user_id: i64,
+    join_token: String,
+}
+
+pub async fn join(
+    State(state): State<AppState>,
+    Id(id): Id,
+    JsonBody(body): JsonBody<JoinBody>,
+) -> ApiResult {
+    let outcome = within(
+        state.request_timeout,
+        state.engine.join(id, body.user_id, &body.join_token, Utc::now()),
+    )
+    .await?;
+    Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
+}
+
+pub async fn message_sent(State(state): State<AppState>, Id(id): Id) -> ApiResult {
+    let unassigned = within(state.request_timeout, state.engine.message_sent(id)).await?;
+    Ok(Json(json!({ "unassigned": unassigned })))
+}
+
+pub async fn strategies(State(state): State<AppState>) -> ApiResult {
+    Ok(Json(
+        json!({ "strategies": strategies_json(&state.engine.strategies()) }),
+    ))
+}
+
+/// Spoke's texter UI defaults for the dynamic-assignment and release sideboxes.
+const TEXTER_UI_DEFAULTS: [(&str, Value); 8] = [
+    ("dynamicAssignmentRequestMoreLabel", Value::Null),
+    ("dynamicAssignmentRequestMoreMessage", Value::Null),
+    ("dynamicAssignmentNothingToDoMessage", Value::Null),
+    ("releaseContactsReleaseConvos", Value::Bool(false)),
+    ("releaseContactsBatchLabel", Value::Null),
+    ("releaseContactsConvosLabel", Value::Null),
+    ("releaseContactsNonDynamicToo", Value::Bool(false)),
+    ("takeConversationsOutboundUnassign", Value::Bool(false)),
+];
+
+fn default_text(key: &str) -> Option<&'static str> {
+    match key {
+        "dynamicAssignmentRequestMoreLabel" => Some("Send more texts"),
+        "dynamicAssignmentRequestMoreMessage" => {
+            Some("Finished sending all your messages, and want to send more?")
+        }
+        "releaseContactsBatchLabel" => Some("Done for the day"),
+        "releaseContactsConvosLabel" => Some("Release all my contacts"),
+        _ => None,
+    }
+}
+
+/// The texter UI settings with Spoke's defaults filled in where a setting is unset or empty.
+fn texter_ui_settings(settings: &CampaignSettings) -> Map<String, Value> {
+    let mut filled = settings.texter_ui.as_map().clone();
+    for (key, fallback) in TEXTER_UI_DEFAULTS {
+        let unset = match filled.get(key) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(text)) => text.is_empty(),
+            Some(_) => false,
+        };
+        if unset {
+            let value = default_text(key).map_or(fallback, |text| Value::String(text.to_string()));
+            filled.insert(key.to_string(), value);
+        }
+    }
+    filled
+}
+
+/// The enabled strategies of a campaign, the default first, with what serves under each name.
+fn enabled_strategies(state: &AppState, settings: &CampaignSettings) -> Vec<Value> {
+    let registry = state.engine.strategies();
+    settings
+        .strategies
+        .iter()
+        .enumerate()
+        .map(|(position, name)| {
+            let serving = registry.get(name);
+            json!({
+                "name": name,
+                "displayName": serving.map(|component| component.display_name()),
+                "default": position == 0,
+                "loaded": serving.is_some(),
+            })
+        })
+        .collect()
+}
+
+pub async fn texter_ui(State(state): State<AppState>, Id(id): Id) -> ApiResult {
+    let view = within(state.request_timeout, state.engine.campaign_view(id)).await?;
+    Ok(Json(json!({
+        "campaignId": view.campaign.id,
+        "strategies": enabled_strategies(&state, &view.settings),
+        "sideboxes": view.settings.sideboxes,
+        "settings": texter_ui_settings(&view.settings),
+    })))
+}
+
+/// `GET /v1/dashboard`: the strategies with their statistics and the campaigns with their
+/// enabled strategies.
+pub async fn dashboard(State(state): State<AppState>) -> ApiResult {
+    let metrics = state.sandbox.metrics();
+    let mut strategies = strategies_json(&state.engine.strategies());
+    for strategy in &mut strategies {
+        let name = strategy["name"].as_str().unwrap_or_default().to_string();
+        strategy["stats"] = serde_json::to_value(metrics.stats(&name)).unwrap_or_default();
+    }
+    let campaigns = within(state.request_timeout, state.engine.dynamic_campaigns(50)).await?;
+    let campaigns: Vec<Value> = campaigns
+        .into_iter()
+        .map(|overview| match overview.settings {
+            Ok(settings) => json!({
+                "id": overview.campaign.id,
+                "title": overview.campaign.title,
+                "strategies": enabled_strategies(&state, &settings),
+            }),
+            Err(error) => json!({
+                "id": overview.campaign.id,
+                "title": overview.campaign.title,
+                "error": error.to_string(),
+            }),
+        })
+        .collect();
+    Ok(Json(json!({
+        "strategies": strategies,
+        "campaigns": campaigns,
+        "database": state.engine.database().dialect_name(),
+        "serverTime": Utc::now(),
+    })))
+}
