@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

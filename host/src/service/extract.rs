@@ -3,6 +3,7 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -23,13 +24,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
-    let status = rejection.status();
-    let code = match status.as_u16() {
-        413 => "PAYLOAD_TOO_LARGE",
-        415 => "UNSUPPORTED_MEDIA_TYPE",
-        _ => "BAD_REQUEST",
+    // axum answers 422 for well-formed JSON of the wrong shape; this API keeps 422 for a
+    // failing strategy, so every malformed body is a 400.
+    let (status, code) = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
+        _ => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
     };
-    let hint = if status.as_u16() == 415 {
+    let hint = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
         " (send Content-Type: application/json)"
     } else {
         ""

@@ -1,0 +1,266 @@
+//! Hot reload and the compile cache: replacing a component while requests run fails none of
+//! them and the new version answers afterwards; a broken component keeps the old one serving;
+//! a second start compiles nothing; a corrupt cache entry is rebuilt, never loaded.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
+
+mod support;
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use spoke_batches::config::Environment;
+use spoke_batches::engine::{Caller, Engine, SharedRegistry};
+use spoke_batches::registry::{StrategyRegistry, StrategyStatus};
+use spoke_batches::reload::Reloader;
+use spoke_batches::runtime::Sandbox;
+use support::db::TestDb;
+use support::{component_path, test_limits};
+
+const NOW: &str = "2026-03-02T15:00:00Z";
+
+/// Replaces `target` atomically with the built component of `crate_name`.
+fn replace(crate_name: &str, target: &Path) {
+    let staging = target.with_extension("wasm.tmp");
+    std::fs::copy(component_path(crate_name), &staging).unwrap();
+    std::fs::rename(&staging, target).unwrap();
+}
+
+/// Waits until `condition` holds on the served registry, for at most 10 s.
+async fn eventually(shared: &SharedRegistry, what: &str, condition: impl Fn(&StrategyRegistry) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let registry = Arc::clone(&shared.read().unwrap());
+        if condition(&registry) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn seed(db: &TestDb) {
+    db.exec(
+        r#"
+        INSERT INTO organization (id, name) VALUES (1, 'Org');
+        INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email) VALUES (5, 'a', 'T', 'T', '1', 'e');
+        INSERT INTO user_organization (user_id, organization_id, role) VALUES (5, 1, 'TEXTER');
+        INSERT INTO campaign (id, organization_id, title, is_started, is_archived, use_dynamic_assignment, batch_size)
+          VALUES (10, 1, 'C', TRUE, FALSE, TRUE, 5);
+        INSERT INTO assignment (id, user_id, campaign_id) VALUES (100, 5, 10);
+        "#,
+    )
+    .await;
+    let contacts: Vec<String> = (0..3000)
+        .map(|i| format!("(10, '+1{i:010}', 'needsMessage')"))
+        .collect();
+    db.exec(&format!(
+        "INSERT INTO campaign_contact (campaign_id, cell, message_status) VALUES {}",
+        contacts.join(", ")
+    ))
+    .await;
+}
+
+struct Folder {
+    dir: tempfile::TempDir,
+    sandbox: Arc<Sandbox>,
+    shared: SharedRegistry,
+}
+
+async fn folder_with_all_texters() -> Folder {
+    let dir = tempfile::tempdir().unwrap();
+    support::install("all-texters", dir.path(), "all-texters");
+    let sandbox = Sandbox::new(test_limits()).unwrap();
+    let registry = StrategyRegistry::load_dir(&sandbox, dir.path()).await.unwrap();
+    Folder {
+        dir,
+        sandbox,
+        shared: Arc::new(RwLock::new(Arc::new(registry))),
+    }
+}
+
+fn display_name(registry: &StrategyRegistry) -> Option<String> {
+    registry
+        .get("all-texters")
+        .map(|component| component.display_name().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_component_under_load_fails_no_request() {
+    let db = TestDb::sqlite().await;
+    seed(&db).await;
+    let folder = folder_with_all_texters().await;
+    let engine = Engine::new(
+        db.db.clone(),
+        Arc::clone(&folder.shared),
+        Environment::from_pairs([("DYNAMICASSIGNMENT_BATCHES", "all-texters")]),
+    );
+    let _watch = Reloader::new(
+        Arc::clone(&folder.sandbox),
+        folder.dir.path(),
+        Arc::clone(&folder.shared),
+    )
+    .watch()
+    .unwrap();
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (engine, stop) = (engine.clone(), Arc::clone(&stop));
+        load.spawn(async move {
+            let mut answers = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                engine
+                    .has_unassigned(100, Caller::User(5), NOW.parse().unwrap())
+                    .await?;
+                answers += 1;
+            }
+            Ok::<u32, spoke_batches::engine::EngineError>(answers)
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let replaced = Instant::now();
+    replace("next-version", &folder.dir.path().join("all-texters.wasm"));
+    eventually(&folder.shared, "version 2 serves", |registry| {
+        display_name(registry).as_deref() == Some("Everyone can request a new batch (version 2)")
+    })
+    .await;
+    let reload_time = replaced.elapsed();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while let Some(joined) = load.join_next().await {
+        assert!(joined.unwrap().expect("no request fails during the swap") > 0);
+    }
+    assert!(
+        reload_time < Duration::from_secs(5),
+        "reload took {reload_time:?}"
+    );
+    // The new version's behaviour: at most one contact per request.
+    let mut request = spoke_batches::engine::BatchRequest {
+        assignment_id: 100,
+        caller: Caller::User(5),
+        number_contacts: None,
+        batch_type: None,
+        now: NOW.parse().unwrap(),
+    };
+    assert_eq!(engine.request_batch(request.clone()).await.unwrap().assigned, 1);
+    request.number_contacts = Some(5);
+    assert_eq!(engine.request_batch(request).await.unwrap().assigned, 1);
+}
+
+#[tokio::test]
+async fn a_broken_component_keeps_the_previous_version_serving() {
+    let folder = folder_with_all_texters().await;
+    let reloader = Reloader::new(
+        Arc::clone(&folder.sandbox),
+        folder.dir.path(),
+        Arc::clone(&folder.shared),
+    );
+    let target = folder.dir.path().join("all-texters.wasm");
+    let before = folder
+        .shared
+        .read()
+        .unwrap()
+        .get("all-texters")
+        .unwrap()
+        .content_hash()
+        .to_string();
+    let bytes = std::fs::read(&target).unwrap();
+    std::fs::write(&target, &bytes[..bytes.len() / 3]).unwrap();
+    let report = reloader.rescan().await.unwrap();
+    assert_eq!(report.failed, ["all-texters"]);
+    let registry = Arc::clone(&folder.shared.read().unwrap());
+    let entry = registry.entry("all-texters").unwrap();
+    assert_eq!(entry.status(), StrategyStatus::Stale);
+    assert!(
+        entry
+            .error
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .contains("is not a valid component"),
+        "{:?}",
+        entry.error
+    );
+    assert_eq!(
+        entry.serving.as_ref().unwrap().content_hash(),
+        before,
+        "the old version still serves"
+    );
+    // Fixing the file brings it back; removing it unloads it.
+    std::fs::write(&target, &bytes).unwrap();
+    assert_eq!(reloader.rescan().await.unwrap().loaded, ["all-texters"]);
+    assert_eq!(
+        folder
+            .shared
+            .read()
+            .unwrap()
+            .entry("all-texters")
+            .unwrap()
+            .status(),
+        StrategyStatus::Loaded
+    );
+    std::fs::remove_file(&target).unwrap();
+    assert_eq!(reloader.rescan().await.unwrap().removed, ["all-texters"]);
+    assert!(folder.shared.read().unwrap().get("all-texters").is_none());
+    // A rescan with nothing changed changes nothing.
+    assert_eq!(reloader.rescan().await.unwrap(), Default::default());
+}
+
+#[tokio::test]
+async fn a_second_start_compiles_nothing_and_a_corrupt_cache_entry_is_rebuilt() {
+    let strategies = tempfile::tempdir().unwrap();
+    for name in support::SHIPPED {
+        support::install(name, strategies.path(), name);
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let first = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    let registry = StrategyRegistry::load_dir(&first, strategies.path())
+        .await
+        .unwrap();
+    assert_eq!(
+        registry
+            .entries()
+            .filter(|(_, entry)| entry.status() == StrategyStatus::Loaded)
+            .count(),
+        5
+    );
+    assert_eq!(first.compilations(), 5);
+
+    let second = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    let registry = StrategyRegistry::load_dir(&second, strategies.path())
+        .await
+        .unwrap();
+    assert_eq!(
+        registry
+            .entries()
+            .filter(|(_, entry)| entry.status() == StrategyStatus::Loaded)
+            .count(),
+        5
+    );
+    assert_eq!(second.compilations(), 0, "every component came from the cache");
+
+    // Corrupt one compiled artifact: it is detected, ignored and rebuilt.
+    let artifact = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "cwasm"))
+        .unwrap();
+    let mut bytes = std::fs::read(&artifact).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&artifact, &bytes).unwrap();
+    let third = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    let registry = StrategyRegistry::load_dir(&third, strategies.path())
+        .await
+        .unwrap();
+    assert_eq!(
+        registry
+            .entries()
+            .filter(|(_, entry)| entry.status() == StrategyStatus::Loaded)
+            .count(),
+        5
+    );
+    assert_eq!(third.compilations(), 1, "only the corrupt entry was recompiled");
+}
