@@ -13,7 +13,12 @@ STRATEGIES := $(patsubst strategies/%/Cargo.toml,%,$(wildcard strategies/*/Cargo
 TEST_COMPONENTS := $(patsubst tests/components/%/Cargo.toml,%,$(wildcard tests/components/*/Cargo.toml))
 HOST := $(CARGO_TARGET_DIR)/release/spoke-batches
 
-.PHONY: all build host strategies test-components test lint run toolchain check-names clean
+# The main job's database and address (override on the command line: make run LISTEN=...).
+DATABASE_URL ?= sqlite://spoke-batches.sqlite
+LISTEN ?= 127.0.0.1:8080
+DEMO_CONTACTS ?= 5000
+
+.PHONY: all build host strategies test-components test lint run dev seed toolchain check-names clean
 
 all: build
 
@@ -56,8 +61,22 @@ lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The main job: seed a demo into the embedded SQLite database when it is empty, then serve it
+# with hot reload. Ctrl-C stops it.
 run: build
-	$(HOST) --strategies $(DIST) strategies
+	@$(HOST) --database-url "$(DATABASE_URL)" seed --if-empty --contacts $(DEMO_CONTACTS)
+	$(HOST) --database-url "$(DATABASE_URL)" --strategies $(DIST) serve --listen $(LISTEN)
+
+# Like run, and saving a strategy's source rebuilds it; the running service serves the new
+# version within seconds.
+dev: build
+	@$(HOST) --database-url "$(DATABASE_URL)" seed --if-empty --contacts $(DEMO_CONTACTS)
+	$(HOST) --database-url "$(DATABASE_URL)" --strategies $(DIST) serve --listen $(LISTEN) \
+	  --rebuild-command "$(MAKE) --no-print-directory strategies"
+
+# A larger demo: make seed DATABASE_URL=postgres://... DEMO_CONTACTS=1000000
+seed: host
+	$(HOST) --database-url "$(DATABASE_URL)" seed --contacts $(DEMO_CONTACTS)
 
 clean:
 	$(CARGO) clean

@@ -55,6 +55,9 @@ async fn seed(db: &TestDb) {
     .await;
 }
 
+/// The `updated_at` of seeded contacts.
+const OLD: &str = "2020-01-01 00:00:00";
+
 /// Adds `count` contacts to CAMPAIGN.
 async fn contacts(
     db: &TestDb,
@@ -66,10 +69,11 @@ async fn contacts(
 ) {
     let assignment = assignment.map_or("NULL".to_string(), |id| id.to_string());
     let rows: Vec<String> = (0..count)
-        .map(|i| format!("(10, '+1555{i:07}', '{status}', {assignment}, {opted_out}, '{offset}')"))
+        .map(|i| format!("(10, '+1555{i:07}', '{status}', {assignment}, {opted_out}, '{offset}', '{OLD}')"))
         .collect();
     db.exec(&format!(
-        "INSERT INTO campaign_contact (campaign_id, cell, message_status, assignment_id, is_opted_out, timezone_offset) VALUES {}",
+        "INSERT INTO campaign_contact (campaign_id, cell, message_status, assignment_id, is_opted_out, timezone_offset, \
+         updated_at) VALUES {}",
         rows.join(", ")
     ))
     .await;
@@ -105,6 +109,7 @@ async fn set_campaign(db: &TestDb, assignments: &str) {
 }
 
 on_both_databases!(
+    a_null_batch_size_is_capped_by_what_the_strategy_returned,
     a_request_assigns_a_batch_of_available_contacts,
     the_texters_number_and_max_contacts_limit_the_batch,
     a_texter_above_max_contacts_gets_nothing,
@@ -147,6 +152,21 @@ async fn a_request_assigns_a_batch_of_available_contacts(db: &TestDb) {
         10,
         "only available contacts are assigned"
     );
+    assert_eq!(
+        db.int(&format!(
+            "SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = 100 AND updated_at > '{OLD}'"
+        ))
+        .await,
+        10,
+        "updated_at is set on the assigned contacts"
+    );
+    assert_eq!(
+        db.int(&format!(
+            "SELECT COUNT(*) FROM campaign_contact WHERE updated_at > '{OLD}'"
+        ))
+        .await,
+        10
+    );
     // Later requests take what is left, then nothing.
     assert_eq!(ask(&engine, MINE).await.assigned, 10);
     assert_eq!(ask(&engine, MINE).await.assigned, 5);
@@ -159,6 +179,32 @@ async fn a_request_assigns_a_batch_of_available_contacts(db: &TestDb) {
         35,
         "no contact lost"
     );
+}
+
+async fn a_null_batch_size_is_capped_by_what_the_strategy_returned(db: &TestDb) {
+    seed(db).await;
+    set_campaign(
+        db,
+        r#"batch_size = NULL, features = '{"DYNAMICASSIGNMENT_BATCHES":"vetted-takeconversations"}'"#,
+    )
+    .await;
+    contacts(db, 6, None, "needsResponse", false, "").await;
+    let engine = db.engine(&[]).await;
+    let mut take = request(VETTED_ASSIGNMENT, Caller::User(VETTED));
+    assert_eq!(
+        engine.request_batch(take.clone()).await.unwrap().assigned,
+        1,
+        "numberContacts || batch_size || 1"
+    );
+    take.number_contacts = Some(4);
+    assert_eq!(engine.request_batch(take.clone()).await.unwrap().assigned, 4);
+    take.number_contacts = Some(40);
+    assert_eq!(
+        engine.request_batch(take).await.unwrap().assigned,
+        1,
+        "capped by what the strategy counted"
+    );
+    assert_eq!(held(db, VETTED_ASSIGNMENT).await, 6);
 }
 
 async fn the_texters_number_and_max_contacts_limit_the_batch(db: &TestDb) {

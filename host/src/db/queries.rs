@@ -146,6 +146,12 @@ pub trait Queries: Send + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = sqlx::Result<i64>> + Send;
 
+    /// The first assignment of `campaign_id`, if any.
+    fn first_assignment(
+        &mut self,
+        campaign_id: i64,
+    ) -> impl Future<Output = sqlx::Result<Option<Assignment>>> + Send;
+
     /// The newest unarchived campaigns that use dynamic assignment, at most `limit`.
     fn dynamic_campaigns(&mut self, limit: u32) -> impl Future<Output = sqlx::Result<Vec<Campaign>>> + Send;
 
@@ -389,6 +395,18 @@ macro_rules! impl_queries {
                 query
                     .build_query_scalar()
                     .fetch_one(&mut *self.transaction)
+                    .await
+            }
+
+            /// The first assignment of `campaign_id`, if any.
+            async fn first_assignment(&mut self, campaign_id: i64) -> sqlx::Result<Option<Assignment>> {
+                let mut query = QueryBuilder::<$db>::new(format!(
+                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignment WHERE campaign_id = "
+                ));
+                query.push_bind(campaign_id).push(" ORDER BY id LIMIT 1");
+                query
+                    .build_query_as::<Assignment>()
+                    .fetch_optional(&mut *self.transaction)
                     .await
             }
 

@@ -210,6 +210,11 @@ impl Engine {
         in_transaction!(self, begin_read, dynamic_campaigns(limit))
     }
 
+    /// `(assignment id, its user id)` of a texter in the newest dynamic campaign, for examples.
+    pub async fn example_assignment(&self) -> Result<Option<(i64, i64)>, EngineError> {
+        in_transaction!(self, begin_read, example_assignment())
+    }
+
     /// The enabled strategies of a campaign that are loaded, the default first; enabled names
     /// that failed to load are skipped (and logged), as Spoke skips a handler it cannot load.
     fn policies(&self, settings: &CampaignSettings) -> Vec<Arc<StrategyComponent>> {
@@ -299,6 +304,18 @@ async fn dynamic_campaigns<T: Queries>(
     }
     tx.rollback().await?;
     Ok(overviews)
+}
+
+async fn example_assignment<T: Queries>(
+    _engine: &Engine,
+    mut tx: T,
+) -> Result<Option<(i64, i64)>, EngineError> {
+    let Some(campaign) = tx.dynamic_campaigns(1).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let assignment = tx.first_assignment(campaign.id).await?;
+    tx.rollback().await?;
+    Ok(assignment.map(|assignment| (assignment.id, assignment.user_id)))
 }
 
 /// The rows one assignment operation works on.
