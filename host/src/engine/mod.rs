@@ -256,20 +256,7 @@ async fn campaign_view<T: Queries>(
     mut tx: T,
     campaign_id: i64,
 ) -> Result<CampaignView, EngineError> {
-    let campaign = tx
-        .campaign(campaign_id, false)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "campaign",
-            id: campaign_id,
-        })?;
-    let organization = tx
-        .organization(campaign.organization_id)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "organization",
-            id: campaign.organization_id,
-        })?;
+    let (campaign, organization) = campaign_and_organization(&mut tx, campaign_id).await?;
     let settings = CampaignSettings::resolve(&organization, &campaign, &engine.env)?;
     tx.rollback().await?;
     Ok(CampaignView { campaign, settings })
@@ -326,6 +313,28 @@ struct Context {
     texter: User,
 }
 
+/// Loads campaign `campaign_id` and its organization.
+async fn campaign_and_organization<T: Queries>(
+    tx: &mut T,
+    campaign_id: i64,
+) -> Result<(Campaign, Organization), EngineError> {
+    let campaign = tx
+        .campaign(campaign_id, false)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "campaign",
+            id: campaign_id,
+        })?;
+    let organization = tx
+        .organization(campaign.organization_id)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "organization",
+            id: campaign.organization_id,
+        })?;
+    Ok((campaign, organization))
+}
+
 /// Loads an assignment with its campaign and organization, and checks that `caller` may act
 /// on it (Spoke's `assignmentRequiredOrAdminRole`: its texter, a SUPERVOLUNTEER or higher of
 /// the organization, or a superadmin; never a SUSPENDED user).
@@ -338,20 +347,7 @@ async fn load_and_authorize<T: Queries>(
         what: "assignment",
         id: assignment_id,
     })?;
-    let campaign = tx
-        .campaign(assignment.campaign_id, false)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "campaign",
-            id: assignment.campaign_id,
-        })?;
-    let organization = tx
-        .organization(campaign.organization_id)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "organization",
-            id: campaign.organization_id,
-        })?;
+    let (campaign, organization) = campaign_and_organization(tx, assignment.campaign_id).await?;
     let texter_id = match caller {
         Caller::Operator => assignment.user_id,
         Caller::User(id) => id,
@@ -676,20 +672,7 @@ async fn message_sent<T: Queries>(engine: &Engine, mut tx: T, contact_id: i64) -
     if contact.assignment_id.is_none() || contact.message_status != MessageStatus::NeedsMessage {
         return Ok(false);
     }
-    let campaign = tx
-        .campaign(contact.campaign_id, false)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "campaign",
-            id: contact.campaign_id,
-        })?;
-    let organization = tx
-        .organization(campaign.organization_id)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "organization",
-            id: campaign.organization_id,
-        })?;
+    let (campaign, organization) = campaign_and_organization(&mut tx, contact.campaign_id).await?;
     let settings = CampaignSettings::resolve(&organization, &campaign, &engine.env)?;
     if !settings.outbound_unassign {
         return Ok(false);
