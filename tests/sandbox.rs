@@ -351,3 +351,24 @@ async fn an_oversized_component_is_refused_before_compiling() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_component_importing_files_sockets_or_clocks_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    install("escape", dir.path(), "escape");
+    install("all-texters", dir.path(), "all-texters");
+    let sandbox = Sandbox::new(test_limits()).unwrap();
+    let registry = StrategyRegistry::load_dir(&sandbox, dir.path()).await.unwrap();
+    let error = load_error(&registry, "escape");
+    let LoadError::ForbiddenImports { imports, .. } = error else {
+        panic!("expected forbidden imports, got {error}");
+    };
+    for interface in ["wasi:filesystem/", "wasi:sockets/", "wasi:clocks/wall-clock"] {
+        assert!(imports.contains(interface), "{interface} not named in: {imports}");
+    }
+    assert!(
+        error.to_string().contains("remove the code that uses them"),
+        "{error}"
+    );
+    assert!(registry.get("all-texters").is_some(), "the others still load");
+}
