@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::config::Environment;
 use crate::db::{DEFAULT_DATABASE_URL, Database, DbError};
+use crate::demo::{self, SeedOptions};
 use crate::engine::{BatchRequest, Caller, Engine, EngineError};
 use crate::registry::StrategyRegistry;
 use crate::reload::{Reloader, watch_sources};
@@ -36,9 +37,36 @@ pub struct Cli {
     )]
     pub strategies_dir: PathBuf,
 
+    /// Fuel (WebAssembly instructions, roughly) one strategy call may burn.
+    #[arg(long, env = "SPOKE_BATCHES_FUEL_PER_CALL", global = true)]
+    pub fuel_per_call: Option<u64>,
+
+    /// Wall-clock milliseconds one strategy call may take, host calls included.
+    #[arg(long, env = "SPOKE_BATCHES_DEADLINE_MS", global = true)]
+    pub deadline_ms: Option<u64>,
+
+    /// Linear memory one strategy instance may grow to, in MiB.
+    #[arg(long, env = "SPOKE_BATCHES_MEMORY_MIB", global = true)]
+    pub memory_mib: Option<usize>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The sandbox limits: the defaults, with what the flags or environment override.
+    pub fn limits(&self) -> SandboxLimits {
+        let defaults = SandboxLimits::default();
+        SandboxLimits {
+            fuel_per_call: self.fuel_per_call.unwrap_or(defaults.fuel_per_call),
+            deadline: self.deadline_ms.map_or(defaults.deadline, Duration::from_millis),
+            memory_bytes: self
+                .memory_mib
+                .map_or(defaults.memory_bytes, |mib| mib.saturating_mul(1 << 20)),
+            ..defaults
+        }
+    }
 }
 
 /// The commands.
@@ -68,6 +96,19 @@ pub enum Command {
     },
     /// Creates Spoke's tables in the database (never alters tables Spoke created).
     Migrate,
+    /// Seeds a realistic demo (an organization, vetted and other texters, a dynamic campaign
+    /// with contacts across US time zones) into an empty database.
+    Seed {
+        /// How many contacts the demo campaign gets.
+        #[arg(long, default_value_t = 5_000)]
+        contacts: u64,
+        /// Succeed without seeding when the database already has campaigns.
+        #[arg(long)]
+        if_empty: bool,
+        /// Do not draw a progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Lists the strategies in the strategies folder: name, display name, file, status or load
     /// error.
     Strategies,
@@ -204,6 +245,7 @@ fn caller(texter_id: Option<i64>) -> Caller {
 }
 
 async fn execute(cli: Cli) -> Result<Value, CliError> {
+    let limits = cli.limits();
     match cli.command {
         Command::Serve {
             listen,
@@ -226,12 +268,33 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
                 request_timeout: Duration::from_millis(request_timeout_ms),
                 rebuild_command,
             };
-            serve(&cli.database_url, &cli.strategies_dir, options, env).await?;
+            serve(&cli.database_url, &cli.strategies_dir, limits, options, env).await?;
             Ok(Value::Null)
         }
         Command::Strategies => {
-            let registry = load_registry(&cli.strategies_dir).await?;
+            let registry = load_registry(&cli.strategies_dir, limits).await?;
             Ok(json!({ "strategies": strategies_json(&registry) }))
+        }
+        Command::Seed {
+            contacts,
+            if_empty,
+            quiet,
+        } => {
+            let db = Database::connect(&cli.database_url).await?;
+            db.prepare_schema().await?;
+            if if_empty && demo::has_data(&db).await.map_err(DbError::from)? {
+                return Ok(json!({ "seeded": false, "reason": "the database already has campaigns" }));
+            }
+            let options = SeedOptions {
+                contacts,
+                progress: !quiet,
+            };
+            let summary = demo::seed_demo(&db, &options)
+                .await
+                .map_err(|error| CliError::new("SEED", error))?;
+            let mut answer = serde_json::to_value(summary).unwrap_or_default();
+            answer["seeded"] = Value::Bool(true);
+            Ok(answer)
         }
         Command::Migrate => {
             let db = Database::connect(&cli.database_url).await?;
@@ -245,7 +308,7 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             batch_type,
             now,
         } => {
-            let engine = engine(&cli.database_url, Some(&cli.strategies_dir)).await?;
+            let engine = engine(&cli.database_url, Some((&cli.strategies_dir, limits.clone()))).await?;
             let outcome = engine
                 .request_batch(BatchRequest {
                     assignment_id,
@@ -262,7 +325,7 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             texter_id,
             now,
         } => {
-            let engine = engine(&cli.database_url, Some(&cli.strategies_dir)).await?;
+            let engine = engine(&cli.database_url, Some((&cli.strategies_dir, limits.clone()))).await?;
             let count = engine
                 .has_unassigned(assignment_id, caller(texter_id), now.unwrap_or_else(Utc::now))
                 .await?;
@@ -316,13 +379,14 @@ fn default_cache_dir(env: &Environment) -> Option<PathBuf> {
 async fn serve(
     database_url: &str,
     strategies_dir: &Path,
+    limits: SandboxLimits,
     options: ServeOptions,
     env: Environment,
 ) -> Result<(), CliError> {
     let token = env.get("SPOKE_BATCHES_TOKEN").map(str::to_string);
     let db = Database::connect(database_url).await?;
     db.prepare_schema().await?;
-    let sandbox = Sandbox::with_cache(SandboxLimits::default(), options.cache_dir.as_deref())
+    let sandbox = Sandbox::with_cache(limits, options.cache_dir.as_deref())
         .map_err(|error| CliError::new("SANDBOX", format!("{error:#}")))?;
     let registry = StrategyRegistry::load_dir(&sandbox, strategies_dir)
         .await
@@ -334,6 +398,8 @@ async fn serve(
     }
     let shared = Arc::new(RwLock::new(Arc::new(registry)));
     let engine = Engine::new(db, Arc::clone(&shared), env);
+    let has_token = token.is_some();
+    let state_engine = engine.clone();
     let state = AppState::new(engine, Arc::clone(&sandbox), token, options.request_timeout);
     check_exposure(options.listen, &state).map_err(|error| CliError::new("UNSAFE_LISTEN", error))?;
     let listener = bind(options.listen)
@@ -353,24 +419,43 @@ async fn serve(
         }
         None => None,
     };
+    let example = example_request(&state_engine, address, has_token).await;
     println!(
         "{}",
         json!({"listening": format!("http://{address}"), "dashboard": format!("http://{address}/"),
-               "compiled": sandbox.compilations()})
+               "compiled": sandbox.compilations(), "example": example})
     );
+    eprintln!("Dashboard: http://{address}/");
+    if let Some(example) = &example {
+        eprintln!("Try:       {example}");
+    }
     tracing::info!(%address, "serving");
     service::serve(listener, state)
         .await
         .map_err(|error| CliError::new("SERVE", error))
 }
 
+/// A working `curl` batch request for the newest dynamic campaign's first texter, if any.
+async fn example_request(engine: &Engine, address: SocketAddr, has_token: bool) -> Option<String> {
+    let (assignment_id, user_id) = engine.example_assignment().await.ok().flatten()?;
+    let auth = if has_token {
+        " -H \"Authorization: Bearer $SPOKE_BATCHES_TOKEN\""
+    } else {
+        ""
+    };
+    Some(format!(
+        "curl -s -X POST http://{address}/v1/assignments/{assignment_id}/batches{auth} \
+         -H 'Content-Type: application/json' -d '{{\"texterId\": {user_id}}}'"
+    ))
+}
+
 /// Connects (creating Spoke's tables where absent) and loads the strategies when the command
 /// runs any.
-async fn engine(database_url: &str, strategies_dir: Option<&Path>) -> Result<Engine, CliError> {
+async fn engine(database_url: &str, strategies: Option<(&Path, SandboxLimits)>) -> Result<Engine, CliError> {
     let db = Database::connect(database_url).await?;
     db.prepare_schema().await?;
-    let registry = match strategies_dir {
-        Some(dir) => load_registry(dir).await?,
+    let registry = match strategies {
+        Some((dir, limits)) => load_registry(dir, limits).await?,
         None => StrategyRegistry::default(),
     };
     Ok(Engine::new(
@@ -380,9 +465,9 @@ async fn engine(database_url: &str, strategies_dir: Option<&Path>) -> Result<Eng
     ))
 }
 
-async fn load_registry(dir: &Path) -> Result<StrategyRegistry, CliError> {
-    let sandbox: Arc<Sandbox> = Sandbox::new(SandboxLimits::default())
-        .map_err(|error| CliError::new("SANDBOX", format!("{error:#}")))?;
+async fn load_registry(dir: &Path, limits: SandboxLimits) -> Result<StrategyRegistry, CliError> {
+    let sandbox: Arc<Sandbox> =
+        Sandbox::new(limits).map_err(|error| CliError::new("SANDBOX", format!("{error:#}")))?;
     StrategyRegistry::load_dir(&sandbox, dir)
         .await
         .map_err(|error| CliError::new("STRATEGIES_FOLDER", error))

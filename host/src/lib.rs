@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod engine;
 pub mod filter;
 pub mod metrics;

@@ -271,14 +271,15 @@ async fn dynamic_campaigns<T: Queries>(
     let mut organizations = std::collections::BTreeMap::new();
     let mut overviews = Vec::with_capacity(campaigns.len());
     for campaign in campaigns {
-        if !organizations.contains_key(&campaign.organization_id) {
-            let organization = tx.organization(campaign.organization_id).await?;
-            organizations.insert(campaign.organization_id, organization);
-        }
-        let settings = match organizations
-            .get(&campaign.organization_id)
-            .and_then(Option::as_ref)
-        {
+        let organization = match organizations.get(&campaign.organization_id) {
+            Some(organization) => Option::clone(organization),
+            None => {
+                let organization = tx.organization(campaign.organization_id).await?;
+                organizations.insert(campaign.organization_id, organization.clone());
+                organization
+            }
+        };
+        let settings = match &organization {
             Some(organization) => {
                 CampaignSettings::resolve(organization, &campaign, &engine.env).map_err(EngineError::from)
             }

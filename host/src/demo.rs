@@ -1,0 +1,720 @@
+//! The demo: seeds an empty Spoke schema with one organization, an admin and six texters, one
+//! dynamic-assignment campaign and as many contacts as asked, spread over US time zones the way
+//! a national contact list is. Everything comes from a fixed RNG seed, so every run builds the
+//! same demo; `make run` and the benchmarks start from it.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use sqlx::QueryBuilder;
+
+use crate::db::{Database, Dialect};
+use crate::model::{MessageStatus, Role};
+
+/// How big a demo to seed.
+#[derive(Debug, Clone)]
+pub struct SeedOptions {
+    /// How many campaign contacts to create.
+    pub contacts: u64,
+    /// Show a progress bar on stderr while the contacts are inserted.
+    pub progress: bool,
+}
+
+/// What [`seed_demo`] created: the ids a caller needs to drive the demo.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedSummary {
+    /// The demo organization.
+    pub organization_id: i64,
+    /// The demo campaign (dynamic assignment, started).
+    pub campaign_id: i64,
+    /// How many contacts the campaign has.
+    pub contacts: u64,
+    /// Everyone with an assignment in the campaign: the admin first, then the vetted texters,
+    /// then the texters.
+    pub texters: Vec<DemoTexter>,
+    /// The campaign's `join_token`, for trying `join`.
+    pub join_token: String,
+}
+
+/// A demo user with an assignment in the demo campaign.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoTexter {
+    /// `user.id`.
+    pub user_id: i64,
+    /// Their `assignment.id` in the demo campaign.
+    pub assignment_id: i64,
+    /// First and last name.
+    pub name: String,
+    /// Their role in the organization: `TEXTER`, `VETTED_TEXTER` or `ADMIN`.
+    pub role: &'static str,
+}
+
+/// Why the demo could not be seeded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The database refused a statement.
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// The database already has data, which the demo would mix with.
+    #[error("the database already has campaigns; seed an empty database or pass another --database-url")]
+    NotEmpty,
+}
+
+/// The RNG seed: the same demo every time.
+const RNG_SEED: u64 = 42;
+
+/// The demo campaign's `join_token`.
+const JOIN_TOKEN: &str = "demo-join-token";
+
+/// Contacts per `INSERT`: 3,000 rows of 9 bound columns are 27,000 parameters, under SQLite's
+/// limit of 32,766 per statement (PostgreSQL allows 65,535).
+const CHUNK_ROWS: u64 = 3_000;
+
+/// Contacts per transaction, rounded up to whole statements. Committing along the way keeps
+/// SQLite's write-ahead log small (it is checkpointed after each commit) instead of growing to
+/// the size of the whole table; an interrupted seed therefore leaves a partial demo, and a
+/// fresh database is the way to retry.
+const TRANSACTION_ROWS: u64 = 50_000;
+
+/// A demo user: name, role and what they hold when the demo starts.
+struct DemoUser {
+    first_name: &'static str,
+    last_name: &'static str,
+    role: Role,
+    inbox: Inbox,
+}
+
+/// The contacts a demo user already holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Inbox {
+    /// None.
+    Empty,
+    /// Contacts texted before (`messaged`, `convo`, `closed`).
+    Texted,
+    /// Those, and replies waiting for an answer (`needsResponse`).
+    RepliesWaiting,
+}
+
+/// The demo's people, each with an assignment in the campaign (an admin may text too). Half
+/// the texters have replies waiting, so Spoke's default strategy (`finished-replies-tz`: no
+/// new batch while a reply waits) shows both of its answers.
+const USERS: [DemoUser; 7] = [
+    demo_user("Alex", "Rivera", Role::Admin, Inbox::Empty),
+    demo_user("Jordan", "Lee", Role::VettedTexter, Inbox::Texted),
+    demo_user("Samira", "Okafor", Role::VettedTexter, Inbox::RepliesWaiting),
+    demo_user("Maria", "Garcia", Role::Texter, Inbox::Texted),
+    demo_user("Wei", "Chen", Role::Texter, Inbox::RepliesWaiting),
+    demo_user("Priya", "Patel", Role::Texter, Inbox::Texted),
+    demo_user("Chris", "Johnson", Role::Texter, Inbox::RepliesWaiting),
+];
+
+const fn demo_user(first_name: &'static str, last_name: &'static str, role: Role, inbox: Inbox) -> DemoUser {
+    DemoUser {
+        first_name,
+        last_name,
+        role,
+        inbox,
+    }
+}
+
+/// A US time zone as Spoke stores it in `campaign_contact.timezone_offset`, its share of the
+/// contacts (per 10,000, roughly by population) and 3-digit zip prefixes of cities in it.
+struct Zone {
+    offset: &'static str,
+    weight: u32,
+    zip_prefixes: &'static [u32],
+}
+
+/// Spoke derives a contact's zone from the zip code, so contacts of unknown zone (`""`) have
+/// no zip.
+const ZONES: [Zone; 8] = [
+    // New York, Brooklyn, Philadelphia, Baltimore, Raleigh, Atlanta, Miami, Cleveland, Detroit,
+    // Boston.
+    zone("-5_1", 4_700, &[100, 112, 191, 212, 276, 303, 331, 441, 482, 21]),
+    // Chicago, Houston, Dallas, Minneapolis, Milwaukee, New Orleans, Nashville.
+    zone("-6_1", 2_900, &[606, 770, 752, 554, 532, 701, 372]),
+    // Denver, Salt Lake City, Albuquerque, Boise.
+    zone("-7_1", 600, &[802, 841, 871, 837]),
+    // Phoenix, Tucson: Arizona keeps standard time all year.
+    zone("-7_0", 200, &[850, 857]),
+    // Los Angeles, San Francisco, San Diego, Seattle, Portland, Las Vegas.
+    zone("-8_1", 1_300, &[900, 941, 921, 981, 972, 891]),
+    // Anchorage, Fairbanks.
+    zone("-9_1", 100, &[995, 997]),
+    // Honolulu.
+    zone("-10_0", 100, &[968]),
+    zone("", 100, &[]),
+];
+
+const fn zone(offset: &'static str, weight: u32, zip_prefixes: &'static [u32]) -> Zone {
+    Zone {
+        offset,
+        weight,
+        zip_prefixes,
+    }
+}
+
+/// Where the campaign stands, per 10,000 contacts: nearly all still to be texted, a few
+/// conversations under way.
+const STATUSES: [(MessageStatus, u32); 5] = [
+    (MessageStatus::NeedsMessage, 9_700),
+    (MessageStatus::Messaged, 150),
+    (MessageStatus::NeedsResponse, 60),
+    (MessageStatus::Convo, 50),
+    (MessageStatus::Closed, 40),
+];
+
+/// Contacts' first names, separated by spaces.
+const FIRST_NAMES: &str = "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William \
+     Barbara Richard Susan Joseph Jessica Thomas Sarah Carlos Karen Daniel Lisa Matthew Nancy Anthony Betty \
+     Luis Sandra Mark Ashley DeShawn Kimberly Kevin Emily Hiroshi Donna Tyrone Michelle Mohammed Aaliyah";
+
+/// Contacts' last names, separated by spaces.
+const LAST_NAMES: &str = "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez \
+     Hernandez Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White \
+     Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Nguyen Kim Patel Washington \
+     Yazzie";
+
+/// Evaluates to whether `$executor` sees a campaign row.
+macro_rules! any_campaign {
+    ($db:ty, $executor:expr) => {
+        QueryBuilder::<$db>::new("SELECT CAST(id AS BIGINT) FROM campaign LIMIT 1")
+            .build_query_scalar::<i64>()
+            .fetch_optional($executor)
+            .await
+            .map(|found| found.is_some())
+    };
+}
+
+/// Whether the database has any campaign (then [`seed_demo`] refuses it).
+pub async fn has_data(db: &Database) -> Result<bool, sqlx::Error> {
+    match db {
+        Database::Postgres(pool) => any_campaign!(sqlx::Postgres, pool),
+        Database::Sqlite(pool) => any_campaign!(sqlx::Sqlite, pool),
+    }
+}
+
+/// Seeds the demo into an empty Spoke schema (the caller ran the migrations); refuses with
+/// [`DemoError::NotEmpty`] when [`has_data`] is true. The same `options` always give the same
+/// rows.
+pub async fn seed_demo(db: &Database, options: &SeedOptions) -> Result<SeedSummary, DemoError> {
+    match db {
+        Database::Postgres(pool) => {
+            let summary = seed_postgres(pool, options).await?;
+            // Fresh statistics now: autovacuum would otherwise analyze the new rows at some
+            // moment during whatever runs next, and change its plans midway.
+            sqlx::raw_sql(
+                "ANALYZE organization, \"user\", user_organization, campaign, assignment, campaign_contact",
+            )
+            .execute(pool)
+            .await?;
+            Ok(summary)
+        }
+        Database::Sqlite(pool) => seed_sqlite(pool, options).await,
+    }
+}
+
+/// Runs `$insert VALUES ($value, …) RETURNING CAST(id AS BIGINT)` on `$tx`, every value bound;
+/// evaluates to the new row's id.
+macro_rules! insert_returning_id {
+    ($db:ty, $tx:expr, $insert:literal, $($value:expr),+ $(,)?) => {{
+        let mut query = QueryBuilder::<$db>::new(concat!($insert, " VALUES ("));
+        let mut values = query.separated(", ");
+        $(values.push_bind($value);)+
+        query.push(") RETURNING CAST(id AS BIGINT)");
+        query.build_query_scalar::<i64>().fetch_one(&mut *$tx).await?
+    }};
+}
+
+/// Defines `$name`, the seeder for one dialect. The statements are the same for both; the
+/// macro only spares spelling them twice (see `db::queries`).
+macro_rules! impl_seed {
+    ($name:ident, $db:ty) => {
+        async fn $name(pool: &sqlx::Pool<$db>, options: &SeedOptions) -> Result<SeedSummary, DemoError> {
+            let mut rng = StdRng::seed_from_u64(RNG_SEED);
+            // Checked in the write transaction: on SQLite it holds the write lock, so two
+            // seeders cannot both find the database empty.
+            let mut tx = <$db as Dialect>::begin_write(pool).await?;
+            if any_campaign!($db, &mut *tx)? {
+                return Err(DemoError::NotEmpty);
+            }
+
+            let organization_id = insert_returning_id!(
+                $db,
+                tx,
+                "INSERT INTO organization (uuid, name, features, texting_hours_enforced, \
+                 texting_hours_start, texting_hours_end)",
+                demo_uuid(&mut rng),
+                "Demo Organization",
+                "{}",
+                false,
+                9_i32,
+                21_i32,
+            );
+
+            let mut user_ids = Vec::with_capacity(USERS.len());
+            for (number, user) in (1_u32..).zip(&USERS) {
+                let login = format!("{}.{}", user.first_name, user.last_name).to_lowercase();
+                let user_id = insert_returning_id!(
+                    $db,
+                    tx,
+                    "INSERT INTO \"user\" (auth0_id, first_name, last_name, cell, email, is_superadmin, terms)",
+                    format!("auth0|demo-{login}"),
+                    user.first_name,
+                    user.last_name,
+                    // Area code 555 is not in service: no real phone in the demo.
+                    format!("+1555{:07}", 100 + number),
+                    format!("{login}@example.org"),
+                    false,
+                    true,
+                );
+                insert_returning_id!(
+                    $db,
+                    tx,
+                    "INSERT INTO user_organization (user_id, organization_id, role)",
+                    user_id,
+                    organization_id,
+                    user.role.as_str(),
+                );
+                user_ids.push(user_id);
+            }
+
+            let campaign_id = insert_returning_id!(
+                $db,
+                tx,
+                "INSERT INTO campaign (organization_id, creator_id, title, description, is_started, \
+                 is_archived, use_dynamic_assignment, batch_size, join_token, \
+                 override_organization_texting_hours, texting_hours_enforced, texting_hours_start, \
+                 texting_hours_end, timezone)",
+                organization_id,
+                user_ids[0],
+                "Get out the vote (demo)",
+                "Remind supporters to vote, and where. Seeded by spoke-batches.",
+                true,
+                false,
+                true,
+                100_i32,
+                JOIN_TOKEN,
+                true,
+                true,
+                9_i32,
+                21_i32,
+                "US/Eastern",
+            );
+
+            let mut texters = Vec::with_capacity(USERS.len());
+            for (user, user_id) in USERS.iter().zip(user_ids) {
+                let assignment_id = insert_returning_id!(
+                    $db,
+                    tx,
+                    "INSERT INTO assignment (user_id, campaign_id, max_contacts)",
+                    user_id,
+                    campaign_id,
+                    None::<i32>,
+                );
+                let name = format!("{} {}", user.first_name, user.last_name);
+                let role = user.role.as_str();
+                texters.push(DemoTexter { user_id, assignment_id, name, role });
+            }
+
+            let owners = |wanted: fn(Inbox) -> bool| {
+                USERS
+                    .iter()
+                    .zip(&texters)
+                    .filter(|(user, _)| wanted(user.inbox))
+                    .map(|(_, texter)| texter.assignment_id)
+                    .collect()
+            };
+            let mut contacts = ContactGenerator::new(
+                rng,
+                owners(|inbox| inbox != Inbox::Empty),
+                owners(|inbox| inbox == Inbox::RepliesWaiting),
+            );
+            let progress = progress_bar(options);
+            let mut rows = Vec::with_capacity(CHUNK_ROWS as usize);
+            let mut uncommitted = 0;
+            while contacts.generated < options.contacts {
+                let chunk = CHUNK_ROWS.min(options.contacts - contacts.generated);
+                rows.extend((0..chunk).map(|_| contacts.next_row()));
+                // external_id and custom_fields keep their defaults, '' and '{}'.
+                let mut query = QueryBuilder::<$db>::new(
+                    "INSERT INTO campaign_contact (campaign_id, assignment_id, first_name, last_name, \
+                     cell, zip, message_status, is_opted_out, timezone_offset) ",
+                );
+                query.push_values(rows.drain(..), |mut values, contact| {
+                    values
+                        .push_bind(campaign_id)
+                        .push_bind(contact.assignment_id)
+                        .push_bind(contact.first_name)
+                        .push_bind(contact.last_name)
+                        .push_bind(contact.cell)
+                        .push_bind(contact.zip)
+                        .push_bind(contact.message_status.as_str())
+                        .push_bind(contact.is_opted_out)
+                        .push_bind(contact.timezone_offset);
+                });
+                query.build().execute(&mut *tx).await?;
+                progress.inc(chunk);
+                uncommitted += chunk;
+                if uncommitted >= TRANSACTION_ROWS && contacts.generated < options.contacts {
+                    tx.commit().await?;
+                    tx = <$db as Dialect>::begin_write(pool).await?;
+                    uncommitted = 0;
+                }
+            }
+            tx.commit().await?;
+            progress.finish();
+
+            Ok(SeedSummary {
+                organization_id,
+                campaign_id,
+                contacts: options.contacts,
+                texters,
+                join_token: JOIN_TOKEN.to_string(),
+            })
+        }
+    };
+}
+
+impl_seed!(seed_sqlite, sqlx::Sqlite);
+impl_seed!(seed_postgres, sqlx::Postgres);
+
+/// A bar on stderr, or a hidden one.
+fn progress_bar(options: &SeedOptions) -> ProgressBar {
+    if !options.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(options.contacts), ProgressDrawTarget::stderr());
+    // The template is a constant, so it always parses; the default style is only a fallback.
+    let style = ProgressStyle::with_template("{bar} {pos}/{len} contacts ({per_sec}, eta {eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+/// A random (version 4) UUID from the seeded RNG, for `organization.uuid`.
+fn demo_uuid(rng: &mut StdRng) -> String {
+    let (time_low, time_mid, version, variant, node) = (
+        rng.random::<u32>(),
+        rng.random::<u16>(),
+        rng.random::<u16>(),
+        rng.random::<u16>(),
+        rng.random::<u64>(),
+    );
+    let (version, variant, node) = (
+        0x4000 | (version & 0x0fff),
+        0x8000 | (variant & 0x3fff),
+        node >> 16,
+    );
+    format!("{time_low:08x}-{time_mid:04x}-{version:04x}-{variant:04x}-{node:012x}")
+}
+
+/// One `campaign_contact` row, less the campaign.
+struct ContactRow {
+    assignment_id: Option<i64>,
+    first_name: &'static str,
+    last_name: &'static str,
+    cell: String,
+    zip: String,
+    message_status: MessageStatus,
+    is_opted_out: bool,
+    timezone_offset: &'static str,
+}
+
+/// The contacts, one after another, from the seeded RNG.
+struct ContactGenerator {
+    rng: StdRng,
+    /// The assignments that hold the contacts already texted.
+    texted_owners: Vec<i64>,
+    /// The assignments that hold the replies waiting for an answer.
+    reply_owners: Vec<i64>,
+    first_names: Vec<&'static str>,
+    last_names: Vec<&'static str>,
+    /// How many rows were generated so far.
+    generated: u64,
+}
+
+impl ContactGenerator {
+    fn new(rng: StdRng, texted_owners: Vec<i64>, reply_owners: Vec<i64>) -> Self {
+        ContactGenerator {
+            rng,
+            texted_owners,
+            reply_owners,
+            first_names: FIRST_NAMES.split_whitespace().collect(),
+            last_names: LAST_NAMES.split_whitespace().collect(),
+            generated: 0,
+        }
+    }
+
+    fn next_row(&mut self) -> ContactRow {
+        let rng = &mut self.rng;
+        let zone = weighted(rng, &ZONES, |zone| zone.weight);
+        let zip = match zone.zip_prefixes {
+            [] => String::new(),
+            prefixes => {
+                let prefix = prefixes[rng.random_range(0..prefixes.len())];
+                format!("{:05}", prefix * 100 + rng.random_range(0..100))
+            }
+        };
+        let &(message_status, _) = weighted(rng, &STATUSES, |&(_, weight)| weight);
+        // A contact who was texted belongs to a texter, in conversation or not.
+        let owners = match message_status {
+            MessageStatus::NeedsMessage => &[][..],
+            MessageStatus::NeedsResponse => &self.reply_owners[..],
+            _ => &self.texted_owners[..],
+        };
+        let assignment_id = match owners {
+            [] => None,
+            owners => Some(owners[rng.random_range(0..owners.len())]),
+        };
+        let row = ContactRow {
+            assignment_id,
+            first_name: self.first_names[rng.random_range(0..self.first_names.len())],
+            last_name: self.last_names[rng.random_range(0..self.last_names.len())],
+            cell: demo_cell(self.generated),
+            zip,
+            message_status,
+            is_opted_out: rng.random_ratio(1, 100),
+            timezone_offset: zone.offset,
+        };
+        self.generated += 1;
+        row
+    }
+}
+
+/// Picks one of `items` with probability `weight(item) / total weight`.
+fn weighted<'a, T>(rng: &mut StdRng, items: &'a [T], weight: impl Fn(&T) -> u32) -> &'a T {
+    let total: u32 = items.iter().map(&weight).sum();
+    let mut ticket = rng.random_range(0..total);
+    for item in items {
+        let item_weight = weight(item);
+        if ticket < item_weight {
+            return item;
+        }
+        ticket -= item_weight;
+    }
+    // Unreachable: the tickets are fewer than the total weight.
+    &items[items.len() - 1]
+}
+
+/// The cell of contact `index`: `+1555` (an area code not in service) and 7 digits, distinct
+/// for the first ten million contacts and scattered rather than counting up (multiplying by a
+/// number prime to 10^7 permutes the 7-digit numbers); further blocks of ten million use area
+/// codes 556, 557, ….
+fn demo_cell(index: u64) -> String {
+    const LINES: u64 = 10_000_000;
+    let area = 555 + index / LINES;
+    let line = ((index % LINES) * 3_967_483 + 1_234_567) % LINES;
+    format!("+1{area}{line:07}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use super::*;
+
+    async fn fresh_sqlite() -> (tempfile::TempDir, Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("demo.sqlite").display());
+        let db = Database::connect(&url).await.unwrap();
+        db.prepare_schema().await.unwrap();
+        (dir, db)
+    }
+
+    fn sqlite(db: &Database) -> &sqlx::SqlitePool {
+        match db {
+            Database::Sqlite(pool) => pool,
+            Database::Postgres(_) => panic!("not SQLite"),
+        }
+    }
+
+    async fn count(db: &Database, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(sqlite(db)).await.unwrap()
+    }
+
+    /// Asserts `count(db, sql) == expected` for each `sql => expected`.
+    macro_rules! assert_counts {
+        ($db:expr; $($sql:literal => $expected:expr,)+) => {
+            $(assert_eq!(count($db, $sql).await, $expected, "{}", $sql);)+
+        };
+    }
+
+    #[tokio::test]
+    async fn seeds_a_demo_into_an_empty_sqlite_database() {
+        let (_dir, db) = fresh_sqlite().await;
+        assert!(!has_data(&db).await.unwrap());
+        let summary = seed_demo(
+            &db,
+            &SeedOptions {
+                contacts: 5_000,
+                progress: false,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(has_data(&db).await.unwrap());
+        assert_eq!(
+            (summary.contacts, summary.join_token.as_str()),
+            (5_000, "demo-join-token")
+        );
+        let roles: Vec<&str> = summary.texters.iter().map(|texter| texter.role).collect();
+        assert_eq!(
+            roles,
+            [
+                "ADMIN",
+                "VETTED_TEXTER",
+                "VETTED_TEXTER",
+                "TEXTER",
+                "TEXTER",
+                "TEXTER",
+                "TEXTER"
+            ]
+        );
+
+        assert_counts! { &db;
+            "SELECT COUNT(*) FROM organization WHERE name = 'Demo Organization' AND features = '{}' \
+             AND NOT texting_hours_enforced" => 1,
+            "SELECT COUNT(*) FROM \"user\"" => 7,
+            "SELECT COUNT(*) FROM user_organization WHERE role = 'ADMIN'" => 1,
+            "SELECT COUNT(*) FROM user_organization WHERE role = 'VETTED_TEXTER'" => 2,
+            "SELECT COUNT(*) FROM user_organization WHERE role = 'TEXTER'" => 4,
+            "SELECT COUNT(*) FROM campaign" => 1,
+            "SELECT COUNT(*) FROM campaign WHERE is_started AND NOT is_archived AND use_dynamic_assignment \
+             AND batch_size = 100 AND join_token = 'demo-join-token' AND due_by IS NULL AND features IS NULL \
+             AND override_organization_texting_hours AND texting_hours_enforced \
+             AND texting_hours_start = 9 AND texting_hours_end = 21 AND timezone = 'US/Eastern'" => 1,
+            "SELECT COUNT(*) FROM assignment WHERE max_contacts IS NULL" => 7,
+            "SELECT COUNT(*) FROM campaign_contact" => 5_000,
+            "SELECT COUNT(DISTINCT cell) FROM campaign_contact" => 5_000,
+            "SELECT COUNT(*) FROM campaign_contact WHERE external_id != '' OR custom_fields != '{}'" => 0,
+            // Unknown zone, unknown zip; a known zone always has a 5-digit zip.
+            "SELECT COUNT(*) FROM campaign_contact WHERE (timezone_offset = '') != (zip = '')" => 0,
+            "SELECT COUNT(*) FROM campaign_contact WHERE zip != '' AND length(zip) != 5" => 0,
+            // Whoever was texted belongs to a texter; the rest wait, unassigned.
+            "SELECT COUNT(*) FROM campaign_contact \
+             WHERE (message_status = 'needsMessage') = (assignment_id IS NOT NULL)" => 0,
+            "SELECT COUNT(DISTINCT assignment_id) FROM campaign_contact" => 6,
+            "SELECT COUNT(DISTINCT assignment_id) FROM campaign_contact \
+             WHERE message_status = 'needsResponse'" => 3,
+            "SELECT COUNT(*) FROM campaign_contact JOIN assignment ON assignment.id = assignment_id \
+             JOIN user_organization USING (user_id) WHERE role = 'ADMIN'" => 0,
+        }
+        let texted = count(
+            &db,
+            "SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL",
+        )
+        .await;
+        assert!((50..500).contains(&texted), "{texted} texted");
+        let opted_out = count(&db, "SELECT COUNT(*) FROM campaign_contact WHERE is_opted_out").await;
+        assert!((10..120).contains(&opted_out), "{opted_out} opted out");
+
+        let zones: HashMap<String, i64> =
+            sqlx::query_as("SELECT timezone_offset, COUNT(*) FROM campaign_contact GROUP BY timezone_offset")
+                .fetch_all(sqlite(&db))
+                .await
+                .unwrap()
+                .into_iter()
+                .collect();
+        let expected: HashSet<&str> = ZONES.iter().map(|zone| zone.offset).collect();
+        assert_eq!(zones.keys().map(String::as_str).collect::<HashSet<_>>(), expected);
+        let most_common = zones
+            .iter()
+            .max_by_key(|(_, count)| **count)
+            .map(|(zone, _)| zone.as_str());
+        assert_eq!(most_common, Some("-5_1"));
+    }
+
+    #[tokio::test]
+    async fn refuses_a_database_that_has_campaigns() {
+        let (_dir, db) = fresh_sqlite().await;
+        let options = SeedOptions {
+            contacts: 10,
+            progress: false,
+        };
+        seed_demo(&db, &options).await.unwrap();
+        let again = seed_demo(&db, &options).await;
+        assert!(matches!(again, Err(DemoError::NotEmpty)), "{again:?}");
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM campaign").await, 1);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM campaign_contact").await, 10);
+    }
+
+    #[tokio::test]
+    async fn seeds_the_same_demo_every_time() {
+        let mut dumps = Vec::new();
+        for _ in 0..2 {
+            let (_dir, db) = fresh_sqlite().await;
+            seed_demo(
+                &db,
+                &SeedOptions {
+                    contacts: 7_000,
+                    progress: false,
+                },
+            )
+            .await
+            .unwrap();
+            let dump: Vec<String> = sqlx::query_scalar(
+                "SELECT uuid FROM organization UNION ALL SELECT id || ',' || COALESCE(assignment_id, '') \
+                 || ',' || first_name || ',' || last_name || ',' || cell || ',' || zip || ',' \
+                 || message_status || ',' || is_opted_out || ',' || timezone_offset FROM campaign_contact",
+            )
+            .fetch_all(sqlite(&db))
+            .await
+            .unwrap();
+            dumps.push(dump);
+        }
+        assert_eq!(dumps[0].len(), 7_001);
+        assert_eq!(dumps[0], dumps[1]);
+    }
+
+    #[test]
+    fn cells_are_distinct() {
+        let cells: HashSet<String> = (0..300_000).chain(9_900_000..10_100_000).map(demo_cell).collect();
+        assert_eq!(cells.len(), 500_000);
+        assert!(
+            cells
+                .iter()
+                .all(|cell| cell.len() == 12 && cell.starts_with("+155"))
+        );
+    }
+
+    #[test]
+    fn uuids_look_like_version_4() {
+        let uuid = demo_uuid(&mut StdRng::seed_from_u64(RNG_SEED));
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(&uuid[14..15], "4");
+        assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"), "{uuid}");
+    }
+
+    /// Seeds 1,000,000 contacts into the empty database of `SEED_BENCH_DATABASE_URL` (default: a
+    /// SQLite file in a temporary directory) and prints the time. Run with `--ignored
+    /// --nocapture`.
+    #[tokio::test]
+    #[ignore = "a benchmark: seeds a million contacts"]
+    async fn seeds_a_million_contacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = std::env::var("SEED_BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("demo.sqlite").display()));
+        let db = Database::connect(&url).await.unwrap();
+        db.prepare_schema().await.unwrap();
+        let started = std::time::Instant::now();
+        let summary = seed_demo(
+            &db,
+            &SeedOptions {
+                contacts: 1_000_000,
+                progress: true,
+            },
+        )
+        .await
+        .unwrap();
+        let elapsed = started.elapsed();
+        eprintln!(
+            "seeded {} contacts on {} in {elapsed:?}",
+            summary.contacts,
+            db.dialect_name()
+        );
+    }
+}
