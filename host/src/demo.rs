@@ -298,7 +298,9 @@ macro_rules! impl_seed {
                 true,
                 100_i32,
                 JOIN_TOKEN,
-                true,
+                // The organization's hours apply (Spoke's default), and it does not enforce
+                // them: the demo hands out contacts at any hour of the day.
+                false,
                 true,
                 9_i32,
                 21_i32,
@@ -585,7 +587,7 @@ mod tests {
             "SELECT COUNT(*) FROM campaign" => 1,
             "SELECT COUNT(*) FROM campaign WHERE is_started AND NOT is_archived AND use_dynamic_assignment \
              AND batch_size = 100 AND join_token = 'demo-join-token' AND due_by IS NULL AND features IS NULL \
-             AND override_organization_texting_hours AND texting_hours_enforced \
+             AND NOT override_organization_texting_hours AND texting_hours_enforced \
              AND texting_hours_start = 9 AND texting_hours_end = 21 AND timezone = 'US/Eastern'" => 1,
             "SELECT COUNT(*) FROM assignment WHERE max_contacts IS NULL" => 7,
             "SELECT COUNT(*) FROM campaign_contact" => 5_000,
