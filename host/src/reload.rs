@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::RecursiveMode;
-use notify_debouncer_full::new_debouncer;
+use notify::event::ModifyKind;
+use notify::{EventKind, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use serde::Serialize;
 
 use crate::engine::SharedRegistry;
@@ -114,12 +115,16 @@ impl Reloader {
     /// burst of changes.
     pub fn watch(self) -> notify::Result<WatchGuard> {
         let (events, mut wakeups) = tokio::sync::mpsc::channel::<()>(1);
-        let mut debouncer = new_debouncer(Duration::from_millis(150), None, move |result| {
-            if let Ok(_events) = result {
+        let mut debouncer = new_debouncer(
+            Duration::from_millis(150),
+            None,
+            move |result: DebounceEventResult| {
                 // A full channel already holds a pending rescan.
-                let _ = events.try_send(());
-            }
-        })?;
+                if result.is_ok_and(|batch| batch.iter().any(|event| changes_content(&event.kind))) {
+                    let _ = events.try_send(());
+                }
+            },
+        )?;
         debouncer.watch(&self.dir, RecursiveMode::NonRecursive)?;
         let task = tokio::spawn(async move {
             while wakeups.recv().await.is_some() {
@@ -133,6 +138,17 @@ impl Reloader {
             task,
         })
     }
+}
+
+/// Whether an event can change what a file holds. Reads and metadata changes (access times,
+/// which the rescan and the build themselves cause) must not trigger another round.
+fn changes_content(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Create(_)
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
+    )
 }
 
 /// Stops watching when dropped.
@@ -155,12 +171,16 @@ pub fn watch_sources(root: &Path, command: String) -> notify::Result<WatchGuard>
     let mut debouncer = new_debouncer(
         Duration::from_millis(300),
         None,
-        move |result: notify_debouncer_full::DebounceEventResult| {
+        move |result: DebounceEventResult| {
             let Ok(batch) = result else { return };
-            let relevant = batch.iter().flat_map(|event| event.paths.iter()).any(|path| {
-                let text = path.to_string_lossy();
-                (text.contains("/src/") && text.ends_with(".rs")) || text.ends_with("Cargo.toml")
-            });
+            let relevant = batch
+                .iter()
+                .filter(|event| changes_content(&event.kind))
+                .flat_map(|event| event.paths.iter())
+                .any(|path| {
+                    let text = path.to_string_lossy();
+                    (text.contains("/src/") && text.ends_with(".rs")) || text.ends_with("Cargo.toml")
+                });
             if relevant {
                 let _ = events.try_send(());
             }
