@@ -189,3 +189,96 @@ async fn a_bad_database_url_says_what_a_good_one_looks_like() {
     );
     db.cleanup().await;
 }
+
+/// Random command lines: every run prints exactly one JSON object, exits 0 with an answer or
+/// non-zero with `{"error":{"code","message"}}`, and never panics.
+#[test]
+fn any_command_line_gets_one_json_answer() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = runtime.block_on(TestDb::sqlite());
+    runtime.block_on(seed(&db));
+    let empty_strategies = tempfile::tempdir().unwrap();
+    let command = prop::sample::select(vec![
+        "request-batch",
+        "has-unassigned",
+        "release",
+        "join",
+        "message-sent",
+        "strategies",
+        "migrate",
+        "frobnicate",
+    ]);
+    let flag = prop::sample::select(vec![
+        "--assignment-id",
+        "--texter-id",
+        "--number-contacts",
+        "--batch-type",
+        "--now",
+        "--campaign-id",
+        "--user-id",
+        "--join-token",
+        "--contact-id",
+        "--conversations",
+        "--bogus",
+    ]);
+    let value = prop_oneof![
+        Just("100".to_string()),
+        Just("-1".to_string()),
+        Just("99999999999999999999".to_string()),
+        Just("2026-03-02T15:00:00Z".to_string()),
+        Just("not-a-date".to_string()),
+        "[ -~]{0,12}",
+    ];
+    let args = (command, prop::collection::vec((flag, value), 0..4));
+    let mut runner = TestRunner::new(Config {
+        cases: 60,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&args, |(command, pairs)| {
+        let mut line = vec![command.to_string()];
+        for (flag, value) in pairs {
+            line.push(flag.to_string());
+            line.push(value);
+        }
+        let output = Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
+            .arg("--database-url")
+            .arg(&db.url)
+            .arg("--strategies")
+            .arg(empty_strategies.path())
+            .args(&line)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        prop_assert_ne!(
+            output.status.code(),
+            Some(101),
+            "panicked on {:?}: {}",
+            line,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        prop_assert_eq!(stdout.lines().count(), 1, "{:?}: {}", line, stdout);
+        let answer: Value = serde_json::from_str(&stdout)
+            .map_err(|error| TestCaseError::fail(format!("{line:?}: {error}")))?;
+        if output.status.success() {
+            prop_assert!(answer.get("error").is_none(), "{:?}: {}", line, answer);
+        } else {
+            prop_assert!(
+                answer["error"]["code"].is_string() && answer["error"]["message"].is_string(),
+                "{:?}: {}",
+                line,
+                answer
+            );
+        }
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/campaigns/{id}/texter-ui", get(api::texter_ui))
         .route("/dashboard", get(api::dashboard))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .nest("/v1", v1)
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -105,6 +107,14 @@ async fn not_found() -> ApiError {
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         "no such endpoint; see the README's HTTP reference",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "this endpoint does not take that method; see the README's HTTP reference",
     )
 }
 
