@@ -887,3 +887,53 @@ async fn concurrent_joins_never_exceed_the_texter_limit(db: &TestDb) {
         10
     );
 }
+
+on_both_databases!(an_organization_can_override_the_sandbox_limits);
+
+async fn an_organization_can_override_the_sandbox_limits(db: &TestDb) {
+    seed(db).await;
+    contacts(db, 20, None, "needsMessage", false, "").await;
+    set_campaign(
+        db,
+        r#"title = 'loop', features = '{"DYNAMICASSIGNMENT_BATCHES":"hostile"}'"#,
+    )
+    .await;
+    db.exec(r#"UPDATE organization SET features = '{"SPOKE_BATCHES_FUEL_PER_CALL": 1000000}' WHERE id = 1"#)
+        .await;
+    let engine = db.engine(&[]).await;
+    let error = engine
+        .request_batch(request(MINE, Caller::User(TEXTER)))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("ran out of fuel (limit: 1000000 units per call)"),
+        "{error}"
+    );
+    set_campaign(db, "title = 'host-call-flood'").await;
+    db.exec(
+        r#"UPDATE organization SET features = '{"SPOKE_BATCHES_HOST_CALLS_PER_CALL": "5"}' WHERE id = 1"#,
+    )
+    .await;
+    let error = engine
+        .request_batch(request(MINE, Caller::User(TEXTER)))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("made more than 5 host calls"),
+        "{error}"
+    );
+    db.exec(r#"UPDATE organization SET features = '{"SPOKE_BATCHES_DEADLINE_MS": "soon"}' WHERE id = 1"#)
+        .await;
+    let error = engine
+        .request_batch(request(MINE, Caller::User(TEXTER)))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "BAD_CONFIG");
+    assert!(
+        error.to_string().contains("SPOKE_BATCHES_DEADLINE_MS is `soon`"),
+        "{error}"
+    );
+    assert_eq!(held(db, MINE).await, 0);
+}

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use std::time::Duration;
+
 use crate::model::{Campaign, Organization};
+use crate::runtime::LimitOverrides;
 
 /// Spoke's default `DYNAMICASSIGNMENT_BATCHES`; without campaign-level configuration only its
 /// first entry is enabled.
@@ -210,6 +213,8 @@ pub struct CampaignSettings {
     pub default_tz: Option<String>,
     /// `DST_REFERENCE_TIMEZONE`.
     pub dst_reference_tz: Option<String>,
+    /// The organization's changes to the sandbox limits.
+    pub limits: LimitOverrides,
 }
 
 impl CampaignSettings {
@@ -273,6 +278,7 @@ impl CampaignSettings {
             default_tz: default_tz(&org, env),
             // Spoke reads this one from the process environment only.
             dst_reference_tz: env.get("DST_REFERENCE_TIMEZONE").map(str::to_string),
+            limits: limit_overrides(&org, &org_location)?,
         })
     }
 
@@ -294,6 +300,30 @@ fn default_tz(organization: &Features, env: &Environment) -> Option<String> {
             .or_else(|| env.get("TZ").filter(|zone| *zone != ":UTC"))
             .map(str::to_string),
     }
+}
+
+/// The organization's `SPOKE_BATCHES_*` limit keys (organization features only: the process's
+/// own limits come from the command line or its environment).
+fn limit_overrides(organization: &Features, location: &str) -> Result<LimitOverrides, ConfigError> {
+    fn number<T: std::str::FromStr>(
+        features: &Features,
+        key: &str,
+        location: &str,
+    ) -> Result<Option<T>, ConfigError> {
+        match features.lookup(key) {
+            Lookup::Present(Some(value)) => parse_number(key, &value, location).map(Some),
+            Lookup::Present(None) | Lookup::Absent => Ok(None),
+        }
+    }
+    Ok(LimitOverrides {
+        fuel_per_call: number(organization, "SPOKE_BATCHES_FUEL_PER_CALL", location)?,
+        deadline: number::<u64>(organization, "SPOKE_BATCHES_DEADLINE_MS", location)?
+            .map(Duration::from_millis),
+        memory_bytes: number::<usize>(organization, "SPOKE_BATCHES_MEMORY_MIB", location)?
+            .map(|mib| mib.saturating_mul(1 << 20)),
+        host_calls_per_call: number(organization, "SPOKE_BATCHES_HOST_CALLS_PER_CALL", location)?,
+        log_bytes_per_call: number(organization, "SPOKE_BATCHES_LOG_BYTES_PER_CALL", location)?,
+    })
 }
 
 fn split_list(list: &str) -> Vec<String> {

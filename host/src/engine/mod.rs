@@ -18,7 +18,7 @@ use crate::db::{Database, Dialect, Queries, Tx};
 use crate::filter::{ContactFilter, RequestScope};
 use crate::model::{Assignment, Campaign, MessageStatus, Organization, Role, User};
 use crate::registry::StrategyRegistry;
-use crate::runtime::{BatchPlan, StrategyComponent, StrategyRequest};
+use crate::runtime::{BatchPlan, SandboxLimits, StrategyComponent, StrategyRequest};
 use crate::timezones::{TimezoneRules, texting_hours};
 use source::TxSource;
 
@@ -445,6 +445,16 @@ fn not_found(context: &Context, strategy: Option<&StrategyComponent>) -> BatchOu
     }
 }
 
+/// The limits of one call: the sandbox's, with the organization's overrides.
+fn session_limits(policy: &StrategyComponent, settings: &CampaignSettings) -> Arc<SandboxLimits> {
+    let base = policy.sandbox().limits();
+    if settings.limits.is_empty() {
+        Arc::clone(base)
+    } else {
+        Arc::new(base.with_overrides(&settings.limits))
+    }
+}
+
 /// Takes the transaction back from a finished strategy session.
 fn take_back<T: Queries>(source: Box<dyn crate::source::ContactSource>) -> Result<T, EngineError> {
     match source.into_any().downcast::<TxSource<T>>() {
@@ -499,7 +509,9 @@ async fn request_batch<T: Queries>(
         assignment_user_id: context.assignment.user_id,
         organization_id: context.organization.id,
     };
-    let mut session = policy.start(Box::new(source)).await?;
+    let mut session = policy
+        .start_with_limits(Box::new(source), session_limits(&policy, &settings))
+        .await?;
     let available = session.request_new_batch_count(&strategy_request).await?.value;
     let size = sizing::batch_size(
         request.number_contacts,
@@ -570,7 +582,9 @@ async fn has_unassigned<T: Queries>(
         assignment_user_id: context.assignment.user_id,
         organization_id: context.organization.id,
     };
-    let mut session = policy.start(Box::new(source)).await?;
+    let mut session = policy
+        .start_with_limits(Box::new(source), session_limits(&policy, &settings))
+        .await?;
     let available = session.request_new_batch_count(&request).await?.value;
     let (source, _) = session.finish();
     take_back::<T>(source)?.rollback().await?;

@@ -258,6 +258,7 @@ impl wit_host::Host for CallState {
 /// the instance, so a session ends at its first failure.
 pub struct StrategySession {
     component: Arc<StrategyComponent>,
+    limits: Arc<SandboxLimits>,
     store: Store<CallState>,
     bindings: Arc<v0_1_0::Strategy>,
     output: MemoryOutputPipe,
@@ -268,9 +269,9 @@ impl StrategySession {
     pub(crate) async fn start(
         component: Arc<StrategyComponent>,
         source: Box<dyn ContactSource>,
+        limits: Arc<SandboxLimits>,
     ) -> Result<Self, StrategyFailure> {
         let sandbox = component.sandbox();
-        let limits = Arc::clone(sandbox.limits());
         let output = MemoryOutputPipe::new(limits.log_bytes_per_call);
         let state = CallState {
             wasi: super::wasi::empty_context(&output),
@@ -301,6 +302,7 @@ impl StrategySession {
         };
         Ok(StrategySession {
             component,
+            limits,
             store,
             bindings,
             output,
@@ -358,7 +360,7 @@ impl StrategySession {
             })
             .await?;
         let report = self.returned(report)?;
-        let limits = Arc::clone(self.component.sandbox().limits());
+        let limits = Arc::clone(&self.limits);
         let selection = bindings::contact_selection(report.value, plan, &limits)
             .map_err(|reason| self.refuse(FailureKind::InvalidValue(reason)))?;
         Ok(CallReport {
@@ -391,7 +393,7 @@ impl StrategySession {
         )
             -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>,
     {
-        let limits = Arc::clone(self.component.sandbox().limits());
+        let limits = Arc::clone(&self.limits);
         self.store.data_mut().host_calls_this_call = 0;
         self.store.data_mut().log_bytes = 0;
         let budget = Budget::arm(&mut self.store, &limits);
@@ -438,7 +440,7 @@ impl StrategySession {
                 duration: report.duration,
             }),
             Err(message) => {
-                let limit = self.component.sandbox().limits().max_string_bytes;
+                let limit = self.limits.max_string_bytes;
                 Err(self.refuse(FailureKind::ErrorResult(truncate(message, limit))))
             }
         }
@@ -449,7 +451,7 @@ impl StrategySession {
         report: CallReport<String>,
         what: &str,
     ) -> Result<CallReport<String>, StrategyFailure> {
-        let limit = self.component.sandbox().limits().max_string_bytes;
+        let limit = self.limits.max_string_bytes;
         if report.value.len() > limit {
             return Err(self.refuse(FailureKind::InvalidValue(format!(
                 "{what} returned {} bytes; the limit is {limit} bytes",

@@ -290,12 +290,23 @@ impl StrategyComponent {
         &self.path
     }
 
-    /// Starts a session for one request whose host imports answer from `source`.
+    /// Starts a session for one request whose host imports answer from `source`, under the
+    /// sandbox's limits.
     pub async fn start(
         self: &Arc<Self>,
         source: Box<dyn ContactSource>,
     ) -> Result<StrategySession, StrategyFailure> {
-        StrategySession::start(Arc::clone(self), source).await
+        let limits = Arc::clone(self.sandbox.limits());
+        StrategySession::start(Arc::clone(self), source, limits).await
+    }
+
+    /// Like [`StrategyComponent::start`], under `limits` (an organization's overrides).
+    pub async fn start_with_limits(
+        self: &Arc<Self>,
+        source: Box<dyn ContactSource>,
+        limits: Arc<SandboxLimits>,
+    ) -> Result<StrategySession, StrategyFailure> {
+        StrategySession::start(Arc::clone(self), source, limits).await
     }
 
     pub(crate) fn pre(&self) -> &v0_1_0::StrategyPre<CallState> {

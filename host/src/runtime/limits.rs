@@ -48,7 +48,46 @@ impl Default for SandboxLimits {
     }
 }
 
+/// An organization's changes to the per-call limits (organization `features` keys
+/// `SPOKE_BATCHES_FUEL_PER_CALL`, `SPOKE_BATCHES_DEADLINE_MS`, `SPOKE_BATCHES_MEMORY_MIB`,
+/// `SPOKE_BATCHES_HOST_CALLS_PER_CALL`, `SPOKE_BATCHES_LOG_BYTES_PER_CALL`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    /// Fuel per call.
+    pub fuel_per_call: Option<u64>,
+    /// Deadline per call.
+    pub deadline: Option<Duration>,
+    /// Memory per instance, in bytes; never above the process's own limit (the size of the
+    /// pooling allocator's slots).
+    pub memory_bytes: Option<usize>,
+    /// Host calls per call.
+    pub host_calls_per_call: Option<u32>,
+    /// Log bytes per call.
+    pub log_bytes_per_call: Option<usize>,
+}
+
+impl LimitOverrides {
+    /// Whether nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == LimitOverrides::default()
+    }
+}
+
 impl SandboxLimits {
+    /// These limits with `overrides` applied; memory stays within these limits' own.
+    pub fn with_overrides(&self, overrides: &LimitOverrides) -> SandboxLimits {
+        SandboxLimits {
+            fuel_per_call: overrides.fuel_per_call.unwrap_or(self.fuel_per_call),
+            deadline: overrides.deadline.unwrap_or(self.deadline),
+            memory_bytes: overrides
+                .memory_bytes
+                .map_or(self.memory_bytes, |bytes| bytes.min(self.memory_bytes)),
+            host_calls_per_call: overrides.host_calls_per_call.unwrap_or(self.host_calls_per_call),
+            log_bytes_per_call: overrides.log_bytes_per_call.unwrap_or(self.log_bytes_per_call),
+            ..self.clone()
+        }
+    }
+
     /// How often the epoch ticker advances: the granularity of the wall-clock deadline.
     pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 

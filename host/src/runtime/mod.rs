@@ -16,5 +16,5 @@ pub use cache::CompileCache;
 pub use call::{CallJournal, CallReport, HostCall, LogLine, StrategySession};
 pub use component::{Sandbox, StrategyComponent, content_hash, is_valid_name};
 pub use error::{FailureKind, LoadError, StrategyFailure};
-pub use limits::SandboxLimits;
+pub use limits::{LimitOverrides, SandboxLimits};
 pub use request::{BatchPlan, StrategyRequest};
