@@ -320,3 +320,66 @@ async fn without_a_token_the_api_is_open_only_on_loopback() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+on_both_databases!(no_answer_carries_contact_data_and_tokens_are_checked_whole);
+
+/// No endpoint returns contact data (cells, names) of any organization, and a token of the
+/// right length but the wrong content is refused like any wrong token.
+async fn no_answer_carries_contact_data_and_tokens_are_checked_whole(db: &TestDb) {
+    let api = Api::start(db, &[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
+    db.exec(
+        r#"
+        INSERT INTO organization (id, name) VALUES (2, 'Other org');
+        INSERT INTO campaign (id, organization_id, title, is_started, is_archived, use_dynamic_assignment, batch_size, join_token)
+          VALUES (30, 2, 'Other', TRUE, FALSE, TRUE, 3, 'other');
+        INSERT INTO campaign_contact (campaign_id, cell, first_name, last_name)
+          VALUES (30, '+19998887777', 'Secret', 'Person');
+        "#,
+    )
+    .await;
+    let mut answers = Vec::new();
+    answers.push(
+        api.post("/v1/assignments/100/batches", json!({"texterId": 5, "now": NOW}))
+            .await
+            .1,
+    );
+    answers.push(api.get("/v1/assignments/100/unassigned-count?texterId=5").await.1);
+    answers.push(api.get("/v1/campaigns/30/texter-ui").await.1);
+    answers.push(api.get("/v1/dashboard").await.1);
+    answers.push(api.get("/v1/strategies").await.1);
+    answers.push(api.post("/v1/contacts/9/message-sent", json!({})).await.1);
+    answers.push(
+        api.post(
+            "/v1/assignments/100/release",
+            json!({"texterId": 5, "conversations": true}),
+        )
+        .await
+        .1,
+    );
+    for answer in &answers {
+        let text = answer.to_string();
+        for secret in ["+1555000", "+19998887777", "Secret", "Person"] {
+            assert!(
+                !text.contains(secret),
+                "an answer carries contact data ({secret}): {text}"
+            );
+        }
+    }
+    let same_length = "x".repeat(TOKEN.len());
+    let response = api
+        .client
+        .get(api.server.url("/v1/strategies"))
+        .bearer_auth(&same_length)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let prefix = api
+        .client
+        .get(api.server.url("/v1/strategies"))
+        .bearer_auth(&TOKEN[..TOKEN.len() - 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(prefix.status(), StatusCode::UNAUTHORIZED);
+}

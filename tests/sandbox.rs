@@ -322,6 +322,18 @@ async fn bad_files_fail_to_load_with_clear_errors_while_the_others_load() {
         load_error(&registry, "Bad_Name"),
         LoadError::InvalidName { .. }
     ));
+    // The strategy that loaded serves a request on the same host.
+    let strategy = registry.get("vetted-texters").unwrap();
+    let scenario = Scenario::new().with_contacts(4, None, NeedsMessage, false, "");
+    let mut session = strategy.start(Box::new(scenario.source())).await.unwrap();
+    assert_eq!(
+        session
+            .request_new_batch_count(&scenario.request())
+            .await
+            .unwrap()
+            .value,
+        4
+    );
 }
 
 #[tokio::test]
