@@ -1,6 +1,8 @@
 //! The assignment engine: Spoke's dynamic-assignment operations, each one transaction on
 //! Spoke's own tables, with the strategy deciding inside it.
 
+mod access;
+mod campaigns;
 mod error;
 mod sizing;
 mod source;
@@ -11,12 +13,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
+pub use campaigns::{CampaignOverview, CampaignView};
 pub use error::EngineError;
+
+use access::{Context, campaign_and_organization, load_and_authorize};
+use campaigns::{campaign_view, dynamic_campaigns, example_assignment};
 
 use crate::config::{CampaignSettings, Environment};
 use crate::db::{Database, Dialect, Queries, Tx};
 use crate::filter::{ContactFilter, RequestScope};
-use crate::model::{Assignment, Campaign, MessageStatus, Organization, Role, User};
+use crate::model::{MessageStatus, Role};
 use crate::registry::StrategyRegistry;
 use crate::runtime::{BatchPlan, SandboxLimits, StrategyComponent, StrategyRequest};
 use crate::timezones::{TimezoneRules, texting_hours};
@@ -231,157 +237,6 @@ impl Engine {
             })
             .collect()
     }
-}
-
-/// A campaign and its resolved configuration.
-#[derive(Debug, Clone)]
-pub struct CampaignView {
-    /// The campaign.
-    pub campaign: Campaign,
-    /// Its configuration.
-    pub settings: CampaignSettings,
-}
-
-/// A campaign in the dashboard's list.
-#[derive(Debug)]
-pub struct CampaignOverview {
-    /// The campaign.
-    pub campaign: Campaign,
-    /// Its configuration, or why it cannot be resolved.
-    pub settings: Result<CampaignSettings, EngineError>,
-}
-
-async fn campaign_view<T: Queries>(
-    engine: &Engine,
-    mut tx: T,
-    campaign_id: i64,
-) -> Result<CampaignView, EngineError> {
-    let (campaign, organization) = campaign_and_organization(&mut tx, campaign_id).await?;
-    let settings = CampaignSettings::resolve(&organization, &campaign, &engine.env)?;
-    tx.rollback().await?;
-    Ok(CampaignView { campaign, settings })
-}
-
-async fn dynamic_campaigns<T: Queries>(
-    engine: &Engine,
-    mut tx: T,
-    limit: u32,
-) -> Result<Vec<CampaignOverview>, EngineError> {
-    let campaigns = tx.dynamic_campaigns(limit).await?;
-    let mut organizations = std::collections::BTreeMap::new();
-    let mut overviews = Vec::with_capacity(campaigns.len());
-    for campaign in campaigns {
-        let organization = match organizations.get(&campaign.organization_id) {
-            Some(organization) => Option::clone(organization),
-            None => {
-                let organization = tx.organization(campaign.organization_id).await?;
-                organizations.insert(campaign.organization_id, organization.clone());
-                organization
-            }
-        };
-        let settings = match &organization {
-            Some(organization) => {
-                CampaignSettings::resolve(organization, &campaign, &engine.env).map_err(EngineError::from)
-            }
-            None => Err(EngineError::NotFound {
-                what: "organization",
-                id: campaign.organization_id,
-            }),
-        };
-        overviews.push(CampaignOverview { campaign, settings });
-    }
-    tx.rollback().await?;
-    Ok(overviews)
-}
-
-async fn example_assignment<T: Queries>(
-    _engine: &Engine,
-    mut tx: T,
-) -> Result<Option<(i64, i64)>, EngineError> {
-    let Some(campaign) = tx.dynamic_campaigns(1).await?.into_iter().next() else {
-        return Ok(None);
-    };
-    let assignment = tx.first_assignment(campaign.id).await?;
-    tx.rollback().await?;
-    Ok(assignment.map(|assignment| (assignment.id, assignment.user_id)))
-}
-
-/// The rows one assignment operation works on.
-struct Context {
-    assignment: Assignment,
-    campaign: Campaign,
-    organization: Organization,
-    texter: User,
-}
-
-/// Loads campaign `campaign_id` and its organization.
-async fn campaign_and_organization<T: Queries>(
-    tx: &mut T,
-    campaign_id: i64,
-) -> Result<(Campaign, Organization), EngineError> {
-    let campaign = tx
-        .campaign(campaign_id, false)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "campaign",
-            id: campaign_id,
-        })?;
-    let organization = tx
-        .organization(campaign.organization_id)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "organization",
-            id: campaign.organization_id,
-        })?;
-    Ok((campaign, organization))
-}
-
-/// Loads an assignment with its campaign and organization, and checks that `caller` may act
-/// on it (Spoke's `assignmentRequiredOrAdminRole`: its texter, a SUPERVOLUNTEER or higher of
-/// the organization, or a superadmin; never a SUSPENDED user).
-async fn load_and_authorize<T: Queries>(
-    tx: &mut T,
-    assignment_id: i64,
-    caller: Caller,
-) -> Result<Context, EngineError> {
-    let assignment = tx.assignment(assignment_id).await?.ok_or(EngineError::NotFound {
-        what: "assignment",
-        id: assignment_id,
-    })?;
-    let (campaign, organization) = campaign_and_organization(tx, assignment.campaign_id).await?;
-    let texter_id = match caller {
-        Caller::Operator => assignment.user_id,
-        Caller::User(id) => id,
-    };
-    let texter = tx.user(texter_id).await?.ok_or(EngineError::NotFound {
-        what: "user",
-        id: texter_id,
-    })?;
-    if let Caller::User(id) = caller
-        && !texter.is_superadmin
-    {
-        let role = tx.highest_role(id, organization.id).await?;
-        if role == Some(Role::Suspended) {
-            return Err(EngineError::Forbidden(format!(
-                "user {id} is suspended in organization {}",
-                organization.id
-            )));
-        }
-        let owner = id == assignment.user_id;
-        if !owner && !role.is_some_and(|role| role.has_at_least(Role::Supervolunteer)) {
-            return Err(EngineError::Forbidden(format!(
-                "user {id} may not act on assignment {assignment_id}: only its texter or a SUPERVOLUNTEER, \
-                 ADMIN or OWNER of organization {} may",
-                organization.id
-            )));
-        }
-    }
-    Ok(Context {
-        assignment,
-        campaign,
-        organization,
-        texter,
-    })
 }
 
 impl Engine {

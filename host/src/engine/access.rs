@@ -1,0 +1,84 @@
+//! Loading an assignment with its campaign and organization, and deciding whether the caller
+//! may act on it.
+
+use super::{Caller, EngineError};
+use crate::db::Queries;
+use crate::model::{Assignment, Campaign, Organization, Role, User};
+
+/// The rows one assignment operation works on.
+pub(super) struct Context {
+    pub(super) assignment: Assignment,
+    pub(super) campaign: Campaign,
+    pub(super) organization: Organization,
+    pub(super) texter: User,
+}
+
+/// Loads campaign `campaign_id` and its organization.
+pub(super) async fn campaign_and_organization<T: Queries>(
+    tx: &mut T,
+    campaign_id: i64,
+) -> Result<(Campaign, Organization), EngineError> {
+    let campaign = tx
+        .campaign(campaign_id, false)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "campaign",
+            id: campaign_id,
+        })?;
+    let organization = tx
+        .organization(campaign.organization_id)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "organization",
+            id: campaign.organization_id,
+        })?;
+    Ok((campaign, organization))
+}
+
+/// Loads an assignment with its campaign and organization, and checks that `caller` may act
+/// on it (Spoke's `assignmentRequiredOrAdminRole`: its texter, a SUPERVOLUNTEER or higher of
+/// the organization, or a superadmin; never a SUSPENDED user).
+pub(super) async fn load_and_authorize<T: Queries>(
+    tx: &mut T,
+    assignment_id: i64,
+    caller: Caller,
+) -> Result<Context, EngineError> {
+    let assignment = tx.assignment(assignment_id).await?.ok_or(EngineError::NotFound {
+        what: "assignment",
+        id: assignment_id,
+    })?;
+    let (campaign, organization) = campaign_and_organization(tx, assignment.campaign_id).await?;
+    let texter_id = match caller {
+        Caller::Operator => assignment.user_id,
+        Caller::User(id) => id,
+    };
+    let texter = tx.user(texter_id).await?.ok_or(EngineError::NotFound {
+        what: "user",
+        id: texter_id,
+    })?;
+    if let Caller::User(id) = caller
+        && !texter.is_superadmin
+    {
+        let role = tx.highest_role(id, organization.id).await?;
+        if role == Some(Role::Suspended) {
+            return Err(EngineError::Forbidden(format!(
+                "user {id} is suspended in organization {}",
+                organization.id
+            )));
+        }
+        let owner = id == assignment.user_id;
+        if !owner && !role.is_some_and(|role| role.has_at_least(Role::Supervolunteer)) {
+            return Err(EngineError::Forbidden(format!(
+                "user {id} may not act on assignment {assignment_id}: only its texter or a SUPERVOLUNTEER, \
+                 ADMIN or OWNER of organization {} may",
+                organization.id
+            )));
+        }
+    }
+    Ok(Context {
+        assignment,
+        campaign,
+        organization,
+        texter,
+    })
+}
