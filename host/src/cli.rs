@@ -273,7 +273,7 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
         }
         Command::Strategies => {
             let registry = load_registry(&cli.strategies_dir, limits).await?;
-            Ok(json!({ "strategies": strategies_json(&registry) }))
+            Ok(json!({ "strategies": registry.summaries() }))
         }
         Command::Seed {
             contacts,
@@ -471,24 +471,4 @@ async fn load_registry(dir: &Path, limits: SandboxLimits) -> Result<StrategyRegi
     StrategyRegistry::load_dir(&sandbox, dir)
         .await
         .map_err(|error| CliError::new("STRATEGIES_FOLDER", error))
-}
-
-/// The strategies of `registry` as JSON, one object each.
-pub fn strategies_json(registry: &StrategyRegistry) -> Vec<Value> {
-    registry
-        .entries()
-        .map(|(name, entry)| {
-            let serving = entry.serving.as_ref();
-            json!({
-                "name": name,
-                "displayName": serving.map(|component| component.display_name()),
-                "file": entry.file,
-                "status": entry.status(),
-                "contentHash": serving.map(|component| component.content_hash()),
-                "witVersion": serving.map(|component| component.wit_version()),
-                "loadedAt": entry.loaded_at,
-                "error": entry.error.as_ref().map(|error| error.to_string()),
-            })
-        })
-        .collect()
 }

@@ -56,6 +56,28 @@ impl StrategyEntry {
     }
 }
 
+/// What the CLI's `strategies` command and `GET /v1/strategies` show of one strategy.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrategySummary {
+    /// The name (file stem).
+    pub name: String,
+    /// `display-name()` of the serving version.
+    pub display_name: Option<String>,
+    /// The component file.
+    pub file: PathBuf,
+    /// How it stands.
+    pub status: StrategyStatus,
+    /// SHA-256 of the serving version.
+    pub content_hash: Option<String>,
+    /// The WIT package version it implements.
+    pub wit_version: Option<&'static str>,
+    /// When the serving version was loaded.
+    pub loaded_at: Option<DateTime<Utc>>,
+    /// Why the file's current content failed to load.
+    pub error: Option<String>,
+}
+
 /// The strategies folder itself is unusable.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -164,6 +186,25 @@ impl StrategyRegistry {
     /// The entry of `name`.
     pub fn entry(&self, name: &str) -> Option<&StrategyEntry> {
         self.entries.get(name)
+    }
+
+    /// One summary per file, by name.
+    pub fn summaries(&self) -> Vec<StrategySummary> {
+        self.entries()
+            .map(|(name, entry)| {
+                let serving = entry.serving.as_ref();
+                StrategySummary {
+                    name: name.to_string(),
+                    display_name: serving.map(|component| component.display_name().to_string()),
+                    file: entry.file.clone(),
+                    status: entry.status(),
+                    content_hash: serving.map(|component| component.content_hash().to_string()),
+                    wit_version: serving.map(|component| component.wit_version()),
+                    loaded_at: entry.loaded_at,
+                    error: entry.error.as_ref().map(|error| error.to_string()),
+                }
+            })
+            .collect()
     }
 
     /// Every file, by name, loaded or not.

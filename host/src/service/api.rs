@@ -12,7 +12,6 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Id, JsonBody, QueryParams};
-use crate::cli::strategies_json;
 use crate::config::CampaignSettings;
 use crate::engine::{BatchRequest, Caller, EngineError};
 
@@ -141,7 +140,7 @@ pub async fn message_sent(State(state): State<AppState>, Id(id): Id) -> ApiResul
 
 pub async fn strategies(State(state): State<AppState>) -> ApiResult {
     Ok(Json(
-        json!({ "strategies": strategies_json(&state.engine.strategies()) }),
+        json!({ "strategies": state.engine.strategies().summaries() }),
     ))
 }
 
@@ -219,11 +218,18 @@ pub async fn texter_ui(State(state): State<AppState>, Id(id): Id) -> ApiResult {
 /// enabled strategies.
 pub async fn dashboard(State(state): State<AppState>) -> ApiResult {
     let metrics = state.sandbox.metrics();
-    let mut strategies = strategies_json(&state.engine.strategies());
-    for strategy in &mut strategies {
-        let name = strategy["name"].as_str().unwrap_or_default().to_string();
-        strategy["stats"] = serde_json::to_value(metrics.stats(&name)).unwrap_or_default();
-    }
+    let strategies: Vec<Value> = state
+        .engine
+        .strategies()
+        .summaries()
+        .into_iter()
+        .map(|summary| {
+            let stats = metrics.stats(&summary.name);
+            let mut value = serde_json::to_value(summary).unwrap_or_default();
+            value["stats"] = serde_json::to_value(stats).unwrap_or_default();
+            value
+        })
+        .collect();
     let campaigns = within(state.request_timeout, state.engine.dynamic_campaigns(50)).await?;
     let campaigns: Vec<Value> = campaigns
         .into_iter()
