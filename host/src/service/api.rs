@@ -60,7 +60,7 @@ pub async fn request_batch(
         caller: caller(body.texter_id),
         number_contacts: body.number_contacts,
         batch_type: body.batch_type,
-        now: body.now.unwrap_or_else(Utc::now),
+        now: body.now.unwrap_or_else(|| state.now()),
     };
     let outcome = within(state.request_timeout, state.engine.request_batch(request)).await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
@@ -79,7 +79,7 @@ pub async fn unassigned_count(
     Id(id): Id,
     QueryParams(query): QueryParams<UnassignedQuery>,
 ) -> ApiResult {
-    let now = query.now.unwrap_or_else(Utc::now);
+    let now = query.now.unwrap_or_else(|| state.now());
     let count = within(
         state.request_timeout,
         state.engine.has_unassigned(id, caller(query.texter_id), now),
@@ -127,7 +127,7 @@ pub async fn join(
 ) -> ApiResult {
     let outcome = within(
         state.request_timeout,
-        state.engine.join(id, body.user_id, &body.join_token, Utc::now()),
+        state.engine.join(id, body.user_id, &body.join_token, state.now()),
     )
     .await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
@@ -250,6 +250,6 @@ pub async fn dashboard(State(state): State<AppState>) -> ApiResult {
         "strategies": strategies,
         "campaigns": campaigns,
         "database": state.engine.database().dialect_name(),
-        "serverTime": Utc::now(),
+        "serverTime": state.now(),
     })))
 }

@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 
 pub use error::ApiError;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     sandbox: Arc<Sandbox>,
     token: Option<Arc<str>>,
     request_timeout: Duration,
+    /// A fixed time for every request (tests); `None` reads the clock.
+    fixed_now: Option<DateTime<Utc>>,
 }
 
 impl AppState {
@@ -46,7 +49,19 @@ impl AppState {
             sandbox,
             token: token.filter(|token| !token.is_empty()).map(Arc::from),
             request_timeout,
+            fixed_now: None,
         }
+    }
+
+    /// The same state with every request at `now` instead of the wall clock (for tests).
+    pub fn with_fixed_now(mut self, now: DateTime<Utc>) -> Self {
+        self.fixed_now = Some(now);
+        self
+    }
+
+    /// The time of a request: the fixed time, else the clock.
+    fn now(&self) -> DateTime<Utc> {
+        self.fixed_now.unwrap_or_else(Utc::now)
     }
 }
 
