@@ -282,3 +282,41 @@ fn any_command_line_gets_one_json_answer() {
         panic!("{failure}");
     }
 }
+
+#[test]
+fn check_validates_a_component_and_runs_it_on_the_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = support::install("vetted-texters", dir.path(), "vetted-texters");
+    let liar = support::install("hostile", dir.path(), "liar");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
+            .args(args)
+            .output()
+            .expect("run spoke-batches")
+    };
+    let output = run(&["check", good.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains(": OK"), "{text}");
+    assert!(
+        text.contains("request-new-batch-count on the fixture: 10 ("),
+        "{text}"
+    );
+    let output = run(&["check", "--json", good.to_str().unwrap()]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["name"], "vetted-texters");
+    assert_eq!(report["witVersion"], "spoke:batches@0.1.0");
+    assert!(report["requestNewBatchCount"]["fuelUsed"].as_u64().unwrap() > 0);
+    let output = run(&["check", "--json", liar.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("set `name = \"liar\"`"),
+        "{report}"
+    );
+}

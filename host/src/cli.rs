@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
+use crate::check;
 use crate::config::Environment;
 use crate::db::{DEFAULT_DATABASE_URL, Database, DbError};
 use crate::demo::{self, SeedOptions};
@@ -112,6 +113,15 @@ pub enum Command {
     /// Lists the strategies in the strategies folder: name, display name, file, status or load
     /// error.
     Strategies,
+    /// Validates a strategy component without a database and runs it once on a built-in
+    /// fixture. Prints a report for people, or JSON with --json; exits non-zero on failure.
+    Check {
+        /// The component file (`<name>.wasm`).
+        file: PathBuf,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Requests a batch of contacts for an assignment (Spoke's findNewCampaignContact).
     RequestBatch {
         /// The assignment.
@@ -190,6 +200,13 @@ impl CliError {
     }
 }
 
+impl CliError {
+    /// A failure whose report was already printed.
+    fn silent() -> Self {
+        CliError::new("", "")
+    }
+}
+
 impl From<EngineError> for CliError {
     fn from(error: EngineError) -> Self {
         CliError::new(error.code(), error)
@@ -211,6 +228,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             println!("{answer}");
             ExitCode::SUCCESS
         }
+        Err(error) if error.code.is_empty() => ExitCode::FAILURE,
         Err(error) => {
             print_error(error.code, &error.message);
             ExitCode::FAILURE
@@ -270,6 +288,19 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             };
             serve(&cli.database_url, &cli.strategies_dir, limits, options, env).await?;
             Ok(Value::Null)
+        }
+        Command::Check { file, json } => {
+            let report = check::check(&file, limits).await;
+            if json {
+                println!("{}", serde_json::to_value(&report).unwrap_or_default());
+            } else {
+                println!("{}", check::human(&report));
+            }
+            if report.ok {
+                Ok(Value::Null)
+            } else {
+                Err(CliError::silent())
+            }
         }
         Command::Strategies => {
             let registry = load_registry(&cli.strategies_dir, limits).await?;

@@ -7,6 +7,7 @@
 //! - [`source`]: what answers a strategy's questions about contacts.
 //! - [`model`]: Spoke's rows.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod db;
