@@ -123,3 +123,60 @@ fn a_copied_template_is_served_by_the_unchanged_host_after_the_documented_rename
     assert_eq!(entry["displayName"], "My own policy");
     assert_eq!(entry["witVersion"], "spoke:batches@0.1.0");
 }
+
+#[test]
+fn new_scaffolds_a_strategy_from_the_template_and_builds_it() {
+    let root = workspace_root();
+    let work = tempfile::tempdir().unwrap();
+    let strategies = work.path().join("strategies");
+    std::fs::create_dir_all(&strategies).unwrap();
+    run(Command::new("cp")
+        .arg("-rp")
+        .arg(root.join("wit"))
+        .arg(work.path()));
+    run(Command::new("cp")
+        .arg("-rp")
+        .arg(root.join("strategies/vetted-texters"))
+        .arg(strategies.join("vetted-texters")));
+    std::fs::copy(
+        root.join("Cargo.lock"),
+        strategies.join("vetted-texters/Cargo.lock"),
+    )
+    .unwrap();
+    let dist = strategies.join("dist");
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("template-test");
+    let new = |name: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
+            .arg("--strategies")
+            .arg(&dist)
+            .args(["new", name, "--sources"])
+            .arg(&strategies)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .output()
+            .expect("run spoke-batches new");
+        let answer: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+        (output.status.success(), answer)
+    };
+    let (ok, answer) = new("door-knockers");
+    assert!(ok, "{answer}");
+    assert_eq!(
+        answer["created"],
+        strategies.join("door-knockers").display().to_string()
+    );
+    let manifest = std::fs::read_to_string(strategies.join("door-knockers/Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"door-knockers\""), "{manifest}");
+    let entry = listed(&dist, "door-knockers");
+    assert_eq!(entry["status"], "loaded", "{entry}");
+    assert_eq!(entry["displayName"], "Vetted Texters can request a new batch");
+
+    let (ok, answer) = new("door-knockers");
+    assert!(!ok);
+    assert_eq!(answer["error"]["code"], "EXISTS", "{answer}");
+    let (ok, answer) = new("Door_Knockers");
+    assert!(!ok);
+    assert_eq!(answer["error"]["code"], "BAD_NAME", "{answer}");
+    assert!(!strategies.join("Door_Knockers").exists());
+}

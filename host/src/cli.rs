@@ -19,6 +19,7 @@ use crate::engine::{BatchRequest, Caller, Engine, EngineError};
 use crate::registry::StrategyRegistry;
 use crate::reload::{Reloader, watch_sources};
 use crate::runtime::{Sandbox, SandboxLimits};
+use crate::scaffold;
 use crate::service::{self, AppState, bind, check_exposure};
 
 /// Runs Spoke's dynamic-assignment batch strategies as sandboxed WebAssembly components.
@@ -49,6 +50,22 @@ pub struct Cli {
     /// Linear memory one strategy instance may grow to, in MiB.
     #[arg(long, env = "SPOKE_BATCHES_MEMORY_MIB", global = true)]
     pub memory_mib: Option<usize>,
+
+    /// Host calls one strategy call may make.
+    #[arg(long, env = "SPOKE_BATCHES_HOST_CALLS_PER_CALL", global = true)]
+    pub host_calls_per_call: Option<u32>,
+
+    /// Bytes of log lines and output one strategy call may keep.
+    #[arg(long, env = "SPOKE_BATCHES_LOG_BYTES_PER_CALL", global = true)]
+    pub log_bytes_per_call: Option<usize>,
+
+    /// Bytes a strategy component file may have.
+    #[arg(long, env = "SPOKE_BATCHES_COMPONENT_BYTES", global = true)]
+    pub component_bytes: Option<u64>,
+
+    /// Strategy instances that may run at once (the pooling allocator's slots).
+    #[arg(long, env = "SPOKE_BATCHES_CONCURRENT_INSTANCES", global = true)]
+    pub concurrent_instances: Option<u32>,
 
     /// What to do.
     #[command(subcommand)]
@@ -113,6 +130,17 @@ pub enum Command {
     /// Lists the strategies in the strategies folder: name, display name, file, status or load
     /// error.
     Strategies,
+    /// Creates `strategies/NAME` from a template (renaming its package) and builds it.
+    New {
+        /// The new strategy's name: lowercase letters, digits and `-`.
+        name: String,
+        /// The strategy to start from.
+        #[arg(long, default_value = "vetted-texters")]
+        from: String,
+        /// The folder of strategy sources.
+        #[arg(long, default_value = "strategies")]
+        sources: PathBuf,
+    },
     /// Validates a strategy component without a database and runs it once on a built-in
     /// fixture. Prints a report for people, or JSON with --json; exits non-zero on failure.
     Check {
@@ -288,6 +316,19 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             };
             serve(&cli.database_url, &cli.strategies_dir, limits, options, env).await?;
             Ok(Value::Null)
+        }
+        Command::New { name, from, sources } => {
+            let created =
+                scaffold::scaffold(&sources, &cli.strategies_dir, &name, &from).map_err(|error| {
+                    let code = match error {
+                        scaffold::ScaffoldError::BadName(_) => "BAD_NAME",
+                        scaffold::ScaffoldError::Exists(_) => "EXISTS",
+                        scaffold::ScaffoldError::Build { .. } => "BUILD_FAILED",
+                        _ => "SCAFFOLD",
+                    };
+                    CliError::new(code, error)
+                })?;
+            Ok(serde_json::to_value(created).unwrap_or_default())
         }
         Command::Check { file, json } => {
             let report = check::check(&file, limits).await;

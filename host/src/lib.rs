@@ -19,6 +19,7 @@ pub mod model;
 pub mod registry;
 pub mod reload;
 pub mod runtime;
+pub mod scaffold;
 pub mod service;
 pub mod source;
 pub mod timezones;
