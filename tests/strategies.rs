@@ -12,7 +12,8 @@ use spoke_batches::runtime::{BatchPlan, HostCall};
 use support::{SHIPPED, Scenario, loaded};
 
 /// The strategies with Spoke's common base checks.
-const WITH_BASE_CHECKS: [&str; 4] = [
+const WITH_BASE_CHECKS: [&str; 5] = [
+    "fewer-than-n-replies",
     "all-texters",
     "finished-replies",
     "finished-replies-tz",
@@ -352,5 +353,66 @@ async fn a_call_reports_the_fuel_it_used() {
         report.fuel_used > 0 && report.fuel_used < 1_000_000,
         "fuel used: {}",
         report.fuel_used
+    );
+}
+
+#[tokio::test]
+async fn fewer_than_n_replies_waits_while_n_replies_wait() {
+    let with_waiting = |count: usize, features: Option<&str>| {
+        let mut scenario = busy_campaign().with_contacts(count, Some(100), NeedsResponse, false, "-8_1");
+        scenario.campaign.features = features.map(str::to_string);
+        scenario
+    };
+    assert_eq!(
+        with_waiting(2, None).count("fewer-than-n-replies").await.unwrap(),
+        10,
+        "2 < the default 3"
+    );
+    assert_eq!(
+        with_waiting(3, None).count("fewer-than-n-replies").await.unwrap(),
+        0
+    );
+    let one = Some(r#"{"FEWER_THAN_N_REPLIES": 1}"#);
+    assert_eq!(
+        with_waiting(1, one).count("fewer-than-n-replies").await.unwrap(),
+        0
+    );
+    assert_eq!(
+        with_waiting(0, one).count("fewer-than-n-replies").await.unwrap(),
+        10
+    );
+    let ten = Some(r#"{"FEWER_THAN_N_REPLIES": "10", "OTHER": true}"#);
+    assert_eq!(
+        with_waiting(9, ten).count("fewer-than-n-replies").await.unwrap(),
+        10
+    );
+    // Opted-out contacts do not wait for anyone.
+    let opted_out = busy_campaign().with_contacts(5, Some(100), NeedsResponse, true, "");
+    assert_eq!(opted_out.count("fewer-than-n-replies").await.unwrap(), 10);
+    // A bad setting fails the request with a message that says what to fix.
+    let failure = with_waiting(0, Some(r#"{"FEWER_THAN_N_REPLIES": 0}"#))
+        .count("fewer-than-n-replies")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        failure.kind,
+        spoke_batches::runtime::FailureKind::ErrorResult(
+            "campaign features: FEWER_THAN_N_REPLIES is 0; it must be a whole number, at least 1".into()
+        )
+    );
+    let (_, journal) = with_waiting(50, None)
+        .count_report("fewer-than-n-replies")
+        .await
+        .unwrap();
+    assert!(
+        journal.host_calls.iter().any(|call| matches!(
+            call,
+            HostCall::CountContacts {
+                cap: Some(3),
+                answer: 3,
+                ..
+            }
+        )),
+        "the waiting replies are counted only up to N: {journal:?}"
     );
 }

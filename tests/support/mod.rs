@@ -101,7 +101,7 @@ pub async fn loaded() -> &'static Loaded {
         .get_or_init(|| async {
             let sandbox = Sandbox::new(test_limits()).expect("sandbox");
             let mut strategies = Vec::new();
-            for name in SHIPPED.iter().copied().chain(["hostile"]) {
+            for name in SHIPPED.iter().copied().chain(["fewer-than-n-replies", "hostile"]) {
                 let path = component_path(name);
                 let bytes = std::fs::read(&path).expect("read component");
                 let renamed = path.with_file_name(format!("{name}.wasm"));
