@@ -320,3 +320,51 @@ fn check_validates_a_component_and_runs_it_on_the_fixture() {
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn explain_and_replay_show_the_decision_read_only() {
+    let db = TestDb::sqlite().await;
+    seed(&db).await;
+    let now = "2026-03-02T15:00:00Z";
+    let (ok, answer) = run(
+        &db,
+        &[
+            "explain",
+            "--assignment-id",
+            "100",
+            "--texter-id",
+            "5",
+            "--now",
+            now,
+        ],
+    );
+    assert!(ok, "{answer}");
+    assert_eq!(answer["trace"]["strategy"], "finished-replies-tz");
+    assert_eq!(answer["trace"]["decision"], "assigned");
+    assert_eq!(answer["trace"]["contactIds"].as_array().map(Vec::len), Some(4));
+    let component = support::component_path("vetted-texters");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("vetted-texters.wasm");
+    std::fs::copy(component, &copy).unwrap();
+    let (ok, answer) = run(
+        &db,
+        &[
+            "replay",
+            "--assignment-id",
+            "100",
+            "--strategy",
+            copy.to_str().unwrap(),
+            "--now",
+            now,
+        ],
+    );
+    assert!(ok, "{answer}");
+    assert_eq!(answer["trace"]["strategy"], "vetted-texters");
+    // The texter is not vetted and already holds a contact: the new version would say 0.
+    assert_eq!(answer["trace"]["decision"], "strategy-said-zero");
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL")
+            .await,
+        1
+    );
+}

@@ -9,7 +9,6 @@ mod support;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::Utc;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use spoke_batches::db::{Database, Dialect, Queries, Tx};
@@ -154,10 +153,11 @@ async fn sql_answers<T: Queries>(
     scope: &RequestScope,
     cap: Option<u32>,
     limit: u32,
-) -> (u32, bool, u64) {
+) -> (u32, bool, Vec<i64>) {
     let count = tx.count_contacts(filter, scope, cap).await.expect("count");
     let any = tx.any_contact(filter, scope).await.expect("any");
-    let claimed = tx.claim(filter, scope, limit, Utc::now()).await.expect("claim");
+    let now = "2026-03-02T15:00:00Z".parse().expect("a valid time");
+    let claimed = tx.claim(filter, scope, limit, now).await.expect("claim");
     tx.commit().await.expect("commit");
     (count, any, claimed)
 }
@@ -208,11 +208,19 @@ async fn check(
     prop_assert_eq!(count, expected_count, "count of {:?}", filter);
     prop_assert_eq!(any, expected_any, "any of {:?}", filter);
     prop_assert_eq!(
-        claimed,
-        matching.len().min(limit as usize) as u64,
+        claimed.len(),
+        matching.len().min(limit as usize),
         "claimed by {:?}",
         filter
     );
+    for id in &claimed {
+        prop_assert!(
+            matching.contains(id),
+            "claimed contact {} did not match {:?}",
+            id,
+            filter
+        );
+    }
     // Exactly the claimed rows changed hands, and each one matched the filter.
     let after = db.assignments().await;
     for ((id, assignment), before) in after.iter().zip(&rows) {

@@ -168,6 +168,44 @@ pub enum Command {
         #[arg(long)]
         now: Option<DateTime<Utc>>,
     },
+    /// Runs a batch request and rolls it back: what would happen and why, with every question
+    /// the strategy asked the host and its answers, its log lines, the clamping and the reason.
+    Explain {
+        /// The assignment.
+        #[arg(long)]
+        assignment_id: i64,
+        /// The user asking; without it the command acts as an administrator.
+        #[arg(long)]
+        texter_id: Option<i64>,
+        /// How many contacts; 0 or absent means a full batch.
+        #[arg(long, allow_negative_numbers = true)]
+        number_contacts: Option<i64>,
+        /// The strategy to use; absent means the campaign's default.
+        #[arg(long)]
+        batch_type: Option<String>,
+        /// The time of the request (RFC 3339); absent means now.
+        #[arg(long)]
+        now: Option<DateTime<Utc>>,
+    },
+    /// Like explain, deciding with the component FILE.wasm instead of the campaign's strategy:
+    /// compare a new version with the current one on real data before shipping it. Read-only.
+    Replay {
+        /// The assignment.
+        #[arg(long)]
+        assignment_id: i64,
+        /// The component to decide with; absent means the campaign's own strategy.
+        #[arg(long)]
+        strategy: Option<PathBuf>,
+        /// The user asking; without it the command acts as an administrator.
+        #[arg(long)]
+        texter_id: Option<i64>,
+        /// How many contacts; 0 or absent means a full batch.
+        #[arg(long, allow_negative_numbers = true)]
+        number_contacts: Option<i64>,
+        /// The time of the request (RFC 3339); absent means now.
+        #[arg(long)]
+        now: Option<DateTime<Utc>>,
+    },
     /// How many contacts the "request texts" button offers (hasUnassignedContactsForTexter).
     HasUnassigned {
         /// The assignment.
@@ -391,6 +429,55 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
                 })
                 .await?;
             Ok(serde_json::to_value(outcome).unwrap_or_default())
+        }
+        Command::Explain {
+            assignment_id,
+            texter_id,
+            number_contacts,
+            batch_type,
+            now,
+        } => {
+            let engine = engine(&cli.database_url, Some((&cli.strategies_dir, limits.clone()))).await?;
+            let request = BatchRequest {
+                assignment_id,
+                caller: caller(texter_id),
+                number_contacts,
+                batch_type,
+                now: now.unwrap_or_else(Utc::now),
+            };
+            let (outcome, trace) = engine.explain_batch(request, None).await?;
+            Ok(json!({ "outcome": outcome, "trace": trace }))
+        }
+        Command::Replay {
+            assignment_id,
+            strategy,
+            texter_id,
+            number_contacts,
+            now,
+        } => {
+            let engine = engine(&cli.database_url, Some((&cli.strategies_dir, limits.clone()))).await?;
+            let replacement = match strategy {
+                Some(file) => {
+                    let sandbox = Sandbox::new(limits)
+                        .map_err(|error| CliError::new("SANDBOX", format!("{error:#}")))?;
+                    Some(
+                        sandbox
+                            .load_file(&file)
+                            .await
+                            .map_err(|error| CliError::new("LOAD_FAILED", error))?,
+                    )
+                }
+                None => None,
+            };
+            let request = BatchRequest {
+                assignment_id,
+                caller: caller(texter_id),
+                number_contacts,
+                batch_type: None,
+                now: now.unwrap_or_else(Utc::now),
+            };
+            let (outcome, trace) = engine.explain_batch(request, replacement).await?;
+            Ok(json!({ "outcome": outcome, "trace": trace }))
         }
         Command::HasUnassigned {
             assignment_id,

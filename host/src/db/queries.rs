@@ -113,14 +113,14 @@ pub trait Queries: Send + 'static {
     fn assigned_count(&mut self, assignment_id: i64) -> impl Future<Output = sqlx::Result<i64>> + Send;
 
     /// Assigns up to `limit` contacts matching `filter` to the scope's assignment, setting
-    /// `updated_at`; returns how many.
+    /// `updated_at`; returns their ids.
     fn claim(
         &mut self,
         filter: &ContactFilter,
         scope: &RequestScope,
         limit: u32,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = sqlx::Result<u64>> + Send;
+    ) -> impl Future<Output = sqlx::Result<Vec<i64>>> + Send;
 
     /// Unassigns the `needsMessage` contacts of `assignment_id` in `campaign_id`, or all of
     /// them with `conversations`; returns how many.
@@ -308,14 +308,14 @@ macro_rules! impl_queries {
             }
 
             /// Assigns up to `limit` contacts matching `filter` to the scope's assignment, setting
-            /// `updated_at`; returns how many.
+            /// `updated_at`; returns their ids.
             async fn claim(
                 &mut self,
                 filter: &ContactFilter,
                 scope: &RequestScope,
                 limit: u32,
                 now: DateTime<Utc>,
-            ) -> sqlx::Result<u64> {
+            ) -> sqlx::Result<Vec<i64>> {
                 let mut query = QueryBuilder::<$db>::new("UPDATE campaign_contact SET assignment_id = ");
                 query
                     .push_bind(scope.assignment_id)
@@ -327,9 +327,11 @@ macro_rules! impl_queries {
                     .push(" LIMIT ")
                     .push_bind(i64::from(limit))
                     .push(<$db as Dialect>::CLAIM_LOCK)
-                    .push(")");
-                let done = query.build().execute(&mut *self.transaction).await?;
-                Ok(<$db as Dialect>::rows_affected(&done))
+                    .push(") RETURNING CAST(id AS BIGINT)");
+                query
+                    .build_query_scalar()
+                    .fetch_all(&mut *self.transaction)
+                    .await
             }
 
             /// Unassigns the `needsMessage` contacts of `assignment_id` in `campaign_id`, or all of

@@ -4,6 +4,7 @@
 mod access;
 mod campaigns;
 mod error;
+mod explain;
 mod sizing;
 mod source;
 
@@ -15,6 +16,7 @@ use sqlx::{Postgres, Sqlite};
 
 pub use campaigns::{CampaignOverview, CampaignView};
 pub use error::EngineError;
+pub use explain::{Decision, Trace};
 
 use access::{Context, campaign_and_organization, load_and_authorize};
 use campaigns::{campaign_view, dynamic_campaigns, example_assignment};
@@ -87,6 +89,15 @@ pub struct JoinOutcome {
     pub created: bool,
 }
 
+/// How a batch request runs.
+#[derive(Default)]
+struct Run {
+    /// Roll back at the end.
+    dry_run: bool,
+    /// Decide with this component instead of the campaign's strategy.
+    strategy: Option<Arc<StrategyComponent>>,
+}
+
 /// The largest `numberContacts` a client may ask for.
 pub const MAX_NUMBER_CONTACTS: i64 = 1_000_000;
 
@@ -151,7 +162,8 @@ impl Engine {
         }
         let started = std::time::Instant::now();
         let assignment = request.assignment_id;
-        let result = in_transaction!(self, begin_write, request_batch(request));
+        let result = in_transaction!(self, begin_write, request_batch(request, Run::default()))
+            .map(|(outcome, _)| outcome);
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(outcome) => tracing::info!(
@@ -167,6 +179,21 @@ impl Engine {
             }
         }
         result
+    }
+
+    /// Runs a batch request to the end and rolls it back: what would happen, and why, with every
+    /// question the strategy asked. With `strategy`, that component decides instead of the
+    /// campaign's (to compare a new version on real data before shipping it).
+    pub async fn explain_batch(
+        &self,
+        request: BatchRequest,
+        strategy: Option<Arc<StrategyComponent>>,
+    ) -> Result<(BatchOutcome, Trace), EngineError> {
+        let run = Run {
+            dry_run: true,
+            strategy,
+        };
+        in_transaction!(self, begin_write, request_batch(request, run))
     }
 
     /// `hasUnassignedContactsForTexter`: how many contacts the "request texts" button offers.
@@ -324,20 +351,22 @@ async fn request_batch<T: Queries>(
     engine: &Engine,
     mut tx: T,
     request: BatchRequest,
-) -> Result<BatchOutcome, EngineError> {
+    run: Run,
+) -> Result<(BatchOutcome, Trace), EngineError> {
+    let mut trace = Trace::new(run.dry_run);
     let context = load_and_authorize(&mut tx, request.assignment_id, request.caller).await?;
     if context.assignment.max_contacts == Some(0) {
-        return Ok(not_found(&context, None));
+        trace.decide(Decision::MaxContactsZero);
+        return Ok((not_found(&context, None), trace));
     }
     let settings = engine.settings(&context)?;
     let policies = engine.policies(&settings);
-    let policy = match &request.batch_type {
-        None => policies.first(),
-        Some(name) => Some(
-            policies
-                .iter()
-                .find(|policy| policy.name() == name)
-                .ok_or_else(|| EngineError::UnknownBatchType {
+    let policy = match (&run.strategy, &request.batch_type) {
+        (Some(replacement), _) => Some(replacement),
+        (None, None) => policies.first(),
+        (None, Some(name)) => Some(policies.iter().find(|policy| policy.name() == name).ok_or_else(
+            || {
+                EngineError::UnknownBatchType {
                     name: name.clone(),
                     campaign: context.campaign.id,
                     enabled: policies
@@ -345,19 +374,25 @@ async fn request_batch<T: Queries>(
                         .map(|policy| policy.name())
                         .collect::<Vec<_>>()
                         .join(", "),
-                })?,
-        ),
+                }
+            },
+        )?),
     };
     let Some(policy) = policy.cloned() else {
-        return Ok(not_found(&context, None));
+        trace.decide(Decision::NoStrategy);
+        return Ok((not_found(&context, None), trace));
     };
+    trace.strategy = Some(policy.name().to_string());
+    trace.version = Some(policy.version().to_string());
     let scope = engine.scope(&context, &settings, request.now)?;
     let cap = sizing::request_cap(request.number_contacts, context.campaign.batch_size);
+    trace.count_cap = Some(cap);
     let strategy_request = strategy_request(&context, false, request.number_contacts, cap, request.now);
 
     // Spoke counts after asking the strategy; nothing writes in between, so counting first on
     // the same transaction is the same number and lets one strategy instance serve both calls.
     let contacts_count = tx.assigned_count(context.assignment.id).await?;
+    trace.contacts_count = Some(contacts_count);
     let source = TxSource {
         tx,
         scope: scope.clone(),
@@ -367,7 +402,10 @@ async fn request_batch<T: Queries>(
     let mut session = policy
         .start_with_limits(Box::new(source), session_limits(&policy, &settings))
         .await?;
-    let available = session.request_new_batch_count(&strategy_request).await?.value;
+    let counted = session.request_new_batch_count(&strategy_request).await?;
+    let available = counted.value;
+    trace.strategy_count = Some(available);
+    trace.fuel_used = counted.fuel_used;
     let size = sizing::batch_size(
         request.number_contacts,
         context.campaign.batch_size,
@@ -375,15 +413,25 @@ async fn request_batch<T: Queries>(
         context.assignment.max_contacts,
         contacts_count,
     );
+    trace.batch_size = Some(size);
     if size == 0 {
-        return Ok(not_found(&context, Some(&policy)));
+        trace.record(session.journal());
+        trace.decide(if available == 0 {
+            Decision::StrategySaidZero
+        } else {
+            Decision::MaxContactsReached
+        });
+        return Ok((not_found(&context, Some(&policy)), trace));
     }
     let plan = BatchPlan {
         number_contacts: size,
         contacts_count: u32::try_from(contacts_count).unwrap_or(u32::MAX),
     };
-    let selection = session.select_contacts(&strategy_request, plan).await?.value;
-    let (source, _) = session.finish();
+    let selected = session.select_contacts(&strategy_request, plan).await?;
+    trace.fuel_used += selected.fuel_used;
+    let selection = selected.value;
+    let (source, journal) = session.finish();
+    trace.record(&journal);
     let mut tx: T = take_back(source)?;
 
     let batch = selection
@@ -398,19 +446,30 @@ async fn request_batch<T: Queries>(
             .has_current_query
             .unwrap_or_else(ContactFilter::current_initials);
         if tx.count_contacts(&current, &scope, Some(size)).await? >= size {
-            return Ok(not_found(&context, Some(&policy)));
+            trace.decide(Decision::MustFinishCurrent);
+            return Ok((not_found(&context, Some(&policy)), trace));
         }
     }
-    let assigned = if limit == 0 {
-        0
+    if limit == 0 {
+        trace.decide(Decision::BatchQueryLimitZero);
+        return Ok((not_found(&context, Some(&policy)), trace));
+    }
+    let claimed = tx.claim(&batch.filter, &scope, limit, request.now).await?;
+    if run.dry_run {
+        tx.rollback().await?;
     } else {
-        tx.claim(&batch.filter, &scope, limit, request.now).await?
-    };
-    tx.commit().await?;
+        tx.commit().await?;
+    }
+    trace.decide(if claimed.is_empty() {
+        Decision::NothingMatched
+    } else {
+        Decision::Assigned
+    });
     let mut outcome = not_found(&context, Some(&policy));
-    outcome.found = assigned > 0;
-    outcome.assigned = assigned;
-    Ok(outcome)
+    outcome.found = !claimed.is_empty();
+    outcome.assigned = claimed.len() as u64;
+    trace.contact_ids = claimed;
+    Ok((outcome, trace))
 }
 
 async fn has_unassigned<T: Queries>(

@@ -66,6 +66,33 @@ pub async fn request_batch(
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
 }
 
+/// `GET /v1/assignments/{id}/explain` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExplainQuery {
+    texter_id: Option<i64>,
+    number_contacts: Option<i64>,
+    batch_type: Option<String>,
+    now: Option<DateTime<Utc>>,
+}
+
+/// A batch request run and rolled back, with its trace.
+pub async fn explain(
+    State(state): State<AppState>,
+    Id(id): Id,
+    QueryParams(query): QueryParams<ExplainQuery>,
+) -> ApiResult {
+    let request = BatchRequest {
+        assignment_id: id,
+        caller: caller(query.texter_id),
+        number_contacts: query.number_contacts,
+        batch_type: query.batch_type,
+        now: query.now.unwrap_or_else(|| state.now()),
+    };
+    let (outcome, trace) = within(state.request_timeout, state.engine.explain_batch(request, None)).await?;
+    Ok(Json(json!({ "outcome": outcome, "trace": trace })))
+}
+
 /// `GET /v1/assignments/{id}/unassigned-count` parameters.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
