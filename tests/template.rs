@@ -166,6 +166,10 @@ fn new_scaffolds_a_strategy_from_the_template_and_builds_it() {
         answer["created"],
         strategies.join("door-knockers").display().to_string()
     );
+    assert!(
+        strategies.join("door-knockers/fixtures/rules.json").is_file(),
+        "a starter fixture"
+    );
     let manifest = std::fs::read_to_string(strategies.join("door-knockers/Cargo.toml")).unwrap();
     assert!(manifest.contains("name = \"door-knockers\""), "{manifest}");
     let entry = listed(&dist, "door-knockers");

@@ -16,6 +16,7 @@ use crate::config::Environment;
 use crate::db::{DEFAULT_DATABASE_URL, Database, DbError};
 use crate::demo::{self, SeedOptions};
 use crate::engine::{BatchRequest, Caller, Engine, EngineError};
+use crate::fixtures;
 use crate::registry::StrategyRegistry;
 use crate::reload::{Reloader, watch_sources};
 use crate::runtime::{Sandbox, SandboxLimits};
@@ -140,6 +141,19 @@ pub enum Command {
         /// The folder of strategy sources.
         #[arg(long, default_value = "strategies")]
         sources: PathBuf,
+    },
+    /// Runs a strategy against declarative fixtures, each on a throwaway SQLite database.
+    Test {
+        /// The strategy (its component is `<strategies>/<STRATEGY>.wasm`).
+        strategy: String,
+        /// Fixture files; default `<sources>/<STRATEGY>/fixtures/*.json`.
+        fixtures: Vec<PathBuf>,
+        /// The folder of strategy sources.
+        #[arg(long, default_value = "strategies")]
+        sources: PathBuf,
+        /// Print the results as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Validates a strategy component without a database and runs it once on a built-in
     /// fixture. Prints a report for people, or JSON with --json; exits non-zero on failure.
@@ -367,6 +381,52 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
                     CliError::new(code, error)
                 })?;
             Ok(serde_json::to_value(created).unwrap_or_default())
+        }
+        Command::Test {
+            strategy,
+            fixtures: files,
+            sources,
+            json,
+        } => {
+            let sandbox =
+                Sandbox::new(limits).map_err(|error| CliError::new("SANDBOX", format!("{error:#}")))?;
+            let component = sandbox
+                .load_file(&cli.strategies_dir.join(format!("{strategy}.wasm")))
+                .await
+                .map_err(|error| CliError::new("LOAD_FAILED", error))?;
+            let files = if files.is_empty() {
+                fixtures::default_fixtures(&sources, &strategy)
+            } else {
+                files
+            };
+            if files.is_empty() {
+                return Err(CliError::new(
+                    "NO_FIXTURES",
+                    format!(
+                        "no fixtures given and none in {}",
+                        sources.join(&strategy).join("fixtures").display()
+                    ),
+                ));
+            }
+            let mut results = Vec::new();
+            for file in &files {
+                let cases =
+                    fixtures::read_cases(file).map_err(|error| CliError::new("BAD_FIXTURE", error))?;
+                for case in &cases {
+                    results.push(fixtures::run_case(file, case, &component).await);
+                }
+            }
+            let passed = results.iter().all(|result| result.passed);
+            if json {
+                println!("{}", json!({ "passed": passed, "cases": results }));
+            } else {
+                println!("{}", fixtures::human(&results));
+            }
+            if passed {
+                Ok(Value::Null)
+            } else {
+                Err(CliError::silent())
+            }
         }
         Command::Check { file, json } => {
             let report = check::check(&file, limits).await;

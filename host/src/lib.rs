@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod engine;
 pub mod filter;
+pub mod fixtures;
 pub mod metrics;
 pub mod model;
 pub mod registry;

@@ -120,6 +120,10 @@ pub fn scaffold(
             "run `make strategies` (or `make dev`, which rebuilds on save) to build it again".to_string(),
             format!("enable it with DYNAMICASSIGNMENT_BATCHES={name} (environment or organization features)"),
             format!("check it with `spoke-batches check {}`", component.display()),
+            format!(
+                "adapt the starter fixtures in {} (copied from {template}) and run `spoke-batches test {name}`",
+                created.join("fixtures").display()
+            ),
         ],
         created,
         component,
