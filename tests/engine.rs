@@ -743,19 +743,7 @@ async fn concurrent_texters_never_share_or_lose_contacts(db: &TestDb) {
     const TEXTERS: i64 = 32;
     const TOTAL: i64 = 2_000;
     seed(db).await;
-    let users: Vec<String> = (0..TEXTERS)
-        .map(|i| {
-            format!(
-                "({id}, 'c{id}', 'C', 'T', '+1666{id:07}', 'c{id}@example.org')",
-                id = 1000 + i
-            )
-        })
-        .collect();
-    db.exec(&format!(
-        r#"INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email) VALUES {}"#,
-        users.join(", ")
-    ))
-    .await;
+    db.add_users(1000, TEXTERS).await;
     let roles: Vec<String> = (0..TEXTERS)
         .map(|i| format!("({}, 1, 'TEXTER')", 1000 + i))
         .collect();
@@ -849,19 +837,7 @@ async fn an_existing_spoke_schema_is_left_alone(db: &TestDb) {
 
 async fn concurrent_joins_never_exceed_the_texter_limit(db: &TestDb) {
     seed(db).await;
-    let users: Vec<String> = (0..20)
-        .map(|i| {
-            format!(
-                "({id}, 'j{id}', 'J', 'T', '+1777{id:07}', 'j{id}@example.org')",
-                id = 3000 + i
-            )
-        })
-        .collect();
-    db.exec(&format!(
-        r#"INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email) VALUES {}"#,
-        users.join(", ")
-    ))
-    .await;
+    db.add_users(3000, 20).await;
     // 4 texters already; room for 6 more.
     let engine = db.engine(&[("MAX_TEXTERS_PER_CAMPAIGN", "10")]).await;
     let mut joins = tokio::task::JoinSet::new();

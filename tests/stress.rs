@@ -32,19 +32,7 @@ async fn seed(db: &TestDb) {
         "#,
     )
     .await;
-    let users: Vec<String> = (0..TEXTERS)
-        .map(|i| {
-            format!(
-                "({id}, 's{id}', 'S', 'T', '+1888{id:07}', 's{id}@example.org')",
-                id = 1000 + i
-            )
-        })
-        .collect();
-    db.exec(&format!(
-        r#"INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email) VALUES {}"#,
-        users.join(", ")
-    ))
-    .await;
+    db.add_users(1000, TEXTERS).await;
     db.exec(&format!(
         "INSERT INTO campaign_contact (campaign_id, cell) SELECT 10, CAST(n AS TEXT) FROM generate_series(1, {CONTACTS}) AS n"
     ))

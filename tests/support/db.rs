@@ -99,6 +99,18 @@ impl TestDb {
         result.unwrap_or_else(|error| panic!("{sql}: {error}"));
     }
 
+    /// Adds users `first..first + count` (no membership).
+    pub async fn add_users(&self, first: i64, count: i64) {
+        let users: Vec<String> = (first..first + count)
+            .map(|id| format!("({id}, 'u{id}', 'User', '{id}', '+1777{id:07}', 'u{id}@example.org')"))
+            .collect();
+        self.exec(&format!(
+            r#"INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email) VALUES {}"#,
+            users.join(", ")
+        ))
+        .await;
+    }
+
     /// The integer the query returns (in its first column).
     pub async fn int(&self, sql: &str) -> i64 {
         let cast = format!("SELECT CAST(({sql}) AS BIGINT)");
