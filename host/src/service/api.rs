@@ -39,10 +39,11 @@ async fn within<T>(
     }
 }
 
-/// `POST /v1/assignments/{id}/batches`.
+/// The parameters of a batch request: the body of `POST /v1/assignments/{id}/batches`, or the
+/// query of `GET /v1/assignments/{id}/explain`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BatchBody {
+pub struct BatchParams {
     texter_id: Option<i64>,
     number_contacts: Option<i64>,
     batch_type: Option<String>,
@@ -50,45 +51,35 @@ pub struct BatchBody {
     now: Option<DateTime<Utc>>,
 }
 
+impl BatchParams {
+    fn into_request(self, assignment_id: i64, state: &AppState) -> BatchRequest {
+        BatchRequest {
+            assignment_id,
+            caller: caller(self.texter_id),
+            number_contacts: self.number_contacts,
+            batch_type: self.batch_type,
+            now: self.now.unwrap_or_else(|| state.now()),
+        }
+    }
+}
+
 pub async fn request_batch(
     State(state): State<AppState>,
     Id(id): Id,
-    JsonBody(body): JsonBody<BatchBody>,
+    JsonBody(params): JsonBody<BatchParams>,
 ) -> ApiResult {
-    let request = BatchRequest {
-        assignment_id: id,
-        caller: caller(body.texter_id),
-        number_contacts: body.number_contacts,
-        batch_type: body.batch_type,
-        now: body.now.unwrap_or_else(|| state.now()),
-    };
+    let request = params.into_request(id, &state);
     let outcome = within(state.request_timeout, state.engine.request_batch(request)).await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
-}
-
-/// `GET /v1/assignments/{id}/explain` parameters.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ExplainQuery {
-    texter_id: Option<i64>,
-    number_contacts: Option<i64>,
-    batch_type: Option<String>,
-    now: Option<DateTime<Utc>>,
 }
 
 /// A batch request run and rolled back, with its trace.
 pub async fn explain(
     State(state): State<AppState>,
     Id(id): Id,
-    QueryParams(query): QueryParams<ExplainQuery>,
+    QueryParams(params): QueryParams<BatchParams>,
 ) -> ApiResult {
-    let request = BatchRequest {
-        assignment_id: id,
-        caller: caller(query.texter_id),
-        number_contacts: query.number_contacts,
-        batch_type: query.batch_type,
-        now: query.now.unwrap_or_else(|| state.now()),
-    };
+    let request = params.into_request(id, &state);
     let (outcome, trace) = within(state.request_timeout, state.engine.explain_batch(request, None)).await?;
     Ok(Json(json!({ "outcome": outcome, "trace": trace })))
 }
