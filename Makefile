@@ -18,7 +18,7 @@ DATABASE_URL ?= sqlite://spoke-batches.sqlite
 LISTEN ?= 127.0.0.1:8080
 DEMO_CONTACTS ?= 5000
 
-.PHONY: all build host strategies test-components test lint run dev seed toolchain check-names clean
+.PHONY: all build host strategies test-components test lint run dev seed bench toolchain check-names clean
 
 all: build
 
@@ -73,6 +73,15 @@ dev: build
 	@$(HOST) --database-url "$(DATABASE_URL)" seed --if-empty --contacts $(DEMO_CONTACTS)
 	$(HOST) --database-url "$(DATABASE_URL)" --strategies $(DIST) serve --listen $(LISTEN) \
 	  --rebuild-command "$(MAKE) --no-print-directory strategies"
+
+# The benchmark suite (release builds); writes bench/RESULTS.md from each benchmark's table.
+bench: strategies
+	@rm -rf bench/out
+	$(CARGO) bench -p spoke-batches --benches
+	@{ echo "# Benchmark results"; echo; \
+	   echo "Machine: $$(nproc) cores, $$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $$(free -g | awk '/^Mem/ {print $$2}') GiB; $$(date -u '+%Y-%m-%d %H:%M UTC'); $$(rustc --version)."; \
+	   echo; cat bench/out/*.md; } > bench/RESULTS.md
+	@echo "wrote bench/RESULTS.md"
 
 # A larger demo: make seed DATABASE_URL=postgres://... DEMO_CONTACTS=1000000
 seed: host
