@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use criterion::Criterion;
-use spoke_batches::filter::{AssignmentScope, ContactFilter, RequestScope, StatusFilter, TimezoneOffsets, TimezoneScope};
+use spoke_batches::filter::{
+    AssignmentScope, ContactFilter, RequestScope, StatusFilter, TimezoneOffsets, TimezoneScope,
+};
 use spoke_batches::model::{Assignment, Campaign, CampaignContact, MessageStatus, Organization, Role, User};
 use spoke_batches::runtime::{Sandbox, SandboxLimits, StrategyComponent, StrategyRequest};
 use spoke_batches::source::{ContactSource, MemorySource};
@@ -63,7 +65,10 @@ fn request() -> StrategyRequest {
         has_any: false,
         number_contacts: None,
         count_cap: 100,
-        now: Utc.with_ymd_and_hms(2026, 3, 2, 17, 0, 0).single().unwrap_or_default(),
+        now: Utc
+            .with_ymd_and_hms(2026, 3, 2, 17, 0, 0)
+            .single()
+            .unwrap_or_default(),
     }
 }
 
@@ -99,7 +104,11 @@ async fn vetted_texters_native(request: &StrategyRequest, source: &mut dyn Conta
     if request.assignment.max_contacts == Some(0) || campaign.batch_size.unwrap_or(0) == 0 {
         return 0;
     }
-    if !source.assignment_user_has_role(Role::VettedTexter).await.unwrap_or(false) {
+    if !source
+        .assignment_user_has_role(Role::VettedTexter)
+        .await
+        .unwrap_or(false)
+    {
         let previous = ContactFilter {
             status: StatusFilter::Any,
             assignment: AssignmentScope::ThisAssignment,
@@ -110,10 +119,17 @@ async fn vetted_texters_native(request: &StrategyRequest, source: &mut dyn Conta
             return 0;
         }
     }
-    source.count_contacts(&ContactFilter::available(), Some(request.count_cap)).await.unwrap_or(0)
+    source
+        .count_contacts(&ContactFilter::available(), Some(request.count_cap))
+        .await
+        .unwrap_or(0)
 }
 
-async fn wasm_call(component: &Arc<StrategyComponent>, request: &StrategyRequest, source: &MemorySource) -> u32 {
+async fn wasm_call(
+    component: &Arc<StrategyComponent>,
+    request: &StrategyRequest,
+    source: &MemorySource,
+) -> u32 {
     let mut session = match component.start(Box::new(source.clone())).await {
         Ok(session) => session,
         Err(error) => panic!("{error}"),
@@ -140,7 +156,10 @@ fn quartiles(values: &mut [f64]) -> (f64, f64) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../strategies/dist/vetted-texters.wasm");
     let sandbox = Sandbox::new(SandboxLimits::default()).expect("sandbox");
     let component = runtime
@@ -151,18 +170,23 @@ fn main() {
     assert_eq!(runtime.block_on(wasm_call(&component, &request, &source)), 100);
     assert_eq!(runtime.block_on(native_call(&request, &source)), 100);
 
-    let mut criterion = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(5));
+    let mut criterion = Criterion::default()
+        .configure_from_args()
+        .measurement_time(Duration::from_secs(5));
     let mut group = criterion.benchmark_group("request-new-batch-count");
     group.bench_function("wasm (fresh instance + call)", |b| {
         b.iter(|| runtime.block_on(wasm_call(&component, &request, &source)))
     });
-    group.bench_function("native", |b| b.iter(|| runtime.block_on(native_call(&request, &source))));
+    group.bench_function("native", |b| {
+        b.iter(|| runtime.block_on(native_call(&request, &source)))
+    });
     group.finish();
 
     // Interleaved: rounds alternate the contenders, so both see the same noise.
     const ROUNDS: usize = 60;
     const CALLS: u32 = 200;
-    let (mut wasm, mut native, mut differences, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut wasm, mut native, mut differences, mut ratios) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let time = |wasm_first: bool| {
             let started = Instant::now();
