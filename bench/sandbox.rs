@@ -13,86 +13,28 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
 use criterion::Criterion;
-use spoke_batches::filter::{
-    AssignmentScope, ContactFilter, RequestScope, StatusFilter, TimezoneOffsets, TimezoneScope,
-};
-use spoke_batches::model::{Assignment, Campaign, CampaignContact, MessageStatus, Organization, Role, User};
+use spoke_batches::filter::{AssignmentScope, ContactFilter, StatusFilter, TimezoneScope};
+use spoke_batches::model::{CampaignContact, Role};
 use spoke_batches::runtime::{Sandbox, SandboxLimits, StrategyComponent, StrategyRequest};
 use spoke_batches::source::{ContactSource, MemorySource};
 
-fn request() -> StrategyRequest {
-    StrategyRequest {
-        organization: Organization {
-            id: 1,
-            name: "Bench".into(),
-            features: "{}".into(),
-            texting_hours_enforced: false,
-            texting_hours_start: 9,
-            texting_hours_end: 21,
-        },
-        campaign: Campaign {
-            id: 1,
-            organization_id: 1,
-            title: "Bench".into(),
-            is_started: true,
-            is_archived: false,
-            use_dynamic_assignment: true,
-            due_by: None,
-            batch_size: Some(100),
-            join_token: None,
-            features: None,
-            response_window: None,
-            override_organization_texting_hours: false,
-            texting_hours_enforced: true,
-            texting_hours_start: 9,
-            texting_hours_end: 21,
-            timezone: "US/Eastern".into(),
-        },
-        assignment: Assignment {
-            id: 1,
-            user_id: 1,
-            campaign_id: 1,
-            max_contacts: None,
-        },
-        texter: User {
-            id: 1,
-            first_name: "B".into(),
-            last_name: "T".into(),
-            is_superadmin: false,
-        },
-        has_any: false,
-        number_contacts: None,
-        count_cap: 100,
-        now: Utc
-            .with_ymd_and_hms(2026, 3, 2, 17, 0, 0)
-            .single()
-            .unwrap_or_default(),
-    }
-}
-
-/// 200 available contacts, a vetted texter: the strategy asks the role, then counts to 100.
-fn source() -> MemorySource {
-    let contacts = (1..=200)
-        .map(|id| CampaignContact {
-            id,
-            campaign_id: 1,
-            assignment_id: None,
-            message_status: MessageStatus::NeedsMessage,
-            is_opted_out: false,
-            timezone_offset: "-5_1".into(),
-        })
-        .collect();
-    MemorySource {
-        scope: RequestScope {
-            campaign_id: 1,
-            assignment_id: 1,
-            offsets: TimezoneOffsets::default(),
-        },
-        contacts: Arc::new(contacts),
-        assignment_user_role: Some(Role::VettedTexter),
-    }
+/// `check`'s fixture scaled to a batch of 100: 200 available contacts and a vetted texter, so
+/// the strategy asks the role, then counts to 100.
+fn fixture() -> (StrategyRequest, MemorySource) {
+    let (mut request, mut source) = spoke_batches::check::fixture();
+    request.campaign.batch_size = Some(100);
+    request.count_cap = 100;
+    let template = source.contacts[0].clone();
+    source.contacts = Arc::new(
+        (1..=200)
+            .map(|id| CampaignContact {
+                id,
+                ..template.clone()
+            })
+            .collect(),
+    );
+    (request, source)
 }
 
 /// `vetted-texters`' rules, natively, behind the same trait the component's imports use.
@@ -165,8 +107,7 @@ fn main() {
     let component = runtime
         .block_on(sandbox.load_file(&dist))
         .unwrap_or_else(|error| panic!("{error} (run `make strategies` first)"));
-    let request = request();
-    let source = source();
+    let (request, source) = fixture();
     assert_eq!(runtime.block_on(wasm_call(&component, &request, &source)), 100);
     assert_eq!(runtime.block_on(native_call(&request, &source)), 100);
 

@@ -208,6 +208,15 @@ async fn a_broken_component_keeps_the_previous_version_serving() {
     assert_eq!(reloader.rescan().await.unwrap(), Default::default());
 }
 
+/// How many strategies of `dir` load in `sandbox`.
+async fn loaded_from(sandbox: &Arc<Sandbox>, dir: &Path) -> usize {
+    let registry = StrategyRegistry::load_dir(sandbox, dir).await.unwrap();
+    registry
+        .entries()
+        .filter(|(_, entry)| entry.status() == StrategyStatus::Loaded)
+        .count()
+}
+
 #[tokio::test]
 async fn a_second_start_compiles_nothing_and_a_corrupt_cache_entry_is_rebuilt() {
     let strategies = tempfile::tempdir().unwrap();
@@ -216,29 +225,11 @@ async fn a_second_start_compiles_nothing_and_a_corrupt_cache_entry_is_rebuilt() 
     }
     let cache = tempfile::tempdir().unwrap();
     let first = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
-    let registry = StrategyRegistry::load_dir(&first, strategies.path())
-        .await
-        .unwrap();
-    assert_eq!(
-        registry
-            .entries()
-            .filter(|(_, entry)| entry.status() == StrategyStatus::Loaded)
-            .count(),
-        5
-    );
+    assert_eq!(loaded_from(&first, strategies.path()).await, 5);
     assert_eq!(first.compilations(), 5);
 
     let second = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
-    let registry = StrategyRegistry::load_dir(&second, strategies.path())
-        .await
-        .unwrap();
-    assert_eq!(
-        registry
-            .entries()
-            .filter(|(_, entry)| entry.status() == StrategyStatus::Loaded)
-            .count(),
-        5
-    );
+    assert_eq!(loaded_from(&second, strategies.path()).await, 5);
     assert_eq!(second.compilations(), 0, "every component came from the cache");
 
     // Corrupt one compiled artifact: it is detected, ignored and rebuilt.
@@ -252,15 +243,6 @@ async fn a_second_start_compiles_nothing_and_a_corrupt_cache_entry_is_rebuilt() 
     bytes[middle] ^= 0xff;
     std::fs::write(&artifact, &bytes).unwrap();
     let third = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
-    let registry = StrategyRegistry::load_dir(&third, strategies.path())
-        .await
-        .unwrap();
-    assert_eq!(
-        registry
-            .entries()
-            .filter(|(_, entry)| entry.status() == StrategyStatus::Loaded)
-            .count(),
-        5
-    );
+    assert_eq!(loaded_from(&third, strategies.path()).await, 5);
     assert_eq!(third.compilations(), 1, "only the corrupt entry was recompiled");
 }

@@ -51,8 +51,8 @@ pub struct FixtureCall<T> {
 }
 
 /// The built-in fixture: a started dynamic campaign with batch size 10, a vetted texter with no
-/// contacts yet, and 25 available contacts.
-fn fixture() -> (StrategyRequest, MemorySource) {
+/// contacts yet, and 25 available contacts (also the benchmarks' starting point).
+pub fn fixture() -> (StrategyRequest, MemorySource) {
     let now = Utc
         .with_ymd_and_hms(2026, 3, 2, 17, 0, 0)
         .single()

@@ -315,7 +315,9 @@ fn strategy_request(
     }
 }
 
-fn not_found(context: &Context, strategy: Option<&StrategyComponent>) -> BatchOutcome {
+/// The answer for `context`: nothing assigned yet, and the button hidden (Spoke's
+/// `hasUnassignedContactsForTexter: 0`).
+fn answer(context: &Context, strategy: Option<&StrategyComponent>) -> BatchOutcome {
     BatchOutcome {
         found: false,
         assigned: 0,
@@ -357,7 +359,7 @@ async fn request_batch<T: Queries>(
     let context = load_and_authorize(&mut tx, request.assignment_id, request.caller).await?;
     if context.assignment.max_contacts == Some(0) {
         trace.decide(Decision::MaxContactsZero);
-        return Ok((not_found(&context, None), trace));
+        return Ok((answer(&context, None), trace));
     }
     let settings = engine.settings(&context)?;
     let policies = engine.policies(&settings);
@@ -380,7 +382,7 @@ async fn request_batch<T: Queries>(
     };
     let Some(policy) = policy.cloned() else {
         trace.decide(Decision::NoStrategy);
-        return Ok((not_found(&context, None), trace));
+        return Ok((answer(&context, None), trace));
     };
     trace.strategy = Some(policy.name().to_string());
     trace.version = Some(policy.version().to_string());
@@ -421,7 +423,7 @@ async fn request_batch<T: Queries>(
         } else {
             Decision::MaxContactsReached
         });
-        return Ok((not_found(&context, Some(&policy)), trace));
+        return Ok((answer(&context, Some(&policy)), trace));
     }
     let plan = BatchPlan {
         number_contacts: size,
@@ -447,12 +449,12 @@ async fn request_batch<T: Queries>(
             .unwrap_or_else(ContactFilter::current_initials);
         if tx.count_contacts(&current, &scope, Some(size)).await? >= size {
             trace.decide(Decision::MustFinishCurrent);
-            return Ok((not_found(&context, Some(&policy)), trace));
+            return Ok((answer(&context, Some(&policy)), trace));
         }
     }
     if limit == 0 {
         trace.decide(Decision::BatchQueryLimitZero);
-        return Ok((not_found(&context, Some(&policy)), trace));
+        return Ok((answer(&context, Some(&policy)), trace));
     }
     let claimed = tx.claim(&batch.filter, &scope, limit, request.now).await?;
     if run.dry_run {
@@ -465,7 +467,7 @@ async fn request_batch<T: Queries>(
     } else {
         Decision::Assigned
     });
-    let mut outcome = not_found(&context, Some(&policy));
+    let mut outcome = answer(&context, Some(&policy));
     outcome.found = !claimed.is_empty();
     outcome.assigned = claimed.len() as u64;
     trace.contact_ids = claimed;
