@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::check;
 use crate::config::Environment;
-use crate::db::{DEFAULT_DATABASE_URL, Database, DbError};
+use crate::db::{DEFAULT_DATABASE_URL, Database, DbError, SchemaState};
 use crate::demo::{self, SeedOptions};
 use crate::engine::{BatchRequest, Caller, Engine, EngineError};
 use crate::fixtures;
@@ -114,7 +114,12 @@ pub enum Command {
         rebuild_command: Option<String>,
     },
     /// Creates Spoke's tables in the database (never alters tables Spoke created).
-    Migrate,
+    Migrate {
+        /// On a schema Spoke created, add only the claim index that keeps batch requests fast
+        /// on big campaigns (built CONCURRENTLY on PostgreSQL: Spoke keeps writing meanwhile).
+        #[arg(long)]
+        claim_index: bool,
+    },
     /// Seeds a realistic demo (an organization, vetted and other texters, a dynamic campaign
     /// with contacts across US time zones) into an empty database.
     Seed {
@@ -122,8 +127,14 @@ pub enum Command {
         #[arg(long, default_value_t = 5_000)]
         contacts: u64,
         /// Succeed without seeding when the database already has campaigns.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "add")]
         if_empty: bool,
+        /// Add another demo organization and campaign to a database that has campaigns.
+        #[arg(long)]
+        add: bool,
+        /// Texters to create beyond the demo's seven people, each with an empty assignment.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+        texters: u32,
         /// Do not draw a progress bar.
         #[arg(long)]
         quiet: bool,
@@ -448,6 +459,8 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
         Command::Seed {
             contacts,
             if_empty,
+            add,
+            texters,
             quiet,
         } => {
             let db = Database::connect(&cli.database_url).await?;
@@ -458,6 +471,8 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             let options = SeedOptions {
                 contacts,
                 progress: !quiet,
+                extra_texters: texters,
+                add,
             };
             let summary = demo::seed_demo(&db, &options)
                 .await
@@ -466,7 +481,14 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             answer["seeded"] = Value::Bool(true);
             Ok(answer)
         }
-        Command::Migrate => {
+        Command::Migrate { claim_index: true } => {
+            let db = Database::connect(&cli.database_url).await?;
+            let migrated = db.prepare_schema().await? == SchemaState::Migrated;
+            let created = db.create_claim_index().await?;
+            Ok(json!({ "migrated": migrated, "database": db.dialect_name(),
+                       "claimIndex": if created { "created" } else { "present" } }))
+        }
+        Command::Migrate { claim_index: false } => {
             let db = Database::connect(&cli.database_url).await?;
             db.migrate().await?;
             Ok(json!({ "migrated": true, "database": db.dialect_name() }))
@@ -605,6 +627,12 @@ async fn serve(
     let token = env.get("SPOKE_BATCHES_TOKEN").map(str::to_string);
     let db = Database::connect(database_url).await?;
     db.prepare_schema().await?;
+    if !db.has_claim_index().await? {
+        tracing::warn!(
+            "campaign_contact has no claim index: batch requests slow down as campaigns grow; \
+             run `spoke-batches migrate --claim-index` (it builds the index without blocking Spoke)"
+        );
+    }
     let sandbox = Sandbox::with_cache(limits, options.cache_dir.as_deref())
         .map_err(|error| CliError::new("SANDBOX", format!("{error:#}")))?;
     let registry = StrategyRegistry::load_dir(&sandbox, strategies_dir)

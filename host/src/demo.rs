@@ -3,6 +3,8 @@
 //! a national contact list is. Everything comes from a fixed RNG seed, so every run builds the
 //! same demo; `make run` and the benchmarks start from it.
 
+use std::borrow::Cow;
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -19,6 +21,12 @@ pub struct SeedOptions {
     pub contacts: u64,
     /// Show a progress bar on stderr while the contacts are inserted.
     pub progress: bool,
+    /// Texters to add beyond the demo's seven people (role `TEXTER`, each with an empty
+    /// assignment in the campaign): the load benchmarks' many texters.
+    pub extra_texters: u32,
+    /// Seed another demo organization and campaign even when the database has campaigns
+    /// (campaigns of several sizes sharing one table, as in the scaling benchmark).
+    pub add: bool,
 }
 
 /// What [`seed_demo`] created: the ids a caller needs to drive the demo.
@@ -82,7 +90,7 @@ const TRANSACTION_ROWS: u64 = 50_000;
 /// A demo user: name, role and what they hold when the demo starts.
 struct DemoUser {
     first_name: &'static str,
-    last_name: &'static str,
+    last_name: Cow<'static, str>,
     role: Role,
     inbox: Inbox,
 }
@@ -111,10 +119,23 @@ const USERS: [DemoUser; 7] = [
     demo_user("Chris", "Johnson", Role::Texter, Inbox::RepliesWaiting),
 ];
 
+/// The demo's seven people, then `extra` texters named "Texter 1", "Texter 2", ….
+fn demo_people(extra: u32) -> Vec<DemoUser> {
+    USERS
+        .into_iter()
+        .chain((1..=extra).map(|number| DemoUser {
+            first_name: "Texter",
+            last_name: Cow::Owned(number.to_string()),
+            role: Role::Texter,
+            inbox: Inbox::Empty,
+        }))
+        .collect()
+}
+
 const fn demo_user(first_name: &'static str, last_name: &'static str, role: Role, inbox: Inbox) -> DemoUser {
     DemoUser {
         first_name,
-        last_name,
+        last_name: Cow::Borrowed(last_name),
         role,
         inbox,
     }
@@ -238,7 +259,7 @@ macro_rules! impl_seed {
             // Checked in the write transaction: on SQLite it holds the write lock, so two
             // seeders cannot both find the database empty.
             let mut tx = <$db as Dialect>::begin_write(pool).await?;
-            if any_campaign!($db, &mut *tx)? {
+            if !options.add && any_campaign!($db, &mut *tx)? {
                 return Err(DemoError::NotEmpty);
             }
 
@@ -255,16 +276,19 @@ macro_rules! impl_seed {
                 21_i32,
             );
 
-            let mut user_ids = Vec::with_capacity(USERS.len());
-            for (number, user) in (1_u32..).zip(&USERS) {
+            let people = demo_people(options.extra_texters);
+            let mut user_ids = Vec::with_capacity(people.len());
+            for (number, user) in (1_u32..).zip(&people) {
                 let login = format!("{}.{}", user.first_name, user.last_name).to_lowercase();
+                // Unique per organization, so added demos do not share logins.
+                let login = format!("{organization_id}-{login}");
                 let user_id = insert_returning_id!(
                     $db,
                     tx,
                     "INSERT INTO \"user\" (auth0_id, first_name, last_name, cell, email, is_superadmin, terms)",
                     format!("auth0|demo-{login}"),
                     user.first_name,
-                    user.last_name,
+                    user.last_name.to_string(),
                     // Area code 555 is not in service: no real phone in the demo.
                     format!("+1555{:07}", 100 + number),
                     format!("{login}@example.org"),
@@ -307,8 +331,8 @@ macro_rules! impl_seed {
                 "US/Eastern",
             );
 
-            let mut texters = Vec::with_capacity(USERS.len());
-            for (user, user_id) in USERS.iter().zip(user_ids) {
+            let mut texters = Vec::with_capacity(people.len());
+            for (user, user_id) in people.iter().zip(user_ids) {
                 let assignment_id = insert_returning_id!(
                     $db,
                     tx,
@@ -323,7 +347,7 @@ macro_rules! impl_seed {
             }
 
             let owners = |wanted: fn(Inbox) -> bool| {
-                USERS
+                people
                     .iter()
                     .zip(&texters)
                     .filter(|(user, _)| wanted(user.inbox))
@@ -554,6 +578,8 @@ mod tests {
             &SeedOptions {
                 contacts: 5_000,
                 progress: false,
+                extra_texters: 0,
+                add: false,
             },
         )
         .await
@@ -636,6 +662,8 @@ mod tests {
         let options = SeedOptions {
             contacts: 10,
             progress: false,
+            extra_texters: 0,
+            add: false,
         };
         seed_demo(&db, &options).await.unwrap();
         let again = seed_demo(&db, &options).await;
@@ -654,6 +682,8 @@ mod tests {
                 &SeedOptions {
                     contacts: 7_000,
                     progress: false,
+                    extra_texters: 0,
+                    add: false,
                 },
             )
             .await
@@ -708,6 +738,8 @@ mod tests {
             &SeedOptions {
                 contacts: 1_000_000,
                 progress: true,
+                extra_texters: 0,
+                add: false,
             },
         )
         .await

@@ -323,8 +323,10 @@ macro_rules! impl_queries {
                     .push_bind(now);
                 query.push(" WHERE id IN (SELECT id FROM campaign_contact");
                 push_where(&mut query, filter, scope);
+                // In id order, the claim index hands over its first entries and the scan stops
+                // at the limit (see migration 0002).
                 query
-                    .push(" LIMIT ")
+                    .push(" ORDER BY id LIMIT ")
                     .push_bind(i64::from(limit))
                     .push(<$db as Dialect>::CLAIM_LOCK)
                     .push(") RETURNING CAST(id AS BIGINT)");

@@ -5,6 +5,7 @@ mod access;
 mod campaigns;
 mod error;
 mod explain;
+mod policy;
 mod sizing;
 mod source;
 
@@ -17,6 +18,7 @@ use sqlx::{Postgres, Sqlite};
 pub use campaigns::{CampaignOverview, CampaignView};
 pub use error::EngineError;
 pub use explain::{Decision, Trace};
+pub use policy::{Policy, PolicySession, Sandboxed};
 
 use access::{Context, campaign_and_organization, load_and_authorize};
 use campaigns::{campaign_view, dynamic_campaigns, example_assignment};
@@ -26,7 +28,7 @@ use crate::db::{Database, Dialect, Queries, Tx};
 use crate::filter::{ContactFilter, RequestScope};
 use crate::model::{MessageStatus, Role};
 use crate::registry::StrategyRegistry;
-use crate::runtime::{BatchPlan, SandboxLimits, StrategyComponent, StrategyRequest};
+use crate::runtime::{BatchPlan, StrategyComponent, StrategyRequest};
 use crate::timezones::{TimezoneRules, texting_hours};
 use source::TxSource;
 
@@ -94,8 +96,8 @@ pub struct JoinOutcome {
 struct Run {
     /// Roll back at the end.
     dry_run: bool,
-    /// Decide with this component instead of the campaign's strategy.
-    strategy: Option<Arc<StrategyComponent>>,
+    /// Decide with this policy instead of the campaign's strategy.
+    strategy: Option<Arc<dyn Policy>>,
 }
 
 /// The largest `numberContacts` a client may ask for.
@@ -153,6 +155,24 @@ impl Engine {
 
     /// Requests a batch of contacts for an assignment (`findNewCampaignContact`).
     pub async fn request_batch(&self, request: BatchRequest) -> Result<BatchOutcome, EngineError> {
+        self.request_batch_run(request, Run::default()).await
+    }
+
+    /// Like [`Engine::request_batch`], with `policy` deciding instead of the campaign's
+    /// strategy (the benchmarks compare a component with the same rules compiled natively).
+    pub async fn request_batch_with(
+        &self,
+        request: BatchRequest,
+        policy: Arc<dyn Policy>,
+    ) -> Result<BatchOutcome, EngineError> {
+        let run = Run {
+            dry_run: false,
+            strategy: Some(policy),
+        };
+        self.request_batch_run(request, run).await
+    }
+
+    async fn request_batch_run(&self, request: BatchRequest, run: Run) -> Result<BatchOutcome, EngineError> {
         if let Some(number) = request.number_contacts
             && !(0..=MAX_NUMBER_CONTACTS).contains(&number)
         {
@@ -162,8 +182,8 @@ impl Engine {
         }
         let started = std::time::Instant::now();
         let assignment = request.assignment_id;
-        let result = in_transaction!(self, begin_write, request_batch(request, Run::default()))
-            .map(|(outcome, _)| outcome);
+        let result =
+            in_transaction!(self, begin_write, request_batch(request, run)).map(|(outcome, _)| outcome);
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(outcome) => tracing::info!(
@@ -191,7 +211,7 @@ impl Engine {
     ) -> Result<(BatchOutcome, Trace), EngineError> {
         let run = Run {
             dry_run: true,
-            strategy,
+            strategy: strategy.map(|component| Arc::new(Sandboxed(component)) as Arc<dyn Policy>),
         };
         in_transaction!(self, begin_write, request_batch(request, run))
     }
@@ -317,7 +337,7 @@ fn strategy_request(
 
 /// The answer for `context`: nothing assigned yet, and the button hidden (Spoke's
 /// `hasUnassignedContactsForTexter: 0`).
-fn answer(context: &Context, strategy: Option<&StrategyComponent>) -> BatchOutcome {
+fn answer(context: &Context, strategy: Option<&str>) -> BatchOutcome {
     BatchOutcome {
         found: false,
         assigned: 0,
@@ -325,18 +345,13 @@ fn answer(context: &Context, strategy: Option<&StrategyComponent>) -> BatchOutco
             id: context.assignment.id,
             has_unassigned_contacts_for_texter: 0,
         },
-        strategy: strategy.map(|strategy| strategy.name().to_string()),
+        strategy: strategy.map(str::to_string),
     }
 }
 
-/// The limits of one call: the sandbox's, with the organization's overrides.
-fn session_limits(policy: &StrategyComponent, settings: &CampaignSettings) -> Arc<SandboxLimits> {
-    let base = policy.sandbox().limits();
-    if settings.limits.is_empty() {
-        Arc::clone(base)
-    } else {
-        Arc::new(base.with_overrides(&settings.limits))
-    }
+/// A served component as the engine's [`Policy`].
+fn sandboxed(component: &Arc<StrategyComponent>) -> Arc<dyn Policy> {
+    Arc::new(Sandboxed(Arc::clone(component)))
 }
 
 /// Takes the transaction back from a finished strategy session.
@@ -363,12 +378,15 @@ async fn request_batch<T: Queries>(
     }
     let settings = engine.settings(&context)?;
     let policies = engine.policies(&settings);
-    let policy = match (&run.strategy, &request.batch_type) {
+    let policy: Option<Arc<dyn Policy>> = match (run.strategy, &request.batch_type) {
         (Some(replacement), _) => Some(replacement),
-        (None, None) => policies.first(),
-        (None, Some(name)) => Some(policies.iter().find(|policy| policy.name() == name).ok_or_else(
-            || {
-                EngineError::UnknownBatchType {
+        (None, None) => policies.first().map(sandboxed),
+        (None, Some(name)) => Some(
+            policies
+                .iter()
+                .find(|policy| policy.name() == name)
+                .map(sandboxed)
+                .ok_or_else(|| EngineError::UnknownBatchType {
                     name: name.clone(),
                     campaign: context.campaign.id,
                     enabled: policies
@@ -376,11 +394,10 @@ async fn request_batch<T: Queries>(
                         .map(|policy| policy.name())
                         .collect::<Vec<_>>()
                         .join(", "),
-                }
-            },
-        )?),
+                })?,
+        ),
     };
-    let Some(policy) = policy.cloned() else {
+    let Some(policy) = policy else {
         trace.decide(Decision::NoStrategy);
         return Ok((answer(&context, None), trace));
     };
@@ -401,9 +418,7 @@ async fn request_batch<T: Queries>(
         assignment_user_id: context.assignment.user_id,
         organization_id: context.organization.id,
     };
-    let mut session = policy
-        .start_with_limits(Box::new(source), session_limits(&policy, &settings))
-        .await?;
+    let mut session = policy.start(Box::new(source), &settings.limits).await?;
     let counted = session.request_new_batch_count(&strategy_request).await?;
     let available = counted.value;
     trace.strategy_count = Some(available);
@@ -423,7 +438,7 @@ async fn request_batch<T: Queries>(
         } else {
             Decision::MaxContactsReached
         });
-        return Ok((answer(&context, Some(&policy)), trace));
+        return Ok((answer(&context, Some(policy.name())), trace));
     }
     let plan = BatchPlan {
         number_contacts: size,
@@ -449,12 +464,12 @@ async fn request_batch<T: Queries>(
             .unwrap_or_else(ContactFilter::current_initials);
         if tx.count_contacts(&current, &scope, Some(size)).await? >= size {
             trace.decide(Decision::MustFinishCurrent);
-            return Ok((answer(&context, Some(&policy)), trace));
+            return Ok((answer(&context, Some(policy.name())), trace));
         }
     }
     if limit == 0 {
         trace.decide(Decision::BatchQueryLimitZero);
-        return Ok((answer(&context, Some(&policy)), trace));
+        return Ok((answer(&context, Some(policy.name())), trace));
     }
     let claimed = tx.claim(&batch.filter, &scope, limit, request.now).await?;
     if run.dry_run {
@@ -467,7 +482,7 @@ async fn request_batch<T: Queries>(
     } else {
         Decision::Assigned
     });
-    let mut outcome = answer(&context, Some(&policy));
+    let mut outcome = answer(&context, Some(policy.name()));
     outcome.found = !claimed.is_empty();
     outcome.assigned = claimed.len() as u64;
     trace.contact_ids = claimed;
@@ -486,7 +501,7 @@ async fn has_unassigned<T: Queries>(
         return Ok(0);
     }
     let settings = engine.settings(&context)?;
-    let Some(policy) = engine.policies(&settings).into_iter().next() else {
+    let Some(policy) = engine.policies(&settings).first().map(sandboxed) else {
         return Ok(0);
     };
     let scope = engine.scope(&context, &settings, now)?;
@@ -498,9 +513,7 @@ async fn has_unassigned<T: Queries>(
         assignment_user_id: context.assignment.user_id,
         organization_id: context.organization.id,
     };
-    let mut session = policy
-        .start_with_limits(Box::new(source), session_limits(&policy, &settings))
-        .await?;
+    let mut session = policy.start(Box::new(source), &settings.limits).await?;
     let available = session.request_new_batch_count(&request).await?.value;
     let (source, _) = session.finish();
     take_back::<T>(source)?.rollback().await?;

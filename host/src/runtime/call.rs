@@ -91,7 +91,10 @@ fn micros<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok
 
 /// The data of a store: WASI, limits, the request's data and the journal.
 pub(crate) struct CallState {
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call.
+    wasi: Option<WasiCtx>,
+    /// Where the guest's stdout and stderr go.
+    output: MemoryOutputPipe,
     table: ResourceTable,
     memory: MemoryLimiter,
     limits: Arc<SandboxLimits>,
@@ -103,8 +106,13 @@ pub(crate) struct CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        // Built on first use: a strategy touches WASI only to print (a panic message), and
+        // building a context costs more than the rest of a store's setup.
+        let output = &self.output;
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self
+                .wasi
+                .get_or_insert_with(|| super::wasi::empty_context(output)),
             table: &mut self.table,
         }
     }
@@ -274,7 +282,8 @@ impl StrategySession {
         let sandbox = component.sandbox();
         let output = MemoryOutputPipe::new(limits.log_bytes_per_call);
         let state = CallState {
-            wasi: super::wasi::empty_context(&output),
+            wasi: None,
+            output: output.clone(),
             table: ResourceTable::new(),
             memory: MemoryLimiter {
                 limit: limits.memory_bytes,

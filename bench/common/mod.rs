@@ -1,0 +1,255 @@
+//! What the benchmarks share: statistics, the results files, the benchmark databases (seeded
+//! by the project's own `seed` command) and `vetted-texters` compiled natively.
+#![allow(dead_code)] // Each benchmark binary uses its own part of this module.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde_json::Value;
+use spoke_batches::engine::{Policy, PolicySession};
+use spoke_batches::filter::{AssignmentScope, ContactFilter, ContactSelection, StatusFilter, TimezoneScope};
+use spoke_batches::model::Role;
+use spoke_batches::runtime::{
+    BatchPlan, CallJournal, CallReport, LimitOverrides, StrategyFailure, StrategyRequest,
+};
+use spoke_batches::source::ContactSource;
+
+/// The PostgreSQL server the benchmarks use (`BENCH_DATABASE_URL`, else the local one).
+pub fn postgres_server() -> String {
+    std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A fresh, empty schema `name` on the benchmark server (dropped first if a previous run left
+/// it); returns a URL whose connections use it.
+pub async fn fresh_postgres_schema(name: &str) -> Result<String, sqlx::Error> {
+    let server = postgres_server();
+    let pool = sqlx::PgPool::connect(&server).await?;
+    sqlx::raw_sql(&format!(
+        "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+    ))
+    .execute(&pool)
+    .await?;
+    pool.close().await;
+    let separator = if server.contains('?') { '&' } else { '?' };
+    Ok(format!("{server}{separator}options=-c%20search_path%3D{name}"))
+}
+
+/// A fresh SQLite file `name` under the target directory.
+pub fn fresh_sqlite_file(name: &str) -> String {
+    let dir = std::env::temp_dir().join("spoke-batches-bench");
+    let _ = std::fs::create_dir_all(&dir);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
+    }
+    format!("sqlite://{}", dir.join(name).display())
+}
+
+/// The `spoke-batches` binary built with the benchmarks.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_spoke-batches")
+}
+
+/// The built strategy components (`make strategies`).
+pub fn strategies_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../strategies/dist")
+}
+
+/// Seeds a demo with the project's `seed` command and returns its JSON summary.
+pub fn seed(database_url: &str, contacts: u64, texters: u32, add: bool) -> Value {
+    let mut command = Command::new(binary());
+    command
+        .args(["--database-url", database_url, "seed", "--quiet"])
+        .args([
+            "--contacts",
+            &contacts.to_string(),
+            "--texters",
+            &texters.to_string(),
+        ]);
+    if add {
+        command.arg("--add");
+    }
+    let started = Instant::now();
+    let output = command.output().expect("run spoke-batches seed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "seed failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!(
+        "seeded {contacts} contacts in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    serde_json::from_str(&stdout).expect("seed prints JSON")
+}
+
+/// `(assignment id, user id)` of texter `index` in a seed summary (0 is the admin, 1 and 2 are
+/// vetted texters, 7.. are the `--texters` ones).
+pub fn texter(summary: &Value, index: usize) -> (i64, i64) {
+    let texter = &summary["texters"][index];
+    (
+        texter["assignmentId"].as_i64().expect("assignmentId"),
+        texter["userId"].as_i64().expect("userId"),
+    )
+}
+
+/// Percentiles of a sample.
+#[derive(Debug, Clone, Copy)]
+pub struct Spread {
+    pub p25: f64,
+    pub p50: f64,
+    pub p75: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub count: usize,
+}
+
+impl Spread {
+    /// The percentiles of `values` (nearest rank).
+    pub fn of(values: &[f64]) -> Spread {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            if sorted.is_empty() {
+                return f64::NAN;
+            }
+            let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+            sorted[rank - 1]
+        };
+        Spread {
+            p25: at(0.25),
+            p50: at(0.50),
+            p75: at(0.75),
+            p90: at(0.90),
+            p99: at(0.99),
+            count: sorted.len(),
+        }
+    }
+
+    /// Of durations, in milliseconds.
+    pub fn of_ms(durations: &[Duration]) -> Spread {
+        Spread::of(
+            &durations
+                .iter()
+                .map(|d| d.as_secs_f64() * 1e3)
+                .collect::<Vec<_>>(),
+        )
+    }
+}
+
+/// Writes one benchmark's section of `bench/RESULTS.md` (and prints it).
+pub fn write_section(file: &str, markdown: &str) {
+    println!("{markdown}");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/out");
+    if std::fs::create_dir_all(&out).is_ok() {
+        let _ = std::fs::write(out.join(file), markdown);
+    }
+}
+
+/// `vetted-texters`' rules compiled natively, behind the engine's [`Policy`] seam.
+pub struct NativeVettedTexters;
+
+/// A session of [`NativeVettedTexters`].
+pub struct NativeSession {
+    source: Box<dyn ContactSource>,
+    journal: CallJournal,
+}
+
+/// `vetted-texters`' `request-new-batch-count`, natively.
+pub async fn vetted_texters_count(request: &StrategyRequest, source: &mut dyn ContactSource) -> u32 {
+    let campaign = &request.campaign;
+    if !campaign.use_dynamic_assignment || campaign.is_archived {
+        return 0;
+    }
+    if request.assignment.max_contacts == Some(0) || campaign.batch_size.unwrap_or(0) == 0 {
+        return 0;
+    }
+    if !source
+        .assignment_user_has_role(Role::VettedTexter)
+        .await
+        .unwrap_or(false)
+    {
+        let previous = ContactFilter {
+            status: StatusFilter::Any,
+            assignment: AssignmentScope::ThisAssignment,
+            opted_out: None,
+            timezone: TimezoneScope::Any,
+        };
+        if source.any_contact(&previous).await.unwrap_or(true) {
+            return 0;
+        }
+    }
+    let available = ContactFilter::available();
+    if request.has_any {
+        return u32::from(source.any_contact(&available).await.unwrap_or(false));
+    }
+    source
+        .count_contacts(&available, Some(request.count_cap))
+        .await
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl Policy for NativeVettedTexters {
+    fn name(&self) -> &str {
+        "vetted-texters"
+    }
+
+    fn version(&self) -> &str {
+        "native"
+    }
+
+    async fn start(
+        &self,
+        source: Box<dyn ContactSource>,
+        _overrides: &LimitOverrides,
+    ) -> Result<Box<dyn PolicySession>, StrategyFailure> {
+        Ok(Box::new(NativeSession {
+            source,
+            journal: CallJournal::default(),
+        }))
+    }
+}
+
+#[async_trait]
+impl PolicySession for NativeSession {
+    async fn request_new_batch_count(
+        &mut self,
+        request: &StrategyRequest,
+    ) -> Result<CallReport<u32>, StrategyFailure> {
+        let started = Instant::now();
+        let value = vetted_texters_count(request, self.source.as_mut()).await;
+        Ok(CallReport {
+            value,
+            fuel_used: 0,
+            duration: started.elapsed(),
+        })
+    }
+
+    async fn select_contacts(
+        &mut self,
+        _request: &StrategyRequest,
+        _plan: BatchPlan,
+    ) -> Result<CallReport<ContactSelection>, StrategyFailure> {
+        Ok(CallReport {
+            value: ContactSelection::default(),
+            fuel_used: 0,
+            duration: Duration::ZERO,
+        })
+    }
+
+    fn journal(&self) -> &CallJournal {
+        &self.journal
+    }
+
+    fn finish(self: Box<Self>) -> (Box<dyn ContactSource>, CallJournal) {
+        (self.source, self.journal)
+    }
+}
+
+/// Keeps `Arc` in scope for the benchmarks that share a policy.
+pub type SharedPolicy = Arc<dyn Policy>;
