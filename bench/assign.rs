@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::Value;
 use spoke_batches::config::Environment;
-use spoke_batches::db::{Database, push_where};
+use spoke_batches::db::{Database, push_claim};
 use spoke_batches::engine::{BatchRequest, Caller, Engine, Policy, Sandboxed};
 use spoke_batches::filter::{ContactFilter, RequestScope, TimezoneOffsets};
 use spoke_batches::registry::StrategyRegistry;
@@ -213,24 +213,15 @@ const SPOKE_CLAIM: &str = "UPDATE campaign_contact SET assignment_id = $1 WHERE 
      FROM campaign_contact WHERE campaign_id = $2 AND message_status = 'needsMessage' \
      AND assignment_id IS NULL AND is_opted_out = FALSE LIMIT 100 FOR UPDATE SKIP LOCKED)";
 
-/// Our claim statement for the available contacts, as the engine compiles it.
+/// The engine's claim statement for the available contacts (the same compiler).
 fn bare_claim(campaign_id: i64, assignment_id: i64) -> sqlx::QueryBuilder<'static, sqlx::Postgres> {
     let scope = RequestScope {
         campaign_id,
         assignment_id,
         offsets: TimezoneOffsets::default(),
     };
-    let mut query = sqlx::QueryBuilder::new("UPDATE campaign_contact SET assignment_id = ");
-    query
-        .push_bind(assignment_id)
-        .push(", updated_at = ")
-        .push_bind(Utc::now());
-    query.push(" WHERE id IN (SELECT id FROM campaign_contact");
-    push_where(&mut query, &ContactFilter::available(), &scope);
-    query
-        .push(" ORDER BY id LIMIT ")
-        .push_bind(100_i64)
-        .push(" FOR UPDATE SKIP LOCKED) RETURNING CAST(id AS BIGINT)");
+    let mut query = sqlx::QueryBuilder::new("");
+    push_claim(&mut query, &ContactFilter::available(), &scope, 100, Utc::now());
     query
 }
 

@@ -104,6 +104,14 @@ async fn every_command_prints_its_json_answer() {
         run(&db, &["migrate"]),
         (true, json!({"migrated": true, "database": "sqlite"}))
     );
+    // The schema is ours, so its migrations already made the claim index.
+    assert_eq!(
+        run(&db, &["migrate", "--claim-index"]),
+        (
+            true,
+            json!({"migrated": true, "database": "sqlite", "claimIndex": "present"})
+        )
+    );
     let (ok, listed) = run(&db, &["strategies"]);
     assert!(ok);
     assert_eq!(listed["strategies"].as_array().map(Vec::len), Some(5));

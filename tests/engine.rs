@@ -815,9 +815,14 @@ on_both_databases!(
 async fn an_existing_spoke_schema_is_left_alone(db: &TestDb) {
     use spoke_batches::db::SchemaState;
     seed(db).await;
-    // Without sqlx's table, the schema looks like one Spoke created itself.
+    // Without sqlx's table and our claim index, the schema is one Spoke created itself.
     db.exec("DROP TABLE _sqlx_migrations").await;
+    db.exec("DROP INDEX campaign_contact_claim_index").await;
     assert_eq!(db.db.prepare_schema().await.unwrap(), SchemaState::ExistingSpoke);
+    assert!(
+        !db.db.has_claim_index().await.unwrap(),
+        "prepare_schema adds nothing"
+    );
     let error = db.db.migrate().await.unwrap_err();
     assert!(
         error
@@ -833,6 +838,78 @@ async fn an_existing_spoke_schema_is_left_alone(db: &TestDb) {
     // The engine works on it as it is.
     contacts(db, 12, None, "needsMessage", false, "").await;
     assert_eq!(ask(&db.engine(&[]).await, MINE).await.assigned, 10);
+    // On request (`migrate --claim-index`), the claim index and nothing else is added, once.
+    assert!(db.db.create_claim_index().await.unwrap(), "created");
+    assert!(db.db.has_claim_index().await.unwrap());
+    assert!(!db.db.create_claim_index().await.unwrap(), "already there");
+    assert_eq!(db.db.prepare_schema().await.unwrap(), SchemaState::ExistingSpoke);
+    assert_eq!(held(db, MINE).await, 10, "data untouched");
+}
+
+on_both_databases!(the_claim_reads_the_claim_index_and_takes_the_lowest_ids);
+
+/// The claim the engine runs, with EXPLAIN in front: the plan's lines.
+async fn claim_plan(db: &TestDb) -> String {
+    use spoke_batches::db::{Database, push_claim};
+    use spoke_batches::filter::{ContactFilter, RequestScope};
+    use sqlx::{QueryBuilder, Row};
+    let scope = RequestScope {
+        campaign_id: CAMPAIGN,
+        assignment_id: MINE,
+        offsets: Default::default(),
+    };
+    match &db.db {
+        Database::Postgres(pool) => {
+            let mut query = QueryBuilder::new("EXPLAIN ");
+            push_claim(&mut query, &ContactFilter::available(), &scope, 10, now());
+            let lines: Vec<String> = query.build_query_scalar().fetch_all(pool).await.unwrap();
+            lines.join("\n")
+        }
+        Database::Sqlite(pool) => {
+            let mut query = QueryBuilder::new("EXPLAIN QUERY PLAN ");
+            push_claim(&mut query, &ContactFilter::available(), &scope, 10, now());
+            let rows = query.build().fetch_all(pool).await.unwrap();
+            rows.iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    }
+}
+
+async fn the_claim_reads_the_claim_index_and_takes_the_lowest_ids(db: &TestDb) {
+    seed(db).await;
+    // A bigger campaign first in the table, whose rows a claim on CAMPAIGN must not walk.
+    db.exec(
+        "INSERT INTO campaign (id, organization_id, title, is_started, is_archived, use_dynamic_assignment, \
+         batch_size) VALUES (11, 1, 'Big', TRUE, FALSE, TRUE, 10)",
+    )
+    .await;
+    db.exec(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+         INSERT INTO campaign_contact (campaign_id, cell, message_status, is_opted_out, timezone_offset) \
+         SELECT 11, '+15550000000', 'needsMessage', FALSE, '' FROM n",
+    )
+    .await;
+    contacts(db, 30, Some(OTHERS), "messaged", false, "").await;
+    contacts(db, 200, None, "needsMessage", false, "").await;
+    db.exec("ANALYZE").await;
+    let plan = claim_plan(db).await;
+    assert!(
+        plan.contains("campaign_contact_claim_index"),
+        "the claim's plan:\n{plan}"
+    );
+
+    assert_eq!(ask(&db.engine(&[]).await, MINE).await.assigned, 10);
+    let first_available =
+        "SELECT MIN(id) FROM campaign_contact WHERE campaign_id = 10 AND assignment_id IS NULL";
+    let before_mine = db.int(first_available).await;
+    assert_eq!(
+        db.int("SELECT MAX(id) FROM campaign_contact WHERE assignment_id = 100")
+            .await,
+        before_mine - 1,
+        "the batch is the 10 lowest ids"
+    );
 }
 
 async fn concurrent_joins_never_exceed_the_texter_limit(db: &TestDb) {

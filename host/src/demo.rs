@@ -673,6 +673,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn adds_texters_and_more_demos_on_request() {
+        let (_dir, db) = fresh_sqlite().await;
+        let options = |contacts, extra_texters, add| SeedOptions {
+            contacts,
+            progress: false,
+            extra_texters,
+            add,
+        };
+        let first = seed_demo(&db, &options(30, 3, false)).await.unwrap();
+        assert_eq!(first.texters.len(), USERS.len() + 3);
+        let extra = &first.texters[USERS.len()..];
+        assert!(extra.iter().all(|texter| texter.role == "TEXTER"));
+        assert_eq!(extra[2].name, "Texter 3");
+        let holding = count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IN ({}, {}, {})",
+                extra[0].assignment_id, extra[1].assignment_id, extra[2].assignment_id
+            ),
+        )
+        .await;
+        assert_eq!(holding, 0, "the added texters start with nothing");
+
+        let second = seed_demo(&db, &options(20, 0, true)).await.unwrap();
+        assert_ne!(second.campaign_id, first.campaign_id);
+        assert_ne!(second.organization_id, first.organization_id);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM campaign").await, 2);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM campaign_contact").await, 50);
+        assert_eq!(
+            count(&db, "SELECT COUNT(DISTINCT auth0_id) FROM \"user\"").await,
+            (2 * USERS.len() + 3) as i64,
+            "every login is distinct"
+        );
+    }
+
+    #[tokio::test]
     async fn seeds_the_same_demo_every_time() {
         let mut dumps = Vec::new();
         for _ in 0..2 {

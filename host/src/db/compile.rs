@@ -2,7 +2,10 @@
 //! (`push_bind`), every identifier comes from the fixed list below, and every condition starts
 //! with the request's `campaign_id`.
 
+use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use super::dialect::Dialect;
 
 use crate::filter::{AssignmentScope, ContactFilter, RequestScope, StatusFilter, TimezoneScope};
 
@@ -61,6 +64,52 @@ where
             query.push(")");
         }
     }
+}
+
+/// Appends the claim: an `UPDATE` giving the scope's assignment up to `limit` contacts matching
+/// `filter`, the lowest ids first, returning their ids. In id order the claim index (migration
+/// 0002) hands over its first entries and the scan stops at the limit; on PostgreSQL
+/// concurrent claims skip each other's locked rows.
+pub fn push_claim<'a, DB>(
+    query: &mut QueryBuilder<'a, DB>,
+    filter: &ContactFilter,
+    scope: &RequestScope,
+    limit: u32,
+    now: DateTime<Utc>,
+) where
+    DB: Dialect,
+    i64: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'a, DB> + Type<DB>,
+{
+    query
+        .push("UPDATE campaign_contact SET assignment_id = ")
+        .push_bind(scope.assignment_id)
+        .push(", updated_at = ")
+        .push_bind(now)
+        .push(" WHERE id IN (SELECT id FROM campaign_contact");
+    push_where(query, filter, scope);
+    if !push_index_order(query, filter) {
+        query.push(" ORDER BY id");
+    }
+    query
+        .push(" LIMIT ")
+        .push_bind(i64::from(limit))
+        .push(DB::CLAIM_LOCK)
+        .push(") RETURNING CAST(id AS BIGINT)");
+}
+
+/// For unassigned contacts, appends ` ORDER BY` the claim index's `CAST(id AS BIGINT)` (the
+/// lowest ids first), an order no other index provides: a limited query then always reads that
+/// index's first entries, however the planner estimates the primary key's scan (which walks
+/// every assigned contact ahead of the first unassigned one). Returns whether it did.
+pub fn push_index_order<DB: Database>(query: &mut QueryBuilder<'_, DB>, filter: &ContactFilter) -> bool {
+    let unassigned = filter.assignment == AssignmentScope::Unassigned;
+    if unassigned {
+        query.push(" ORDER BY CAST(id AS BIGINT)");
+    }
+    unassigned
 }
 
 fn push_list<'a, DB>(query: &mut QueryBuilder<'a, DB>, values: impl Iterator<Item = String>)

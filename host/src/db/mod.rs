@@ -12,7 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool};
 
-pub use compile::push_where;
+pub use compile::{push_claim, push_where};
 pub use dialect::Dialect;
 pub use queries::{Queries, Tx};
 
@@ -21,8 +21,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://spoke-batches.sqlite";
 
 /// The claim index's name and definition, as migration 0002 creates it.
 const CLAIM_INDEX: &str = "campaign_contact_claim_index";
-const CLAIM_INDEX_ON: &str = "ON campaign_contact (campaign_id, message_status, is_opted_out, id) \
-     WHERE assignment_id IS NULL";
+const CLAIM_INDEX_ON: &str = "ON campaign_contact \
+     (campaign_id, message_status, is_opted_out, (CAST(id AS BIGINT))) WHERE assignment_id IS NULL";
 
 /// A connection pool to Spoke's tables.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Transaction};
 
-use super::compile::push_where;
+use super::compile::{push_claim, push_index_order, push_where};
 use super::dialect::Dialect;
 use crate::filter::{ContactFilter, RequestScope};
 use crate::model::{Assignment, Campaign, CampaignContact, Organization, Role, User};
@@ -270,6 +270,8 @@ macro_rules! impl_queries {
                     QueryBuilder::<$db>::new("SELECT COUNT(*) FROM (SELECT 1 AS one FROM campaign_contact");
                 push_where(&mut query, filter, scope);
                 if let Some(cap) = cap {
+                    // Ordered, a capped count reads at most `cap` entries of an index.
+                    push_index_order(&mut query, filter);
                     query.push(" LIMIT ").push_bind(i64::from(cap));
                 }
                 query.push(") AS matching");
@@ -288,6 +290,7 @@ macro_rules! impl_queries {
             ) -> sqlx::Result<bool> {
                 let mut query = QueryBuilder::<$db>::new("SELECT CAST(id AS BIGINT) FROM campaign_contact");
                 push_where(&mut query, filter, scope);
+                push_index_order(&mut query, filter);
                 query.push(" LIMIT 1");
                 let found: Option<i64> = query
                     .build_query_scalar()
@@ -316,20 +319,8 @@ macro_rules! impl_queries {
                 limit: u32,
                 now: DateTime<Utc>,
             ) -> sqlx::Result<Vec<i64>> {
-                let mut query = QueryBuilder::<$db>::new("UPDATE campaign_contact SET assignment_id = ");
-                query
-                    .push_bind(scope.assignment_id)
-                    .push(", updated_at = ")
-                    .push_bind(now);
-                query.push(" WHERE id IN (SELECT id FROM campaign_contact");
-                push_where(&mut query, filter, scope);
-                // In id order, the claim index hands over its first entries and the scan stops
-                // at the limit (see migration 0002).
-                query
-                    .push(" ORDER BY id LIMIT ")
-                    .push_bind(i64::from(limit))
-                    .push(<$db as Dialect>::CLAIM_LOCK)
-                    .push(") RETURNING CAST(id AS BIGINT)");
+                let mut query = QueryBuilder::<$db>::new("");
+                push_claim(&mut query, filter, scope, limit, now);
                 query
                     .build_query_scalar()
                     .fetch_all(&mut *self.transaction)
