@@ -75,9 +75,14 @@ dev: build
 	  --rebuild-command "$(MAKE) --no-print-directory strategies"
 
 # The benchmark suite (release builds); writes bench/RESULTS.md from each benchmark's table.
+# PostgreSQL comes from BENCH_DATABASE_URL (default: the local server); each benchmark seeds its
+# own schema with `spoke-batches seed` and drops it at the end.
 bench: strategies
 	@rm -rf bench/out
-	$(CARGO) bench -p spoke-batches --benches
+	# One at a time, the database-free one first: each starts on a quiet machine.
+	$(CARGO) bench -p spoke-batches --bench sandbox
+	$(CARGO) bench -p spoke-batches --bench assign
+	$(CARGO) bench -p spoke-batches --bench service
 	@{ echo "# Benchmark results"; echo; \
 	   echo "Machine: $$(nproc) cores, $$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $$(free -g | awk '/^Mem/ {print $$2}') GiB; $$(date -u '+%Y-%m-%d %H:%M UTC'); $$(rustc --version)."; \
 	   echo; cat bench/out/*.md; } > bench/RESULTS.md

@@ -68,6 +68,10 @@ async fn run() {
             end_to_end.push(("PostgreSQL", wasm_vs_native(&engine, &mid, &wasm, &native).await));
             floor_section = Some(against_floor_and_spoke(&engine, &big).await);
             scaling_section = Some(scaling(&engine, [&small, &mid, &big]).await);
+            if let Database::Postgres(pool) = engine.database() {
+                pool.close().await;
+            }
+            common::drop_postgres_schema("bench_assign").await;
         }
         Err(error) => eprintln!("PostgreSQL benchmarks skipped: {error}"),
     }

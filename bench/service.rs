@@ -139,6 +139,8 @@ async fn run() {
         reloads.push(reload_once(&client, &first, &strategies, texters[0], attempt).await);
     }
     drop(first);
+    pool.close().await;
+    common::drop_postgres_schema("bench_service").await;
 
     common::write_section("4-concurrency.md", &concurrency_section(&one, &two));
     common::write_section(

@@ -38,7 +38,18 @@ pub async fn fresh_postgres_schema(name: &str) -> Result<String, sqlx::Error> {
     Ok(format!("{server}{separator}options=-c%20search_path%3D{name}"))
 }
 
-/// A fresh SQLite file `name` under the target directory.
+/// Drops schema `name` from the benchmark server, so that no autovacuum of its tables runs
+/// under the next benchmark.
+pub async fn drop_postgres_schema(name: &str) {
+    if let Ok(pool) = sqlx::PgPool::connect(&postgres_server()).await {
+        let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+            .execute(&pool)
+            .await;
+        pool.close().await;
+    }
+}
+
+/// A fresh SQLite file `name` under the system's temporary folder.
 pub fn fresh_sqlite_file(name: &str) -> String {
     let dir = std::env::temp_dir().join("spoke-batches-bench");
     let _ = std::fs::create_dir_all(&dir);

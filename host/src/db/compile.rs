@@ -13,7 +13,7 @@ use crate::filter::{AssignmentScope, ContactFilter, RequestScope, StatusFilter, 
 /// within `scope`.
 pub fn push_where<'a, DB>(query: &mut QueryBuilder<'a, DB>, filter: &ContactFilter, scope: &RequestScope)
 where
-    DB: Database,
+    DB: Dialect,
     i64: Encode<'a, DB> + Type<DB>,
     bool: Encode<'a, DB> + Type<DB>,
     String: Encode<'a, DB> + Type<DB>,
@@ -59,9 +59,7 @@ where
             query.push(" AND 1 = 0");
         }
         Some(offsets) => {
-            query.push(" AND timezone_offset IN (");
-            push_list(query, offsets.iter().cloned());
-            query.push(")");
+            DB::push_in_list(query, "timezone_offset", offsets.iter().cloned().collect());
         }
     }
 }
@@ -169,6 +167,23 @@ mod tests {
             query.sql(),
             "SELECT 1 FROM campaign_contact WHERE campaign_id = ? AND message_status NOT IN (?, ?) \
              AND assignment_id = ? AND is_opted_out = ? AND timezone_offset IN (?, ?)"
+        );
+    }
+
+    #[test]
+    fn postgres_binds_the_offsets_as_one_array() {
+        let filter = ContactFilter {
+            timezone: TimezoneScope::ValidNow,
+            ..ContactFilter::available()
+        };
+        let mut query = QueryBuilder::<Postgres>::new("SELECT id FROM campaign_contact");
+        push_where(&mut query, &filter, &scope());
+        push_index_order(&mut query, &filter);
+        assert_eq!(
+            query.sql(),
+            "SELECT id FROM campaign_contact WHERE campaign_id = $1 AND message_status IN ($2) \
+             AND assignment_id IS NULL AND is_opted_out = $3 AND timezone_offset = ANY($4) \
+             ORDER BY CAST(id AS BIGINT)"
         );
     }
 
