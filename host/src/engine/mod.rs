@@ -5,6 +5,7 @@ mod access;
 mod campaigns;
 mod error;
 mod explain;
+mod gate;
 mod policy;
 mod sizing;
 mod source;
@@ -30,6 +31,7 @@ use crate::model::{MessageStatus, Role};
 use crate::registry::StrategyRegistry;
 use crate::runtime::{BatchPlan, StrategyComponent, StrategyRequest};
 use crate::timezones::{TimezoneRules, texting_hours};
+use gate::ClaimGates;
 use source::TxSource;
 
 /// Who asks.
@@ -112,6 +114,7 @@ pub struct Engine {
     db: Database,
     registry: SharedRegistry,
     env: Arc<Environment>,
+    gates: Arc<ClaimGates>,
 }
 
 /// Runs `$op(engine, tx, ...)` on a new transaction of the engine's database.
@@ -137,6 +140,7 @@ impl Engine {
             db,
             registry,
             env: Arc::new(env),
+            gates: Arc::new(ClaimGates::new()),
         }
     }
 
@@ -471,12 +475,14 @@ async fn request_batch<T: Queries>(
         trace.decide(Decision::BatchQueryLimitZero);
         return Ok((answer(&context, Some(policy.name())), trace));
     }
+    let gate = engine.gates.enter(context.campaign.id).await;
     let claimed = tx.claim(&batch.filter, &scope, limit, request.now).await?;
     if run.dry_run {
         tx.rollback().await?;
     } else {
         tx.commit().await?;
     }
+    drop(gate);
     trace.decide(if claimed.is_empty() {
         Decision::NothingMatched
     } else {
