@@ -5,7 +5,7 @@
 //!
 //! Criterion measures each contender; an interleaved run (rounds alternating the two, so both
 //! see the same machine noise) gives the difference and the ratio with their spread. The
-//! interleaved figures are written to `bench/out/sandbox.md` for `bench/RESULTS.md`.
+//! interleaved figures are written to `bench/out/1-sandbox.md` for `bench/RESULTS.md`.
 //!
 //! Needs `make strategies` first (`make bench` does it).
 
@@ -13,11 +13,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::Spread;
 use criterion::Criterion;
-use spoke_batches::filter::{AssignmentScope, ContactFilter, StatusFilter, TimezoneScope};
-use spoke_batches::model::{CampaignContact, Role};
+use spoke_batches::model::CampaignContact;
 use spoke_batches::runtime::{Sandbox, SandboxLimits, StrategyComponent, StrategyRequest};
-use spoke_batches::source::{ContactSource, MemorySource};
+use spoke_batches::source::MemorySource;
 
 /// `check`'s fixture scaled to a batch of 100: 200 available contacts and a vetted texter, so
 /// the strategy asks the role, then counts to 100.
@@ -37,36 +40,6 @@ fn fixture() -> (StrategyRequest, MemorySource) {
     (request, source)
 }
 
-/// `vetted-texters`' rules, natively, behind the same trait the component's imports use.
-async fn vetted_texters_native(request: &StrategyRequest, source: &mut dyn ContactSource) -> u32 {
-    let campaign = &request.campaign;
-    if !campaign.use_dynamic_assignment || campaign.is_archived {
-        return 0;
-    }
-    if request.assignment.max_contacts == Some(0) || campaign.batch_size.unwrap_or(0) == 0 {
-        return 0;
-    }
-    if !source
-        .assignment_user_has_role(Role::VettedTexter)
-        .await
-        .unwrap_or(false)
-    {
-        let previous = ContactFilter {
-            status: StatusFilter::Any,
-            assignment: AssignmentScope::ThisAssignment,
-            opted_out: None,
-            timezone: TimezoneScope::Any,
-        };
-        if source.any_contact(&previous).await.unwrap_or(true) {
-            return 0;
-        }
-    }
-    source
-        .count_contacts(&ContactFilter::available(), Some(request.count_cap))
-        .await
-        .unwrap_or(0)
-}
-
 async fn wasm_call(
     component: &Arc<StrategyComponent>,
     request: &StrategyRequest,
@@ -84,24 +57,11 @@ async fn wasm_call(
 
 async fn native_call(request: &StrategyRequest, source: &MemorySource) -> u32 {
     let mut source = source.clone();
-    vetted_texters_native(request, &mut source).await
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn quartiles(values: &mut [f64]) -> (f64, f64) {
-    values.sort_by(f64::total_cmp);
-    (values[values.len() / 4], values[values.len() * 3 / 4])
+    common::vetted_texters_count(request, &mut source).await
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = common::runtime();
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../strategies/dist/vetted-texters.wasm");
     let sandbox = Sandbox::new(SandboxLimits::default()).expect("sandbox");
     let component = runtime
@@ -153,7 +113,7 @@ fn main() {
         differences.push(w - n);
         ratios.push(w / n);
     }
-    let (low, high) = quartiles(&mut differences.clone());
+    let difference = Spread::of(&differences);
     let summary = format!(
         "## 1. Sandbox overhead per call\n\n\
          Fresh store + instance of `vetted-texters` (pooling allocator, `InstancePre`) and one \
@@ -164,16 +124,12 @@ fn main() {
          | WASM component | {:.2} |\n| native | {:.3} |\n\n\
          | comparison | median | interquartile range |\n|---|---|---|\n\
          | WASM − native (µs) | **{:.2}** | {:.2} – {:.2} |\n| WASM / native | {:.0}x | |\n",
-        median(&mut wasm),
-        median(&mut native),
-        median(&mut differences.clone()),
-        low,
-        high,
-        median(&mut ratios),
+        Spread::of(&wasm).p50,
+        Spread::of(&native).p50,
+        difference.p50,
+        difference.p25,
+        difference.p75,
+        Spread::of(&ratios).p50,
     );
-    println!("{summary}");
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/out");
-    if std::fs::create_dir_all(&out).is_ok() {
-        let _ = std::fs::write(out.join("1-sandbox.md"), summary);
-    }
+    common::write_section("1-sandbox.md", &summary);
 }

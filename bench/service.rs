@@ -37,11 +37,7 @@ const STARTS: usize = 5;
 const RELOADS: usize = 5;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run());
+    common::runtime().block_on(run());
 }
 
 async fn run() {

@@ -17,6 +17,14 @@ use spoke_batches::runtime::{
 };
 use spoke_batches::source::ContactSource;
 
+/// A single-threaded runtime: one request at a time, measured without cross-thread wake-ups.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// The PostgreSQL server the benchmarks use (`BENCH_DATABASE_URL`, else the local one).
 pub fn postgres_server() -> String {
     std::env::var("BENCH_DATABASE_URL")
