@@ -85,7 +85,7 @@ bench: strategies
 	$(CARGO) bench -p spoke-batches --bench service
 	@{ echo "# Benchmark results"; echo; \
 	   echo "Machine: $$(nproc) cores, $$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $$(free -g | awk '/^Mem/ {print $$2}') GiB; $$(date -u '+%Y-%m-%d %H:%M UTC'); $$(rustc --version)."; \
-	   echo; cat bench/out/*.md; } > bench/RESULTS.md
+	   for section in bench/out/*.md; do echo; cat "$$section"; done; } > bench/RESULTS.md
 	@echo "wrote bench/RESULTS.md"
 
 # A larger demo: make seed DATABASE_URL=postgres://... DEMO_CONTACTS=1000000
