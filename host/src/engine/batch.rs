@@ -1,0 +1,228 @@
+//! A batch request (`findNewCampaignContact`) and the count behind the "request texts" button
+//! (`hasUnassignedContactsForTexter`): the two operations that run a strategy, each inside its
+//! transaction.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::access::{Context, load_and_authorize};
+use super::explain::{Decision, Trace};
+use super::policy::{Policy, Sandboxed};
+use super::source::TxSource;
+use super::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, Engine, EngineError, Run, sizing};
+use crate::db::Queries;
+use crate::filter::ContactFilter;
+use crate::runtime::{BatchPlan, StrategyComponent, StrategyRequest};
+
+fn strategy_request(
+    context: &Context,
+    has_any: bool,
+    number_contacts: Option<i64>,
+    count_cap: u32,
+    now: DateTime<Utc>,
+) -> StrategyRequest {
+    StrategyRequest {
+        organization: context.organization.clone(),
+        campaign: context.campaign.clone(),
+        assignment: context.assignment.clone(),
+        texter: context.texter.clone(),
+        has_any,
+        number_contacts: number_contacts
+            .filter(|&n| n > 0)
+            .and_then(|n| u32::try_from(n).ok()),
+        count_cap,
+        now,
+    }
+}
+
+/// The answer for `context`: nothing assigned yet, and the button hidden (Spoke's
+/// `hasUnassignedContactsForTexter: 0`).
+fn answer(context: &Context, strategy: Option<&str>) -> BatchOutcome {
+    BatchOutcome {
+        found: false,
+        assigned: 0,
+        assignment: AssignmentSummary {
+            id: context.assignment.id,
+            has_unassigned_contacts_for_texter: 0,
+        },
+        strategy: strategy.map(str::to_string),
+    }
+}
+
+/// A served component as the engine's [`Policy`].
+fn sandboxed(component: &Arc<StrategyComponent>) -> Arc<dyn Policy> {
+    Arc::new(Sandboxed(Arc::clone(component)))
+}
+
+/// Takes the transaction back from a finished strategy session.
+fn take_back<T: Queries>(source: Box<dyn crate::source::ContactSource>) -> Result<T, EngineError> {
+    match source.into_any().downcast::<TxSource<T>>() {
+        Ok(source) => Ok(source.tx),
+        Err(_) => Err(EngineError::Internal(
+            "a strategy session returned a data source the engine did not give it".to_string(),
+        )),
+    }
+}
+
+pub(super) async fn request_batch<T: Queries>(
+    engine: &Engine,
+    mut tx: T,
+    request: BatchRequest,
+    run: Run,
+) -> Result<(BatchOutcome, Trace), EngineError> {
+    let mut trace = Trace::new(run.dry_run);
+    let context = load_and_authorize(&mut tx, request.assignment_id, request.caller).await?;
+    if context.assignment.max_contacts == Some(0) {
+        trace.decide(Decision::MaxContactsZero);
+        return Ok((answer(&context, None), trace));
+    }
+    let settings = engine.settings(&context)?;
+    let policies = engine.policies(&settings);
+    let policy: Option<Arc<dyn Policy>> = match (run.strategy, &request.batch_type) {
+        (Some(replacement), _) => Some(replacement),
+        (None, None) => policies.first().map(sandboxed),
+        (None, Some(name)) => Some(
+            policies
+                .iter()
+                .find(|policy| policy.name() == name)
+                .map(sandboxed)
+                .ok_or_else(|| EngineError::UnknownBatchType {
+                    name: name.clone(),
+                    campaign: context.campaign.id,
+                    enabled: policies
+                        .iter()
+                        .map(|policy| policy.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?,
+        ),
+    };
+    let Some(policy) = policy else {
+        trace.decide(Decision::NoStrategy);
+        return Ok((answer(&context, None), trace));
+    };
+    trace.strategy = Some(policy.name().to_string());
+    trace.version = Some(policy.version().to_string());
+    let scope = engine.scope(&context, &settings, request.now)?;
+    let cap = sizing::request_cap(request.number_contacts, context.campaign.batch_size);
+    trace.count_cap = Some(cap);
+    let strategy_request = strategy_request(&context, false, request.number_contacts, cap, request.now);
+
+    // Spoke counts after asking the strategy; nothing writes in between, so counting first on
+    // the same transaction is the same number and lets one strategy instance serve both calls.
+    let contacts_count = tx.assigned_count(context.assignment.id).await?;
+    trace.contacts_count = Some(contacts_count);
+    let source = TxSource {
+        tx,
+        scope: scope.clone(),
+        assignment_user_id: context.assignment.user_id,
+        organization_id: context.organization.id,
+    };
+    let mut session = policy.start(Box::new(source), &settings.limits).await?;
+    let counted = session.request_new_batch_count(&strategy_request).await?;
+    let available = counted.value;
+    trace.strategy_count = Some(available);
+    trace.fuel_used = counted.fuel_used;
+    let size = sizing::batch_size(
+        request.number_contacts,
+        context.campaign.batch_size,
+        available,
+        context.assignment.max_contacts,
+        contacts_count,
+    );
+    trace.batch_size = Some(size);
+    if size == 0 {
+        trace.record(session.journal());
+        trace.decide(if available == 0 {
+            Decision::StrategySaidZero
+        } else {
+            Decision::MaxContactsReached
+        });
+        return Ok((answer(&context, Some(policy.name())), trace));
+    }
+    let plan = BatchPlan {
+        number_contacts: size,
+        contacts_count: u32::try_from(contacts_count).unwrap_or(u32::MAX),
+    };
+    let selected = session.select_contacts(&strategy_request, plan).await?;
+    trace.fuel_used += selected.fuel_used;
+    let selection = selected.value;
+    let (source, journal) = session.finish();
+    trace.record(&journal);
+    let mut tx: T = take_back(source)?;
+
+    let batch = selection
+        .batch_query
+        .unwrap_or_else(|| crate::filter::ContactQuery {
+            filter: ContactFilter::available(),
+            limit: None,
+        });
+    let limit = batch.limit.unwrap_or(size);
+    if settings.requires_finishing_current() {
+        let current = selection
+            .has_current_query
+            .unwrap_or_else(ContactFilter::current_initials);
+        if tx.count_contacts(&current, &scope, Some(size)).await? >= size {
+            trace.decide(Decision::MustFinishCurrent);
+            return Ok((answer(&context, Some(policy.name())), trace));
+        }
+    }
+    if limit == 0 {
+        trace.decide(Decision::BatchQueryLimitZero);
+        return Ok((answer(&context, Some(policy.name())), trace));
+    }
+    let gate = engine.gates.enter(context.campaign.id).await;
+    let claimed = tx.claim(&batch.filter, &scope, limit, request.now).await?;
+    if run.dry_run {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    drop(gate);
+    trace.decide(if claimed.is_empty() {
+        Decision::NothingMatched
+    } else {
+        Decision::Assigned
+    });
+    let mut outcome = answer(&context, Some(policy.name()));
+    outcome.found = !claimed.is_empty();
+    outcome.assigned = claimed.len() as u64;
+    trace.contact_ids = claimed;
+    Ok((outcome, trace))
+}
+
+pub(super) async fn has_unassigned<T: Queries>(
+    engine: &Engine,
+    mut tx: T,
+    assignment_id: i64,
+    caller: Caller,
+    now: DateTime<Utc>,
+) -> Result<u32, EngineError> {
+    let context = load_and_authorize(&mut tx, assignment_id, caller).await?;
+    if context.campaign.is_archived {
+        return Ok(0);
+    }
+    let settings = engine.settings(&context)?;
+    let Some(policy) = engine.policies(&settings).first().map(sandboxed) else {
+        return Ok(0);
+    };
+    let scope = engine.scope(&context, &settings, now)?;
+    let cap = sizing::has_any_cap(context.assignment.max_contacts, context.campaign.batch_size);
+    let request = strategy_request(&context, true, None, cap, now);
+    let source = TxSource {
+        tx,
+        scope,
+        assignment_user_id: context.assignment.user_id,
+        organization_id: context.organization.id,
+    };
+    let mut session = policy.start(Box::new(source), &settings.limits).await?;
+    let available = session.request_new_batch_count(&request).await?.value;
+    let (source, _) = session.finish();
+    take_back::<T>(source)?.rollback().await?;
+    Ok(sizing::has_any_count(
+        context.assignment.max_contacts,
+        context.campaign.batch_size,
+        available,
+    ))
+}
