@@ -3,16 +3,19 @@
 //! a national contact list is. Everything comes from a fixed RNG seed, so every run builds the
 //! same demo; `make run` and the benchmarks start from it.
 
-use std::borrow::Cow;
+mod contacts;
+mod data;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use sqlx::QueryBuilder;
 
+use contacts::{ContactGenerator, demo_uuid};
+use data::{Inbox, demo_people};
+
 use crate::db::{Database, Dialect};
-use crate::model::{MessageStatus, Role};
 
 /// How big a demo to seed.
 #[derive(Debug, Clone)]
@@ -86,118 +89,6 @@ const CHUNK_ROWS: u64 = 3_000;
 /// the size of the whole table; an interrupted seed therefore leaves a partial demo, and a
 /// fresh database is the way to retry.
 const TRANSACTION_ROWS: u64 = 50_000;
-
-/// A demo user: name, role and what they hold when the demo starts.
-struct DemoUser {
-    first_name: &'static str,
-    last_name: Cow<'static, str>,
-    role: Role,
-    inbox: Inbox,
-}
-
-/// The contacts a demo user already holds.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Inbox {
-    /// None.
-    Empty,
-    /// Contacts texted before (`messaged`, `convo`, `closed`).
-    Texted,
-    /// Those, and replies waiting for an answer (`needsResponse`).
-    RepliesWaiting,
-}
-
-/// The demo's people, each with an assignment in the campaign (an admin may text too). Half
-/// the texters have replies waiting, so Spoke's default strategy (`finished-replies-tz`: no
-/// new batch while a reply waits) shows both of its answers.
-const USERS: [DemoUser; 7] = [
-    demo_user("Alex", "Rivera", Role::Admin, Inbox::Empty),
-    demo_user("Jordan", "Lee", Role::VettedTexter, Inbox::Texted),
-    demo_user("Samira", "Okafor", Role::VettedTexter, Inbox::RepliesWaiting),
-    demo_user("Maria", "Garcia", Role::Texter, Inbox::Texted),
-    demo_user("Wei", "Chen", Role::Texter, Inbox::RepliesWaiting),
-    demo_user("Priya", "Patel", Role::Texter, Inbox::Texted),
-    demo_user("Chris", "Johnson", Role::Texter, Inbox::RepliesWaiting),
-];
-
-/// The demo's seven people, then `extra` texters named "Texter 1", "Texter 2", ….
-fn demo_people(extra: u32) -> Vec<DemoUser> {
-    USERS
-        .into_iter()
-        .chain((1..=extra).map(|number| DemoUser {
-            first_name: "Texter",
-            last_name: Cow::Owned(number.to_string()),
-            role: Role::Texter,
-            inbox: Inbox::Empty,
-        }))
-        .collect()
-}
-
-const fn demo_user(first_name: &'static str, last_name: &'static str, role: Role, inbox: Inbox) -> DemoUser {
-    DemoUser {
-        first_name,
-        last_name: Cow::Borrowed(last_name),
-        role,
-        inbox,
-    }
-}
-
-/// A US time zone as Spoke stores it in `campaign_contact.timezone_offset`, its share of the
-/// contacts (per 10,000, roughly by population) and 3-digit zip prefixes of cities in it.
-struct Zone {
-    offset: &'static str,
-    weight: u32,
-    zip_prefixes: &'static [u32],
-}
-
-/// Spoke derives a contact's zone from the zip code, so contacts of unknown zone (`""`) have
-/// no zip.
-const ZONES: [Zone; 8] = [
-    // New York, Brooklyn, Philadelphia, Baltimore, Raleigh, Atlanta, Miami, Cleveland, Detroit,
-    // Boston.
-    zone("-5_1", 4_700, &[100, 112, 191, 212, 276, 303, 331, 441, 482, 21]),
-    // Chicago, Houston, Dallas, Minneapolis, Milwaukee, New Orleans, Nashville.
-    zone("-6_1", 2_900, &[606, 770, 752, 554, 532, 701, 372]),
-    // Denver, Salt Lake City, Albuquerque, Boise.
-    zone("-7_1", 600, &[802, 841, 871, 837]),
-    // Phoenix, Tucson: Arizona keeps standard time all year.
-    zone("-7_0", 200, &[850, 857]),
-    // Los Angeles, San Francisco, San Diego, Seattle, Portland, Las Vegas.
-    zone("-8_1", 1_300, &[900, 941, 921, 981, 972, 891]),
-    // Anchorage, Fairbanks.
-    zone("-9_1", 100, &[995, 997]),
-    // Honolulu.
-    zone("-10_0", 100, &[968]),
-    zone("", 100, &[]),
-];
-
-const fn zone(offset: &'static str, weight: u32, zip_prefixes: &'static [u32]) -> Zone {
-    Zone {
-        offset,
-        weight,
-        zip_prefixes,
-    }
-}
-
-/// Where the campaign stands, per 10,000 contacts: nearly all still to be texted, a few
-/// conversations under way.
-const STATUSES: [(MessageStatus, u32); 5] = [
-    (MessageStatus::NeedsMessage, 9_700),
-    (MessageStatus::Messaged, 150),
-    (MessageStatus::NeedsResponse, 60),
-    (MessageStatus::Convo, 50),
-    (MessageStatus::Closed, 40),
-];
-
-/// Contacts' first names, separated by spaces.
-const FIRST_NAMES: &str = "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William \
-     Barbara Richard Susan Joseph Jessica Thomas Sarah Carlos Karen Daniel Lisa Matthew Nancy Anthony Betty \
-     Luis Sandra Mark Ashley DeShawn Kimberly Kevin Emily Hiroshi Donna Tyrone Michelle Mohammed Aaliyah";
-
-/// Contacts' last names, separated by spaces.
-const LAST_NAMES: &str = "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez \
-     Hernandez Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White \
-     Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Nguyen Kim Patel Washington \
-     Yazzie";
 
 /// Evaluates to whether `$executor` sees a campaign row.
 macro_rules! any_campaign {
@@ -421,126 +312,12 @@ fn progress_bar(options: &SeedOptions) -> ProgressBar {
     bar
 }
 
-/// A random (version 4) UUID from the seeded RNG, for `organization.uuid`.
-fn demo_uuid(rng: &mut StdRng) -> String {
-    let (time_low, time_mid, version, variant, node) = (
-        rng.random::<u32>(),
-        rng.random::<u16>(),
-        rng.random::<u16>(),
-        rng.random::<u16>(),
-        rng.random::<u64>(),
-    );
-    let (version, variant, node) = (
-        0x4000 | (version & 0x0fff),
-        0x8000 | (variant & 0x3fff),
-        node >> 16,
-    );
-    format!("{time_low:08x}-{time_mid:04x}-{version:04x}-{variant:04x}-{node:012x}")
-}
-
-/// One `campaign_contact` row, less the campaign.
-struct ContactRow {
-    assignment_id: Option<i64>,
-    first_name: &'static str,
-    last_name: &'static str,
-    cell: String,
-    zip: String,
-    message_status: MessageStatus,
-    is_opted_out: bool,
-    timezone_offset: &'static str,
-}
-
-/// The contacts, one after another, from the seeded RNG.
-struct ContactGenerator {
-    rng: StdRng,
-    /// The assignments that hold the contacts already texted.
-    texted_owners: Vec<i64>,
-    /// The assignments that hold the replies waiting for an answer.
-    reply_owners: Vec<i64>,
-    first_names: Vec<&'static str>,
-    last_names: Vec<&'static str>,
-    /// How many rows were generated so far.
-    generated: u64,
-}
-
-impl ContactGenerator {
-    fn new(rng: StdRng, texted_owners: Vec<i64>, reply_owners: Vec<i64>) -> Self {
-        ContactGenerator {
-            rng,
-            texted_owners,
-            reply_owners,
-            first_names: FIRST_NAMES.split_whitespace().collect(),
-            last_names: LAST_NAMES.split_whitespace().collect(),
-            generated: 0,
-        }
-    }
-
-    fn next_row(&mut self) -> ContactRow {
-        let rng = &mut self.rng;
-        let zone = weighted(rng, &ZONES, |zone| zone.weight);
-        let zip = match zone.zip_prefixes {
-            [] => String::new(),
-            prefixes => {
-                let prefix = prefixes[rng.random_range(0..prefixes.len())];
-                format!("{:05}", prefix * 100 + rng.random_range(0..100))
-            }
-        };
-        let &(message_status, _) = weighted(rng, &STATUSES, |&(_, weight)| weight);
-        // A contact who was texted belongs to a texter, in conversation or not.
-        let owners = match message_status {
-            MessageStatus::NeedsMessage => &[][..],
-            MessageStatus::NeedsResponse => &self.reply_owners[..],
-            _ => &self.texted_owners[..],
-        };
-        let assignment_id = match owners {
-            [] => None,
-            owners => Some(owners[rng.random_range(0..owners.len())]),
-        };
-        let row = ContactRow {
-            assignment_id,
-            first_name: self.first_names[rng.random_range(0..self.first_names.len())],
-            last_name: self.last_names[rng.random_range(0..self.last_names.len())],
-            cell: demo_cell(self.generated),
-            zip,
-            message_status,
-            is_opted_out: rng.random_ratio(1, 100),
-            timezone_offset: zone.offset,
-        };
-        self.generated += 1;
-        row
-    }
-}
-
-/// Picks one of `items` with probability `weight(item) / total weight`.
-fn weighted<'a, T>(rng: &mut StdRng, items: &'a [T], weight: impl Fn(&T) -> u32) -> &'a T {
-    let total: u32 = items.iter().map(&weight).sum();
-    let mut ticket = rng.random_range(0..total);
-    for item in items {
-        let item_weight = weight(item);
-        if ticket < item_weight {
-            return item;
-        }
-        ticket -= item_weight;
-    }
-    // Unreachable: the tickets are fewer than the total weight.
-    &items[items.len() - 1]
-}
-
-/// The cell of contact `index`: `+1555` (an area code not in service) and 7 digits, distinct
-/// for the first ten million contacts and scattered rather than counting up (multiplying by a
-/// number prime to 10^7 permutes the 7-digit numbers); further blocks of ten million use area
-/// codes 556, 557, ….
-fn demo_cell(index: u64) -> String {
-    const LINES: u64 = 10_000_000;
-    let area = 555 + index / LINES;
-    let line = ((index % LINES) * 3_967_483 + 1_234_567) % LINES;
-    format!("+1{area}{line:07}")
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::{HashMap, HashSet};
 
+    use super::contacts::demo_cell;
+    use super::data::{USERS, ZONES};
     use super::*;
 
     async fn fresh_sqlite() -> (tempfile::TempDir, Database) {
