@@ -1,7 +1,9 @@
 //! The demo: seeds an empty Spoke schema with one organization, an admin and six texters, one
 //! dynamic-assignment campaign and as many contacts as asked, spread over US time zones the way
 //! a national contact list is. Everything comes from a fixed RNG seed, so every run builds the
-//! same demo; `make run` and the benchmarks start from it.
+//! same demo; `make run` and the benchmarks start from it. On request it adds texters with empty
+//! assignments (the load benchmark's), or another organization and campaign beside what is there
+//! (campaigns of several sizes in one table).
 
 mod contacts;
 mod data;
