@@ -215,40 +215,25 @@ const SPOKE_CLAIM: &str = "UPDATE campaign_contact SET assignment_id = $1 WHERE 
      FROM campaign_contact WHERE campaign_id = $2 AND message_status = 'needsMessage' \
      AND assignment_id IS NULL AND is_opted_out = FALSE LIMIT 100 FOR UPDATE SKIP LOCKED)";
 
-/// The engine's claim statement for the available contacts (the same compiler).
-fn bare_claim(campaign_id: i64, assignment_id: i64) -> sqlx::QueryBuilder<'static, sqlx::Postgres> {
+/// `prefix` then the engine's claim statement for the available contacts (the same compiler).
+fn bare_claim(
+    prefix: &str,
+    campaign_id: i64,
+    assignment_id: i64,
+) -> sqlx::QueryBuilder<'static, sqlx::Postgres> {
     let scope = RequestScope {
         campaign_id,
         assignment_id,
         offsets: TimezoneOffsets::default(),
     };
-    let mut query = sqlx::QueryBuilder::new("");
+    let mut query = sqlx::QueryBuilder::new(prefix);
     push_claim(&mut query, &ContactFilter::available(), &scope, 100, Utc::now());
     query
 }
 
-/// [`bare_claim`] with its values written in, for `EXPLAIN` (the values are numbers and fixed
-/// words, in the order the compiler binds them).
-fn claim_with_literals(campaign_id: i64, assignment_id: i64) -> String {
-    let values = [
-        assignment_id.to_string(),
-        "now()".to_string(),
-        campaign_id.to_string(),
-        "'needsMessage'".to_string(),
-        "false".to_string(),
-        "100".to_string(),
-    ];
-    let mut sql = bare_claim(campaign_id, assignment_id).sql().to_string();
-    // From the last placeholder down, so `$1` does not match the start of `$10`.
-    for (index, value) in values.iter().enumerate().rev() {
-        sql = sql.replace(&format!("${}", index + 1), value);
-    }
-    sql
-}
-
 async fn floor_claim(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i64) -> Duration {
     let started = Instant::now();
-    let ids: Vec<i64> = bare_claim(campaign_id, assignment_id)
+    let ids: Vec<i64> = bare_claim("", campaign_id, assignment_id)
         .build_query_scalar()
         .fetch_all(pool)
         .await
@@ -277,15 +262,30 @@ async fn spoke_sequence(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i6
     elapsed
 }
 
+const EXPLAIN: &str = "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) ";
+
 /// `EXPLAIN (ANALYZE, BUFFERS)` of `sql`, rolled back.
 async fn explain(pool: &sqlx::PgPool, sql: &str, binds: &[i64]) -> String {
     let mut tx = pool.begin().await.expect("begin");
-    let statement = format!("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) {sql}");
+    let statement = format!("{EXPLAIN}{sql}");
     let mut query = sqlx::query_scalar::<_, String>(&statement);
     for bind in binds {
         query = query.bind(*bind);
     }
     let lines = query.fetch_all(&mut *tx).await.expect("explain");
+    tx.rollback().await.expect("rollback");
+    lines.join("\n")
+}
+
+/// `EXPLAIN (ANALYZE, BUFFERS)` of the floor's claim, its values bound as the engine binds them,
+/// rolled back.
+async fn explain_claim(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i64) -> String {
+    let mut tx = pool.begin().await.expect("begin");
+    let lines: Vec<String> = bare_claim(EXPLAIN, campaign_id, assignment_id)
+        .build_query_scalar()
+        .fetch_all(&mut *tx)
+        .await
+        .expect("explain");
     tx.rollback().await.expect("rollback");
     lines.join("\n")
 }
@@ -298,6 +298,12 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
     let (ours, _) = texter(big, 0);
     let (floor_assignment, _) = texter(big, 1);
     let (spoke_assignment, _) = texter(big, 3);
+    let strategy = engine
+        .request_batch(batch(ours))
+        .await
+        .expect("warm-up request")
+        .strategy
+        .unwrap_or_default();
     for _ in 0..3 {
         timed_batch(engine, ours, None).await;
         floor_claim(pool, campaign, floor_assignment).await;
@@ -328,14 +334,7 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
         Spread::of_ms(&spoke_ms),
     );
     let (fr, sr) = (Spread::of(&floor_ratios), Spread::of(&spoke_ratios));
-    let strategy = engine
-        .request_batch(batch(ours))
-        .await
-        .ok()
-        .and_then(|outcome| outcome.strategy)
-        .unwrap_or_default();
-
-    let plan_claim = explain(pool, &claim_with_literals(campaign, floor_assignment), &[]).await;
+    let plan_claim = explain_claim(pool, campaign, floor_assignment).await;
     let plan_count = explain(pool, SPOKE_COUNT, &[campaign]).await;
     let plan_spoke_claim = explain(pool, SPOKE_CLAIM, &[spoke_assignment, campaign]).await;
     format!(
@@ -404,7 +403,7 @@ async fn scaling(engine: &Engine, campaigns: [&Value; 3]) -> String {
         unreachable!("benchmark 6 runs on PostgreSQL")
     };
     let small_campaign = campaigns[0]["campaignId"].as_i64().expect("campaignId");
-    let plan = explain(pool, &claim_with_literals(small_campaign, texters[0]), &[]).await;
+    let plan = explain_claim(pool, small_campaign, texters[0]).await;
     let mut out = format!(
         "## 6. Scaling curve\n\n\
          PostgreSQL, campaigns of 10,000, 100,000 and 1,000,000 contacts in one table; the \

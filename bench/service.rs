@@ -224,35 +224,33 @@ impl Server {
 
     /// Resident memory now, in KiB.
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kib| kib.parse().ok())
-            .unwrap_or(0)
+        rss_kib(self.child.id())
     }
 
     /// Samples resident memory every 50 ms into `peak` until the returned flag is cleared.
     fn sample_rss(&self, peak: Arc<AtomicU64>) -> Arc<AtomicBool> {
         let running = Arc::new(AtomicBool::new(true));
         let flag = Arc::clone(&running);
-        let path = format!("/proc/{}/status", self.child.id());
+        let pid = self.child.id();
         std::thread::spawn(move || {
             while flag.load(Ordering::Relaxed) {
-                let status = std::fs::read_to_string(&path).unwrap_or_default();
-                let rss = status
-                    .lines()
-                    .find_map(|line| line.strip_prefix("VmRSS:"))
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .and_then(|kib| kib.parse().ok())
-                    .unwrap_or(0);
-                peak.fetch_max(rss, Ordering::Relaxed);
+                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
         running
     }
+}
+
+/// Resident memory of process `pid`, in KiB (0 once it is gone).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Drop for Server {

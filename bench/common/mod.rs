@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -269,6 +268,3 @@ impl PolicySession for NativeSession {
         (self.source, self.journal)
     }
 }
-
-/// Keeps `Arc` in scope for the benchmarks that share a policy.
-pub type SharedPolicy = Arc<dyn Policy>;

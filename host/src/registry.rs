@@ -109,16 +109,20 @@ pub async fn component_files(dir: &Path) -> Result<Vec<PathBuf>, FolderError> {
     Ok(files)
 }
 
-/// Loads `files` in parallel, returning each outcome.
+/// Loads `files` in parallel, each from the bytes already read when given, else from its
+/// file, returning each outcome.
 pub async fn load_files(
     sandbox: &Arc<Sandbox>,
-    files: Vec<PathBuf>,
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
 ) -> Vec<(PathBuf, Result<Arc<StrategyComponent>, LoadError>)> {
     let mut loads = tokio::task::JoinSet::new();
-    for path in files {
+    for (path, bytes) in files {
         let sandbox = Arc::clone(sandbox);
         loads.spawn(async move {
-            let loaded = sandbox.load_file(&path).await;
+            let loaded = match bytes {
+                Some(bytes) => sandbox.load_bytes(&path, bytes).await,
+                None => sandbox.load_file(&path).await,
+            };
             (path, loaded)
         });
     }
@@ -144,6 +148,7 @@ impl StrategyRegistry {
     pub async fn load_dir(sandbox: &Arc<Sandbox>, dir: &Path) -> Result<Self, FolderError> {
         let files = component_files(dir).await?;
         let mut registry = StrategyRegistry::default();
+        let files = files.into_iter().map(|path| (path, None)).collect();
         for (path, loaded) in load_files(sandbox, files).await {
             if loaded.is_err() {
                 sandbox.metrics().record_load_failure(&stem(&path));

@@ -62,9 +62,15 @@ impl Reloader {
         let current = self.current();
         let files = component_files(&self.dir).await?;
         let mut changed = Vec::new();
+        let limit = self.sandbox.limits().component_bytes;
         for file in &files {
-            let Ok(bytes) = tokio::fs::read(file).await else {
-                changed.push(file.clone());
+            // An unreadable or oversized file is left for the loader to report, unread.
+            let readable = match tokio::fs::metadata(file).await {
+                Ok(metadata) if metadata.len() <= limit => tokio::fs::read(file).await.ok(),
+                _ => None,
+            };
+            let Some(bytes) = readable else {
+                changed.push((file.clone(), None));
                 continue;
             };
             let hash = crate::runtime::content_hash(&bytes);
@@ -75,7 +81,8 @@ impl Reloader {
                     && entry.serving.as_ref().map(|component| component.content_hash()) == Some(hash.as_str())
             });
             if !unchanged {
-                changed.push(file.clone());
+                // Loaded from the bytes just read and hashed, not read again.
+                changed.push((file.clone(), Some(bytes)));
             }
         }
         let present: BTreeSet<String> = files.iter().map(|file| stem(file)).collect();

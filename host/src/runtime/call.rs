@@ -269,7 +269,6 @@ pub struct StrategySession {
     limits: Arc<SandboxLimits>,
     store: Store<CallState>,
     bindings: Arc<v0_1_0::Strategy>,
-    output: MemoryOutputPipe,
 }
 
 impl StrategySession {
@@ -280,10 +279,9 @@ impl StrategySession {
         limits: Arc<SandboxLimits>,
     ) -> Result<Self, StrategyFailure> {
         let sandbox = component.sandbox();
-        let output = MemoryOutputPipe::new(limits.log_bytes_per_call);
         let state = CallState {
             wasi: None,
-            output: output.clone(),
+            output: MemoryOutputPipe::new(limits.log_bytes_per_call),
             table: ResourceTable::new(),
             memory: MemoryLimiter {
                 limit: limits.memory_bytes,
@@ -302,7 +300,9 @@ impl StrategySession {
             tokio::time::timeout(limits.deadline, component.pre().instantiate_async(&mut store)).await;
         let bindings = match instantiated {
             Ok(Ok(bindings)) => Arc::new(bindings),
-            Ok(Err(error)) => return Err(component.failure(classify(error, &limits, &output))),
+            Ok(Err(error)) => {
+                return Err(component.failure(classify(error, &limits, &store.data().output)));
+            }
             Err(_) => {
                 return Err(component.failure(FailureKind::Deadline {
                     limit: limits.deadline,
@@ -314,7 +314,6 @@ impl StrategySession {
             limits,
             store,
             bindings,
-            output,
         })
     }
 
@@ -412,7 +411,7 @@ impl StrategySession {
         let fuel_used = budget.used(&self.store);
         let result = match outcome {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(classify(error, &limits, &self.output)),
+            Ok(Err(error)) => Err(classify(error, &limits, &self.store.data().output)),
             Err(_) => Err(FailureKind::Deadline {
                 limit: limits.deadline,
             }),

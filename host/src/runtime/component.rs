@@ -90,7 +90,15 @@ impl Sandbox {
             path: path.to_path_buf(),
             reason: error.to_string(),
         };
+        // Checked before reading, so an oversized file is never read whole.
         let size = tokio::fs::metadata(path).await.map_err(unreadable)?.len();
+        self.check_size(path, size)?;
+        let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
+        self.load_bytes(path, bytes).await
+    }
+
+    /// Refuses a component of `size` bytes above the limit.
+    fn check_size(&self, path: &Path, size: u64) -> Result<(), LoadError> {
         if size > self.limits.component_bytes {
             return Err(LoadError::TooLarge {
                 path: path.to_path_buf(),
@@ -98,8 +106,7 @@ impl Sandbox {
                 limit: self.limits.component_bytes,
             });
         }
-        let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
-        self.load_bytes(path, bytes).await
+        Ok(())
     }
 
     /// Loads `bytes` as the strategy named by the stem of `path`.
@@ -108,6 +115,7 @@ impl Sandbox {
         path: &Path,
         bytes: Vec<u8>,
     ) -> Result<Arc<StrategyComponent>, LoadError> {
+        self.check_size(path, bytes.len() as u64)?;
         let path = path.to_path_buf();
         let stem = path
             .file_stem()
