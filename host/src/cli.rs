@@ -83,6 +83,10 @@ impl Cli {
             memory_bytes: self
                 .memory_mib
                 .map_or(defaults.memory_bytes, |mib| mib.saturating_mul(1 << 20)),
+            host_calls_per_call: self.host_calls_per_call.unwrap_or(defaults.host_calls_per_call),
+            log_bytes_per_call: self.log_bytes_per_call.unwrap_or(defaults.log_bytes_per_call),
+            component_bytes: self.component_bytes.unwrap_or(defaults.component_bytes),
+            concurrent_instances: self.concurrent_instances.unwrap_or(defaults.concurrent_instances),
             ..defaults
         }
     }
@@ -718,4 +722,45 @@ async fn load_registry(dir: &Path, limits: SandboxLimits) -> Result<StrategyRegi
     StrategyRegistry::load_dir(&sandbox, dir)
         .await
         .map_err(|error| CliError::new("STRATEGIES_FOLDER", error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_limit_flag_reaches_the_sandbox_limits() {
+        let cli = Cli::parse_from([
+            "spoke-batches",
+            "--fuel-per-call",
+            "7",
+            "--deadline-ms",
+            "8",
+            "--memory-mib",
+            "9",
+            "--host-calls-per-call",
+            "10",
+            "--log-bytes-per-call",
+            "11",
+            "--component-bytes",
+            "12",
+            "--concurrent-instances",
+            "13",
+            "strategies",
+        ]);
+        let limits = cli.limits();
+        let expected = SandboxLimits {
+            fuel_per_call: 7,
+            deadline: Duration::from_millis(8),
+            memory_bytes: 9 << 20,
+            host_calls_per_call: 10,
+            log_bytes_per_call: 11,
+            component_bytes: 12,
+            concurrent_instances: 13,
+            ..SandboxLimits::default()
+        };
+        assert_eq!(limits, expected);
+        let defaults = Cli::parse_from(["spoke-batches", "strategies"]).limits();
+        assert_eq!(defaults, SandboxLimits::default());
+    }
 }
