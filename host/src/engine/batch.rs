@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 
 use super::access::{Context, load_and_authorize};
 use super::explain::{Decision, Trace};
-use super::policy::{Policy, Sandboxed};
+use super::policy::Policy;
 use super::source::TxSource;
 use super::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, Engine, EngineError, Run, sizing};
 use crate::db::Queries;
 use crate::filter::ContactFilter;
-use crate::runtime::{BatchPlan, StrategyComponent, StrategyRequest};
+use crate::runtime::{BatchPlan, StrategyRequest};
 
 fn strategy_request(
     context: &Context,
@@ -50,11 +50,6 @@ fn answer(context: &Context, strategy: Option<&str>) -> BatchOutcome {
     }
 }
 
-/// A served component as the engine's [`Policy`].
-fn sandboxed(component: &Arc<StrategyComponent>) -> Arc<dyn Policy> {
-    Arc::new(Sandboxed(Arc::clone(component)))
-}
-
 /// Takes the transaction back from a finished strategy session.
 fn take_back<T: Queries>(source: Box<dyn crate::source::ContactSource>) -> Result<T, EngineError> {
     match source.into_any().downcast::<TxSource<T>>() {
@@ -81,12 +76,12 @@ pub(super) async fn request_batch<T: Queries>(
     let policies = engine.policies(&settings);
     let policy: Option<Arc<dyn Policy>> = match (run.strategy, &request.batch_type) {
         (Some(replacement), _) => Some(replacement),
-        (None, None) => policies.first().map(sandboxed),
+        (None, None) => policies.first().cloned(),
         (None, Some(name)) => Some(
             policies
                 .iter()
                 .find(|policy| policy.name() == name)
-                .map(sandboxed)
+                .cloned()
                 .ok_or_else(|| EngineError::UnknownBatchType {
                     name: name.clone(),
                     campaign: context.campaign.id,
@@ -204,7 +199,7 @@ pub(super) async fn has_unassigned<T: Queries>(
         return Ok(0);
     }
     let settings = engine.settings(&context)?;
-    let Some(policy) = engine.policies(&settings).first().map(sandboxed) else {
+    let Some(policy) = engine.policies(&settings).into_iter().next() else {
         return Ok(0);
     };
     let scope = engine.scope(&context, &settings, now)?;

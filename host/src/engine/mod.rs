@@ -275,17 +275,17 @@ impl Engine {
 
     /// The enabled strategies of a campaign that are loaded, the default first; enabled names
     /// that failed to load are skipped (and logged), as Spoke skips a handler it cannot load.
-    fn policies(&self, settings: &CampaignSettings) -> Vec<Arc<StrategyComponent>> {
+    fn policies(&self, settings: &CampaignSettings) -> Vec<Arc<dyn Policy>> {
         let registry = self.strategies();
         settings
             .strategies
             .iter()
             .filter_map(|name| {
-                let loaded = registry.get(name).cloned();
-                if loaded.is_none() {
+                let Some(component) = registry.get(name) else {
                     tracing::warn!(strategy = %name, "enabled strategy is not loaded; skipped");
-                }
-                loaded
+                    return None;
+                };
+                Some(Arc::new(Sandboxed(Arc::clone(component))) as Arc<dyn Policy>)
             })
             .collect()
     }
