@@ -97,10 +97,10 @@ impl ContactFilter {
             AssignmentScope::ThisAssignment => contact.assignment_id == Some(scope.assignment_id),
         };
         let opted_out = self.opted_out.is_none_or(|b| contact.is_opted_out == b);
-        let timezone = match self.timezone {
-            TimezoneScope::Any => true,
-            TimezoneScope::ValidNow => scope.offsets.valid.contains(&contact.timezone_offset),
-            TimezoneScope::InvalidNow => scope.offsets.invalid.contains(&contact.timezone_offset),
+        let timezone = match scope.offsets.condition(self.timezone) {
+            OffsetCondition::All => true,
+            OffsetCondition::Nothing => false,
+            OffsetCondition::OneOf(offsets) => offsets.contains(&contact.timezone_offset),
         };
         contact.campaign_id == scope.campaign_id && status && assignment && opted_out && timezone
     }
@@ -108,13 +108,45 @@ impl ContactFilter {
 
 /// The `timezone_offset` values that are within (valid) and outside (invalid) texting hours at
 /// the request's `now`. As in Spoke, an offset may be in neither list (Spoke only considers a
-/// fixed set of offsets), and then it matches neither `valid-now` nor `invalid-now`.
+/// fixed set of offsets), and then it matches neither `valid-now` nor `invalid-now`, except
+/// when one list is empty: then every offset, listed or not, is on the other side (texting
+/// hours not enforced make every contact valid, as in Spoke, and no query needs to test the
+/// column at all).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TimezoneOffsets {
     /// Offsets within texting hours now.
     pub valid: BTreeSet<String>,
     /// Offsets outside texting hours now.
     pub invalid: BTreeSet<String>,
+}
+
+/// Which `timezone_offset` values a [`TimezoneScope`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetCondition<'a> {
+    /// Every value (no condition on the column).
+    All,
+    /// No value.
+    Nothing,
+    /// These values only.
+    OneOf(&'a BTreeSet<String>),
+}
+
+impl TimezoneOffsets {
+    /// The offsets `timezone` accepts now.
+    pub fn condition(&self, timezone: TimezoneScope) -> OffsetCondition<'_> {
+        let (wanted, others) = match timezone {
+            TimezoneScope::Any => return OffsetCondition::All,
+            TimezoneScope::ValidNow => (&self.valid, &self.invalid),
+            TimezoneScope::InvalidNow => (&self.invalid, &self.valid),
+        };
+        if others.is_empty() {
+            OffsetCondition::All
+        } else if wanted.is_empty() {
+            OffsetCondition::Nothing
+        } else {
+            OffsetCondition::OneOf(wanted)
+        }
+    }
 }
 
 /// What confines every query of one request: its campaign, its assignment and the timezone
@@ -173,6 +205,32 @@ mod tests {
                 invalid: ["-8_1".to_string()].into(),
             },
         }
+    }
+
+    #[test]
+    fn an_empty_side_puts_every_offset_on_the_other() {
+        let unlisted = contact(None, MessageStatus::NeedsMessage, "-3_0");
+        let mut filter = ContactFilter::available();
+        let mut scope = scope();
+        // Texting hours not enforced: nothing is invalid, so everything is valid.
+        scope.offsets.invalid.clear();
+        filter.timezone = TimezoneScope::ValidNow;
+        assert_eq!(
+            scope.offsets.condition(TimezoneScope::ValidNow),
+            OffsetCondition::All
+        );
+        assert!(filter.matches(&unlisted, &scope));
+        filter.timezone = TimezoneScope::InvalidNow;
+        assert_eq!(
+            scope.offsets.condition(TimezoneScope::InvalidNow),
+            OffsetCondition::Nothing
+        );
+        assert!(!filter.matches(&unlisted, &scope));
+        // Night everywhere: nothing is valid.
+        scope.offsets.invalid = std::mem::take(&mut scope.offsets.valid);
+        assert!(filter.matches(&unlisted, &scope));
+        filter.timezone = TimezoneScope::ValidNow;
+        assert!(!filter.matches(&contact(None, MessageStatus::NeedsMessage, "-5_1"), &scope));
     }
 
     #[test]

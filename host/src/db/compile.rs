@@ -7,7 +7,7 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::dialect::Dialect;
 
-use crate::filter::{AssignmentScope, ContactFilter, RequestScope, StatusFilter, TimezoneScope};
+use crate::filter::{AssignmentScope, ContactFilter, OffsetCondition, RequestScope, StatusFilter};
 
 /// Appends ` WHERE <conditions>` selecting the rows of `campaign_contact` that match `filter`
 /// within `scope`.
@@ -48,17 +48,12 @@ where
     if let Some(opted_out) = filter.opted_out {
         query.push(" AND is_opted_out = ").push_bind(opted_out);
     }
-    let offsets = match filter.timezone {
-        TimezoneScope::Any => None,
-        TimezoneScope::ValidNow => Some(&scope.offsets.valid),
-        TimezoneScope::InvalidNow => Some(&scope.offsets.invalid),
-    };
-    match offsets {
-        None => {}
-        Some(offsets) if offsets.is_empty() => {
+    match scope.offsets.condition(filter.timezone) {
+        OffsetCondition::All => {}
+        OffsetCondition::Nothing => {
             query.push(" AND 1 = 0");
         }
-        Some(offsets) => {
+        OffsetCondition::OneOf(offsets) => {
             DB::push_in_list(query, "timezone_offset", offsets.iter().cloned().collect());
         }
     }
@@ -128,7 +123,7 @@ mod tests {
     use sqlx::{Postgres, Sqlite};
 
     use super::*;
-    use crate::filter::TimezoneOffsets;
+    use crate::filter::{TimezoneOffsets, TimezoneScope};
     use crate::model::MessageStatus;
 
     fn scope() -> RequestScope {
@@ -137,7 +132,7 @@ mod tests {
             assignment_id: 3,
             offsets: TimezoneOffsets {
                 valid: ["-5_1".to_string(), "-6_1".to_string()].into(),
-                invalid: BTreeSet::new(),
+                invalid: ["-8_1".to_string()].into(),
             },
         }
     }
@@ -188,6 +183,23 @@ mod tests {
     }
 
     #[test]
+    fn without_invalid_offsets_valid_now_tests_no_column() {
+        let filter = ContactFilter {
+            timezone: TimezoneScope::ValidNow,
+            ..ContactFilter::available()
+        };
+        let mut scope = scope();
+        scope.offsets.invalid.clear();
+        let mut query = QueryBuilder::<Postgres>::new("SELECT id FROM campaign_contact");
+        push_where(&mut query, &filter, &scope);
+        assert_eq!(
+            query.sql(),
+            "SELECT id FROM campaign_contact WHERE campaign_id = $1 AND message_status IN ($2) \
+             AND assignment_id IS NULL AND is_opted_out = $3"
+        );
+    }
+
+    #[test]
     fn empty_sets_match_nothing_or_everything() {
         let filter = ContactFilter {
             status: StatusFilter::NoneOf(BTreeSet::new()),
@@ -195,8 +207,10 @@ mod tests {
             opted_out: None,
             timezone: TimezoneScope::InvalidNow,
         };
+        let mut scope = scope();
+        scope.offsets.invalid.clear();
         let mut query = QueryBuilder::<Sqlite>::new("SELECT 1 FROM campaign_contact");
-        push_where(&mut query, &filter, &scope());
+        push_where(&mut query, &filter, &scope);
         assert_eq!(
             query.sql(),
             "SELECT 1 FROM campaign_contact WHERE campaign_id = ? AND 1 = 0"
