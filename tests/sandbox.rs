@@ -384,3 +384,34 @@ async fn a_component_importing_files_sockets_or_clocks_is_refused_at_load() {
     );
     assert!(registry.get("all-texters").is_some(), "the others still load");
 }
+
+#[tokio::test]
+async fn a_session_asks_nothing_before_its_data_is_attached() {
+    let strategy = loaded().await.get("all-texters");
+    let scenario = Scenario::new().with_contacts(5, None, NeedsMessage, false, "-5_1");
+    // An instance built ahead of its data (as the engine does while the database works)
+    // answers every question with a host error, not with data from anywhere else.
+    let mut session = strategy
+        .prepare(std::sync::Arc::new(test_limits()))
+        .await
+        .unwrap();
+    let failure = session
+        .request_new_batch_count(&scenario.request())
+        .await
+        .unwrap_err();
+    let FailureKind::Host(reason) = &failure.kind else {
+        panic!("expected a host failure, got {failure}");
+    };
+    assert!(reason.contains("no request data"), "{reason}");
+    // Attached, a fresh session of the same strategy counts the scenario's contacts.
+    let mut session = strategy
+        .prepare(std::sync::Arc::new(test_limits()))
+        .await
+        .unwrap();
+    session.attach(Box::new(scenario.source()));
+    let counted = session
+        .request_new_batch_count(&scenario.request())
+        .await
+        .unwrap();
+    assert_eq!(counted.value, 5);
+}

@@ -173,7 +173,8 @@ pub struct NativeVettedTexters;
 
 /// A session of [`NativeVettedTexters`].
 pub struct NativeSession {
-    source: Box<dyn ContactSource>,
+    /// Set by `attach`, which the engine calls before anything else.
+    source: Option<Box<dyn ContactSource>>,
     journal: CallJournal,
 }
 
@@ -221,13 +222,9 @@ impl Policy for NativeVettedTexters {
         "native"
     }
 
-    async fn start(
-        &self,
-        source: Box<dyn ContactSource>,
-        _overrides: &LimitOverrides,
-    ) -> Result<Box<dyn PolicySession>, StrategyFailure> {
+    async fn start(&self, _overrides: &LimitOverrides) -> Result<Box<dyn PolicySession>, StrategyFailure> {
         Ok(Box::new(NativeSession {
-            source,
+            source: None,
             journal: CallJournal::default(),
         }))
     }
@@ -235,12 +232,20 @@ impl Policy for NativeVettedTexters {
 
 #[async_trait]
 impl PolicySession for NativeSession {
+    fn attach(&mut self, source: Box<dyn ContactSource>) {
+        self.source = Some(source);
+    }
+
     async fn request_new_batch_count(
         &mut self,
         request: &StrategyRequest,
     ) -> Result<CallReport<u32>, StrategyFailure> {
         let started = Instant::now();
-        let value = vetted_texters_count(request, self.source.as_mut()).await;
+        let source = self
+            .source
+            .as_deref_mut()
+            .expect("the engine attaches the source first");
+        let value = vetted_texters_count(request, source).await;
         Ok(CallReport {
             value,
             fuel_used: 0,
@@ -265,6 +270,9 @@ impl PolicySession for NativeSession {
     }
 
     fn finish(self: Box<Self>) -> (Box<dyn ContactSource>, CallJournal) {
-        (self.source, self.journal)
+        (
+            self.source.expect("the engine attaches the source first"),
+            self.journal,
+        )
     }
 }

@@ -106,15 +106,19 @@ pub(super) async fn request_batch<T: Queries>(
 
     // Spoke counts after asking the strategy; nothing writes in between, so counting first on
     // the same transaction is the same number and lets one strategy instance serve both calls.
-    let contacts_count = tx.assigned_count(context.assignment.id).await?;
+    // The count goes to the database first; the strategy's instance is built while it runs.
+    let (contacts_count, session) = tokio::join!(
+        tx.assigned_count(context.assignment.id),
+        policy.start(&settings.limits)
+    );
+    let (contacts_count, mut session) = (contacts_count?, session?);
     trace.contacts_count = Some(contacts_count);
-    let source = TxSource {
+    session.attach(Box::new(TxSource {
         tx,
         scope: scope.clone(),
         assignment_user_id: context.assignment.user_id,
         organization_id: context.organization.id,
-    };
-    let mut session = policy.start(Box::new(source), &settings.limits).await?;
+    }));
     let counted = session.request_new_batch_count(&strategy_request).await?;
     let available = counted.value;
     trace.strategy_count = Some(available);
@@ -205,13 +209,13 @@ pub(super) async fn has_unassigned<T: Queries>(
     let scope = engine.scope(&context, &settings, now)?;
     let cap = sizing::has_any_cap(context.assignment.max_contacts, context.campaign.batch_size);
     let request = strategy_request(&context, true, None, cap, now);
-    let source = TxSource {
+    let mut session = policy.start(&settings.limits).await?;
+    session.attach(Box::new(TxSource {
         tx,
         scope,
         assignment_user_id: context.assignment.user_id,
         organization_id: context.organization.id,
-    };
-    let mut session = policy.start(Box::new(source), &settings.limits).await?;
+    }));
     let available = session.request_new_batch_count(&request).await?.value;
     let (source, _) = session.finish();
     take_back::<T>(source)?.rollback().await?;

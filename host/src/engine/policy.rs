@@ -22,18 +22,19 @@ pub trait Policy: Send + Sync {
     /// Its version, for explanations.
     fn version(&self) -> &str;
 
-    /// Starts a session for one request whose questions are answered from `source`, under the
-    /// organization's limit `overrides`.
-    async fn start(
-        &self,
-        source: Box<dyn ContactSource>,
-        overrides: &LimitOverrides,
-    ) -> Result<Box<dyn PolicySession>, StrategyFailure>;
+    /// Starts a session for one request under the organization's limit `overrides`. It has no
+    /// data until [`PolicySession::attach`], so the engine starts it while the database works
+    /// on another query of the request.
+    async fn start(&self, overrides: &LimitOverrides) -> Result<Box<dyn PolicySession>, StrategyFailure>;
 }
 
 /// One request's session of a [`Policy`].
 #[async_trait]
 pub trait PolicySession: Send {
+    /// Gives the session the request's data: every question the strategy asks afterwards is
+    /// answered from `source`.
+    fn attach(&mut self, source: Box<dyn ContactSource>);
+
     /// How many contacts the texter may get (`requestNewBatchCount`).
     async fn request_new_batch_count(
         &mut self,
@@ -67,24 +68,24 @@ impl Policy for Sandboxed {
         self.0.version()
     }
 
-    async fn start(
-        &self,
-        source: Box<dyn ContactSource>,
-        overrides: &LimitOverrides,
-    ) -> Result<Box<dyn PolicySession>, StrategyFailure> {
+    async fn start(&self, overrides: &LimitOverrides) -> Result<Box<dyn PolicySession>, StrategyFailure> {
         let base = self.0.sandbox().limits();
         let limits = if overrides.is_empty() {
             Arc::clone(base)
         } else {
             Arc::new(base.with_overrides(overrides))
         };
-        let session = self.0.start_with_limits(source, limits).await?;
+        let session = self.0.prepare(limits).await?;
         Ok(Box::new(session))
     }
 }
 
 #[async_trait]
 impl PolicySession for StrategySession {
+    fn attach(&mut self, source: Box<dyn ContactSource>) {
+        StrategySession::attach(self, source);
+    }
+
     async fn request_new_batch_count(
         &mut self,
         request: &StrategyRequest,

@@ -172,6 +172,34 @@ struct HostCallLimit(u32);
 #[error("{0}")]
 struct InvalidArgument(String);
 
+/// The source of a session not yet attached to a request's data: every question fails.
+struct Detached;
+
+#[async_trait::async_trait]
+impl ContactSource for Detached {
+    async fn count_contacts(&mut self, _filter: &ContactFilter, _cap: Option<u32>) -> anyhow::Result<u32> {
+        Err(Detached::error())
+    }
+
+    async fn any_contact(&mut self, _filter: &ContactFilter) -> anyhow::Result<bool> {
+        Err(Detached::error())
+    }
+
+    async fn assignment_user_has_role(&mut self, _role: Role) -> anyhow::Result<bool> {
+        Err(Detached::error())
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
+}
+
+impl Detached {
+    fn error() -> anyhow::Error {
+        anyhow::anyhow!("the session has no request data yet (a host bug: attach comes before any call)")
+    }
+}
+
 /// Raised by a host import when the data source failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -272,10 +300,11 @@ pub struct StrategySession {
 }
 
 impl StrategySession {
-    /// Instantiates `component` in a fresh store whose host imports answer from `source`.
-    pub(crate) async fn start(
+    /// Instantiates `component` in a fresh store. Its host imports have no data until
+    /// [`StrategySession::attach`]: building the instance needs none, so a caller can build it
+    /// while the database answers another query.
+    pub(crate) async fn prepare(
         component: Arc<StrategyComponent>,
-        source: Box<dyn ContactSource>,
         limits: Arc<SandboxLimits>,
     ) -> Result<Self, StrategyFailure> {
         let sandbox = component.sandbox();
@@ -287,7 +316,7 @@ impl StrategySession {
                 limit: limits.memory_bytes,
             },
             limits: Arc::clone(&limits),
-            source,
+            source: Box::new(Detached),
             host_calls_this_call: 0,
             log_bytes: 0,
             journal: CallJournal::default(),
@@ -315,6 +344,11 @@ impl StrategySession {
             store,
             bindings,
         })
+    }
+
+    /// Gives the session the data its host imports answer from, for the calls that follow.
+    pub fn attach(&mut self, source: Box<dyn ContactSource>) {
+        self.store.data_mut().source = source;
     }
 
     /// Calls `name`.

@@ -304,17 +304,18 @@ impl StrategyComponent {
         self: &Arc<Self>,
         source: Box<dyn ContactSource>,
     ) -> Result<StrategySession, StrategyFailure> {
-        let limits = Arc::clone(self.sandbox.limits());
-        StrategySession::start(Arc::clone(self), source, limits).await
+        let mut session = self.prepare(Arc::clone(self.sandbox.limits())).await?;
+        session.attach(source);
+        Ok(session)
     }
 
-    /// Like [`StrategyComponent::start`], under `limits` (an organization's overrides).
-    pub async fn start_with_limits(
+    /// A fresh instance under `limits` (the sandbox's, or an organization's overrides) whose
+    /// data comes later, with [`StrategySession::attach`].
+    pub async fn prepare(
         self: &Arc<Self>,
-        source: Box<dyn ContactSource>,
         limits: Arc<SandboxLimits>,
     ) -> Result<StrategySession, StrategyFailure> {
-        StrategySession::start(Arc::clone(self), source, limits).await
+        StrategySession::prepare(Arc::clone(self), limits).await
     }
 
     pub(crate) fn pre(&self) -> &v0_1_0::StrategyPre<CallState> {
