@@ -291,6 +291,21 @@ async fn unknown_ids_and_batch_types_are_clear_errors(db: &TestDb) {
         "{error}"
     );
     assert_eq!(error.code(), "NOT_FOUND");
+    // A caller who is no user: the assignment exists, the user does not.
+    let error = engine
+        .request_batch(request(MINE, Caller::User(4242)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            EngineError::NotFound {
+                what: "user",
+                id: 4242
+            }
+        ),
+        "{error}"
+    );
     let mut typed = request(MINE, Caller::User(TEXTER));
     typed.batch_type = Some("vetted-texters".to_string());
     let error = engine.request_batch(typed).await.unwrap_err();

@@ -5,18 +5,28 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Transaction};
+use sqlx::{FromRow, QueryBuilder, Row, Transaction};
 
 use super::compile::{push_claim, push_index_order, push_where};
 use super::dialect::Dialect;
 use crate::filter::{ContactFilter, RequestScope};
 use crate::model::{Assignment, Campaign, CampaignContact, Organization, Role, User};
 
-const ORGANIZATION_COLUMNS: &str = "CAST(id AS BIGINT) AS id, name, \
-     COALESCE(CAST(features AS TEXT), '') AS features, \
-     COALESCE(texting_hours_enforced, FALSE) AS texting_hours_enforced, \
-     COALESCE(texting_hours_start, 9) AS texting_hours_start, \
-     COALESCE(texting_hours_end, 21) AS texting_hours_end";
+/// A table's columns as the host reads them: the expression over the table's own columns and
+/// the name it is read as. [`columns`] renders one as a select list.
+type Columns = &'static [(&'static str, &'static str)];
+
+const ORGANIZATION_COLUMNS: Columns = &[
+    ("CAST(id AS BIGINT)", "id"),
+    ("name", "name"),
+    ("COALESCE(CAST(features AS TEXT), '')", "features"),
+    (
+        "COALESCE(texting_hours_enforced, FALSE)",
+        "texting_hours_enforced",
+    ),
+    ("COALESCE(texting_hours_start, 9)", "texting_hours_start"),
+    ("COALESCE(texting_hours_end, 21)", "texting_hours_end"),
+];
 
 const CAMPAIGN_COLUMNS: &str = "CAST(id AS BIGINT) AS id, \
      CAST(organization_id AS BIGINT) AS organization_id, title, \
@@ -30,15 +40,56 @@ const CAMPAIGN_COLUMNS: &str = "CAST(id AS BIGINT) AS id, \
      COALESCE(texting_hours_end, 21) AS texting_hours_end, \
      COALESCE(timezone, 'US/Eastern') AS timezone";
 
-const ASSIGNMENT_COLUMNS: &str = "CAST(id AS BIGINT) AS id, CAST(user_id AS BIGINT) AS user_id, \
-     CAST(campaign_id AS BIGINT) AS campaign_id, max_contacts";
+const ASSIGNMENT_COLUMNS: Columns = &[
+    ("CAST(id AS BIGINT)", "id"),
+    ("CAST(user_id AS BIGINT)", "user_id"),
+    ("CAST(campaign_id AS BIGINT)", "campaign_id"),
+    ("max_contacts", "max_contacts"),
+];
 
-const USER_COLUMNS: &str = "CAST(id AS BIGINT) AS id, first_name, last_name, \
-     COALESCE(is_superadmin, FALSE) AS is_superadmin";
+const USER_COLUMNS: Columns = &[
+    ("CAST(id AS BIGINT)", "id"),
+    ("first_name", "first_name"),
+    ("last_name", "last_name"),
+    ("COALESCE(is_superadmin, FALSE)", "is_superadmin"),
+];
 
 const CONTACT_COLUMNS: &str = "CAST(id AS BIGINT) AS id, CAST(campaign_id AS BIGINT) AS campaign_id, \
      CAST(assignment_id AS BIGINT) AS assignment_id, message_status, \
      COALESCE(is_opted_out, FALSE) AS is_opted_out, COALESCE(timezone_offset, '') AS timezone_offset";
+
+/// `columns` as a select list, each read as `prefix` + its name.
+fn columns(columns: Columns, prefix: &str) -> String {
+    columns
+        .iter()
+        .map(|(expression, name)| format!("{expression} AS {prefix}{name}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads `Model { field, ... }` from the columns named `prefix` + each field.
+macro_rules! read_prefixed {
+    ($row:expr, $prefix:literal, $model:ident { $($field:ident),+ $(,)? }) => {
+        $model {
+            $($field: $row.try_get(concat!($prefix, stringify!($field)))?,)+
+        }
+    };
+}
+
+/// An assignment with its campaign, its organization and the user acting as its texter, read
+/// in one statement. A missing row (which Spoke's foreign keys prevent, except for the user
+/// a caller names) is `None`.
+#[derive(Debug, Clone)]
+pub struct AssignmentContext {
+    /// The assignment.
+    pub assignment: Assignment,
+    /// Its campaign.
+    pub campaign: Option<Campaign>,
+    /// The campaign's organization.
+    pub organization: Option<Organization>,
+    /// The texter: the user asked for, else the assignment's own.
+    pub texter: Option<User>,
+}
 
 /// A transaction on Spoke's tables.
 pub struct Tx<DB: Dialect> {
@@ -70,8 +121,13 @@ pub trait Queries: Send + 'static {
         lock: bool,
     ) -> impl Future<Output = sqlx::Result<Option<Campaign>>> + Send;
 
-    /// The assignment `id`.
-    fn assignment(&mut self, id: i64) -> impl Future<Output = sqlx::Result<Option<Assignment>>> + Send;
+    /// The assignment `id` with its campaign, organization and texter (`texter_id`, else the
+    /// assignment's user), in one round trip.
+    fn assignment_context(
+        &mut self,
+        id: i64,
+        texter_id: Option<i64>,
+    ) -> impl Future<Output = sqlx::Result<Option<AssignmentContext>>> + Send;
 
     /// The user `id`.
     fn user(&mut self, id: i64) -> impl Future<Output = sqlx::Result<Option<User>>> + Send;
@@ -191,7 +247,13 @@ macro_rules! impl_queries {
 
             /// The organization `id`.
             async fn organization(&mut self, id: i64) -> sqlx::Result<Option<Organization>> {
-                fetch_by_id!(self, ORGANIZATION_COLUMNS, "organization", id, "")
+                fetch_by_id!(
+                    self,
+                    columns(ORGANIZATION_COLUMNS, ""),
+                    "organization",
+                    id,
+                    ""
+                )
             }
 
             /// The campaign `id`; with `lock`, the row stays locked until the transaction ends.
@@ -201,14 +263,93 @@ macro_rules! impl_queries {
                 fetch_by_id!(self, columns, "campaign", id, suffix)
             }
 
-            /// The assignment `id`.
-            async fn assignment(&mut self, id: i64) -> sqlx::Result<Option<Assignment>> {
-                fetch_by_id!(self, ASSIGNMENT_COLUMNS, "assignment", id, "")
+            /// The assignment `id` with its campaign, organization and texter (`texter_id`, else
+            /// the assignment's user), in one round trip.
+            async fn assignment_context(
+                &mut self,
+                id: i64,
+                texter_id: Option<i64>,
+            ) -> sqlx::Result<Option<AssignmentContext>> {
+                // Each table is read in a subquery of its own, so the campaign's columns keep
+                // their plain names and the others are prefixed; the joins compare raw keys, so
+                // every row comes through its primary key.
+                let mut query = QueryBuilder::<$db>::new(format!(
+                    "SELECT c.*, a.*, o.*, u.* FROM \
+                     (SELECT campaign_id AS a_campaign_key, user_id AS a_user_key, {} \
+                      FROM assignment WHERE id = ",
+                    columns(ASSIGNMENT_COLUMNS, "a_")
+                ));
+                query.push_bind(id).push(format!(
+                    ") AS a \
+                     LEFT JOIN (SELECT id AS c_key, organization_id AS c_organization_key, \
+                      {CAMPAIGN_COLUMNS}, {} FROM campaign) AS c ON c.c_key = a.a_campaign_key \
+                     LEFT JOIN (SELECT id AS o_key, {} FROM organization) AS o \
+                      ON o.o_key = c.c_organization_key \
+                     LEFT JOIN (SELECT id AS u_key, {} FROM \"user\") AS u ON u.u_key = ",
+                    <$db as Dialect>::DUE_BY,
+                    columns(ORGANIZATION_COLUMNS, "o_"),
+                    columns(USER_COLUMNS, "u_"),
+                ));
+                match texter_id {
+                    Some(texter_id) => query.push_bind(texter_id),
+                    None => query.push("a.a_user_key"),
+                };
+                let Some(row) = query.build().fetch_optional(&mut *self.transaction).await? else {
+                    return Ok(None);
+                };
+                let assignment = read_prefixed!(
+                    row,
+                    "a_",
+                    Assignment {
+                        id,
+                        user_id,
+                        campaign_id,
+                        max_contacts
+                    }
+                );
+                let campaign = match row.try_get::<Option<i64>, _>("id")? {
+                    Some(_) => Some(Campaign::from_row(&row)?),
+                    None => None,
+                };
+                let organization = match row.try_get::<Option<i64>, _>("o_id")? {
+                    Some(_) => Some(read_prefixed!(
+                        row,
+                        "o_",
+                        Organization {
+                            id,
+                            name,
+                            features,
+                            texting_hours_enforced,
+                            texting_hours_start,
+                            texting_hours_end,
+                        }
+                    )),
+                    None => None,
+                };
+                let texter = match row.try_get::<Option<i64>, _>("u_id")? {
+                    Some(_) => Some(read_prefixed!(
+                        row,
+                        "u_",
+                        User {
+                            id,
+                            first_name,
+                            last_name,
+                            is_superadmin
+                        }
+                    )),
+                    None => None,
+                };
+                Ok(Some(AssignmentContext {
+                    assignment,
+                    campaign,
+                    organization,
+                    texter,
+                }))
             }
 
             /// The user `id`.
             async fn user(&mut self, id: i64) -> sqlx::Result<Option<User>> {
-                fetch_by_id!(self, USER_COLUMNS, "\"user\"", id, "")
+                fetch_by_id!(self, columns(USER_COLUMNS, ""), "\"user\"", id, "")
             }
 
             /// The contact `id`.
@@ -223,7 +364,8 @@ macro_rules! impl_queries {
                 user_id: i64,
             ) -> sqlx::Result<Option<Assignment>> {
                 let mut query = QueryBuilder::<$db>::new(format!(
-                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignment WHERE campaign_id = "
+                    "SELECT {} FROM assignment WHERE campaign_id = ",
+                    columns(ASSIGNMENT_COLUMNS, "")
                 ));
                 query
                     .push_bind(campaign_id)
@@ -396,7 +538,8 @@ macro_rules! impl_queries {
             /// The first assignment of `campaign_id`, if any.
             async fn first_assignment(&mut self, campaign_id: i64) -> sqlx::Result<Option<Assignment>> {
                 let mut query = QueryBuilder::<$db>::new(format!(
-                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignment WHERE campaign_id = "
+                    "SELECT {} FROM assignment WHERE campaign_id = ",
+                    columns(ASSIGNMENT_COLUMNS, "")
                 ));
                 query.push_bind(campaign_id).push(" ORDER BY id LIMIT 1");
                 query

@@ -43,18 +43,29 @@ pub(super) async fn load_and_authorize<T: Queries>(
     assignment_id: i64,
     caller: Caller,
 ) -> Result<Context, EngineError> {
-    let assignment = tx.assignment(assignment_id).await?.ok_or(EngineError::NotFound {
-        what: "assignment",
-        id: assignment_id,
-    })?;
-    let (campaign, organization) = campaign_and_organization(tx, assignment.campaign_id).await?;
-    let texter_id = match caller {
-        Caller::Operator => assignment.user_id,
-        Caller::User(id) => id,
+    let caller_id = match caller {
+        Caller::Operator => None,
+        Caller::User(id) => Some(id),
     };
-    let texter = tx.user(texter_id).await?.ok_or(EngineError::NotFound {
+    let loaded = tx
+        .assignment_context(assignment_id, caller_id)
+        .await?
+        .ok_or(EngineError::NotFound {
+            what: "assignment",
+            id: assignment_id,
+        })?;
+    let assignment = loaded.assignment;
+    let campaign = loaded.campaign.ok_or(EngineError::NotFound {
+        what: "campaign",
+        id: assignment.campaign_id,
+    })?;
+    let organization = loaded.organization.ok_or(EngineError::NotFound {
+        what: "organization",
+        id: campaign.organization_id,
+    })?;
+    let texter = loaded.texter.ok_or(EngineError::NotFound {
         what: "user",
-        id: texter_id,
+        id: caller_id.unwrap_or(assignment.user_id),
     })?;
     if let Caller::User(id) = caller
         && !texter.is_superadmin
