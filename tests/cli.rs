@@ -104,12 +104,13 @@ async fn every_command_prints_its_json_answer() {
         run(&db, &["migrate"]),
         (true, json!({"migrated": true, "database": "sqlite"}))
     );
-    // The schema is ours, so its migrations already made the claim index.
+    // The schema is ours, so its migrations already made both indexes.
     assert_eq!(
         run(&db, &["migrate", "--claim-index"]),
         (
             true,
-            json!({"migrated": true, "database": "sqlite", "claimIndex": "present"})
+            json!({"migrated": true, "database": "sqlite", "claimIndex": "present",
+                   "assignmentIndex": "present"})
         )
     );
     let (ok, listed) = run(&db, &["strategies"]);

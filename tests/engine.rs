@@ -828,16 +828,20 @@ on_both_databases!(
 );
 
 async fn an_existing_spoke_schema_is_left_alone(db: &TestDb) {
-    use spoke_batches::db::SchemaState;
+    use spoke_batches::db::{HostIndex, SchemaState};
     seed(db).await;
-    // Without sqlx's table and our claim index, the schema is one Spoke created itself.
+    // Without sqlx's table and our indexes, the schema is one Spoke created itself.
     db.exec("DROP TABLE _sqlx_migrations").await;
-    db.exec("DROP INDEX campaign_contact_claim_index").await;
+    for index in HostIndex::ALL {
+        db.exec(&format!("DROP INDEX {}", index.name())).await;
+    }
     assert_eq!(db.db.prepare_schema().await.unwrap(), SchemaState::ExistingSpoke);
-    assert!(
-        !db.db.has_claim_index().await.unwrap(),
-        "prepare_schema adds nothing"
-    );
+    for index in HostIndex::ALL {
+        assert!(
+            !db.db.has_index(index).await.unwrap(),
+            "prepare_schema adds nothing"
+        );
+    }
     let error = db.db.migrate().await.unwrap_err();
     assert!(
         error
@@ -853,10 +857,12 @@ async fn an_existing_spoke_schema_is_left_alone(db: &TestDb) {
     // The engine works on it as it is.
     contacts(db, 12, None, "needsMessage", false, "").await;
     assert_eq!(ask(&db.engine(&[]).await, MINE).await.assigned, 10);
-    // On request (`migrate --claim-index`), the claim index and nothing else is added, once.
-    assert!(db.db.create_claim_index().await.unwrap(), "created");
-    assert!(db.db.has_claim_index().await.unwrap());
-    assert!(!db.db.create_claim_index().await.unwrap(), "already there");
+    // On request (`migrate --claim-index`), our indexes and nothing else are added, once.
+    for index in HostIndex::ALL {
+        assert!(db.db.create_index(index).await.unwrap(), "created");
+        assert!(db.db.has_index(index).await.unwrap());
+        assert!(!db.db.create_index(index).await.unwrap(), "already there");
+    }
     assert_eq!(db.db.prepare_schema().await.unwrap(), SchemaState::ExistingSpoke);
     assert_eq!(held(db, MINE).await, 10, "data untouched");
 }
@@ -925,6 +931,57 @@ async fn the_claim_reads_the_claim_index_and_takes_the_lowest_ids(db: &TestDb) {
         before_mine - 1,
         "the batch is the 10 lowest ids"
     );
+}
+
+on_both_databases!(a_busy_texters_replies_are_found_through_the_assignment_status_index);
+
+async fn a_busy_texters_replies_are_found_through_the_assignment_status_index(db: &TestDb) {
+    use spoke_batches::db::{Database, push_where};
+    use spoke_batches::filter::{AssignmentScope, ContactFilter, RequestScope, StatusFilter};
+    use spoke_batches::model::MessageStatus;
+    use sqlx::{QueryBuilder, Row};
+    seed(db).await;
+    // A texter who has texted 2,000 contacts (they stay assigned) and has one reply waiting.
+    contacts(db, 2000, Some(MINE), "messaged", false, "").await;
+    contacts(db, 1, Some(MINE), "needsResponse", false, "").await;
+    contacts(db, 500, None, "needsMessage", false, "").await;
+    db.exec("ANALYZE").await;
+    let replies = ContactFilter {
+        status: StatusFilter::OneOf([MessageStatus::NeedsResponse].into()),
+        assignment: AssignmentScope::ThisAssignment,
+        ..ContactFilter::available()
+    };
+    let scope = RequestScope {
+        campaign_id: CAMPAIGN,
+        assignment_id: MINE,
+        offsets: Default::default(),
+    };
+    let plan = match &db.db {
+        Database::Postgres(pool) => {
+            let mut query = QueryBuilder::new("EXPLAIN SELECT id FROM campaign_contact");
+            push_where(&mut query, &replies, &scope);
+            let lines: Vec<String> = query.build_query_scalar().fetch_all(pool).await.unwrap();
+            lines.join("\n")
+        }
+        Database::Sqlite(pool) => {
+            let mut query = QueryBuilder::new("EXPLAIN QUERY PLAN SELECT id FROM campaign_contact");
+            push_where(&mut query, &replies, &scope);
+            let rows = query.build().fetch_all(pool).await.unwrap();
+            rows.iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    // SQLite's planner sees two equally long equality matches and keeps Spoke's
+    // (campaign_id, assignment_id) index; PostgreSQL weighs the statistics.
+    let expected = match &db.db {
+        Database::Postgres(_) => "campaign_contact_assignment_status_index",
+        Database::Sqlite(_) => "USING INDEX",
+    };
+    assert!(plan.contains(expected), "the plan of 'replies waiting':\n{plan}");
+    // And the strategy's answer is right: a reply is waiting, so no new batch.
+    assert!(!ask(&db.engine(&[]).await, MINE).await.found);
 }
 
 async fn concurrent_joins_never_exceed_the_texter_limit(db: &TestDb) {

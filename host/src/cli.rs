@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::check;
 use crate::config::Environment;
-use crate::db::{DEFAULT_DATABASE_URL, Database, DbError, SchemaState};
+use crate::db::{DEFAULT_DATABASE_URL, Database, DbError, HostIndex, SchemaState};
 use crate::demo::{self, SeedOptions};
 use crate::engine::{BatchRequest, Caller, Engine, EngineError};
 use crate::fixtures;
@@ -119,8 +119,9 @@ pub enum Command {
     },
     /// Creates Spoke's tables in the database (never alters tables Spoke created).
     Migrate {
-        /// On a schema Spoke created, add only the claim index that keeps batch requests fast
-        /// on big campaigns (built CONCURRENTLY on PostgreSQL: Spoke keeps writing meanwhile).
+        /// On a schema Spoke created, add only the host's two indexes that keep batch requests
+        /// fast on big campaigns and busy texters (the claim index and the assignment status
+        /// index; built CONCURRENTLY on PostgreSQL: Spoke keeps writing meanwhile).
         #[arg(long)]
         claim_index: bool,
     },
@@ -488,9 +489,11 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
         Command::Migrate { claim_index: true } => {
             let db = Database::connect(&cli.database_url).await?;
             let migrated = db.prepare_schema().await? == SchemaState::Migrated;
-            let created = db.create_claim_index().await?;
+            let state = |created: bool| if created { "created" } else { "present" };
+            let claim = db.create_index(HostIndex::Claim).await?;
+            let assignment = db.create_index(HostIndex::AssignmentStatus).await?;
             Ok(json!({ "migrated": migrated, "database": db.dialect_name(),
-                       "claimIndex": if created { "created" } else { "present" } }))
+                       "claimIndex": state(claim), "assignmentIndex": state(assignment) }))
         }
         Command::Migrate { claim_index: false } => {
             let db = Database::connect(&cli.database_url).await?;
@@ -631,11 +634,15 @@ async fn serve(
     let token = env.get("SPOKE_BATCHES_TOKEN").map(str::to_string);
     let db = Database::connect(database_url).await?;
     db.prepare_schema().await?;
-    if !db.has_claim_index().await? {
-        tracing::warn!(
-            "campaign_contact has no claim index: batch requests slow down as campaigns grow; \
-             run `spoke-batches migrate --claim-index` (it builds the index without blocking Spoke)"
-        );
+    for index in HostIndex::ALL {
+        if !db.has_index(index).await? {
+            tracing::warn!(
+                "campaign_contact has no index {}: batch requests slow down as campaigns grow and \
+                 texters hold more contacts; run `spoke-batches migrate --claim-index` (it builds \
+                 the host's indexes without blocking Spoke)",
+                index.name()
+            );
+        }
     }
     let sandbox = Sandbox::with_cache(limits, options.cache_dir.as_deref())
         .map_err(|error| CliError::new("SANDBOX", format!("{error:#}")))?;

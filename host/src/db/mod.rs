@@ -19,10 +19,42 @@ pub use queries::{Queries, Tx};
 /// The default database: a SQLite file in the working directory, created on first use.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://spoke-batches.sqlite";
 
-/// The claim index's name and definition, as migration 0002 creates it.
-const CLAIM_INDEX: &str = "campaign_contact_claim_index";
-const CLAIM_INDEX_ON: &str = "ON campaign_contact \
-     (campaign_id, message_status, is_opted_out, (CAST(id AS BIGINT))) WHERE assignment_id IS NULL";
+/// An index spoke-batches adds to Spoke's `campaign_contact` (Spoke's migrations have neither):
+/// migrations create them on the host's own schema, `migrate --claim-index` on one Spoke created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostIndex {
+    /// The unassigned contacts of a campaign by status, in id order (migration 0002): the claim
+    /// and the capped counts read about a batch's worth of entries whatever the campaign's size.
+    Claim,
+    /// An assignment's contacts by status (migration 0003): "does this texter have replies
+    /// waiting" and "how many of their contacts still need a first text" read the matching
+    /// contacts only, not every contact the texter ever held.
+    AssignmentStatus,
+}
+
+impl HostIndex {
+    /// Every index the host adds.
+    pub const ALL: [HostIndex; 2] = [HostIndex::Claim, HostIndex::AssignmentStatus];
+
+    /// The index's name, as its migration creates it.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostIndex::Claim => "campaign_contact_claim_index",
+            HostIndex::AssignmentStatus => "campaign_contact_assignment_status_index",
+        }
+    }
+
+    /// What it indexes, as its migration does.
+    fn on(self) -> &'static str {
+        match self {
+            HostIndex::Claim => {
+                "ON campaign_contact (campaign_id, message_status, is_opted_out, (CAST(id AS BIGINT))) \
+                 WHERE assignment_id IS NULL"
+            }
+            HostIndex::AssignmentStatus => "ON campaign_contact (assignment_id, message_status)",
+        }
+    }
+}
 
 /// A connection pool to Spoke's tables.
 #[derive(Debug, Clone)]
@@ -123,10 +155,10 @@ impl Database {
         self.run_migrations().await
     }
 
-    /// Whether `campaign_contact` has the claim index (migration 0002, or
-    /// [`Database::create_claim_index`] on a schema Spoke created). Without it every claim still
-    /// works, but slows down as the campaign grows and its contacts get assigned.
-    pub async fn has_claim_index(&self) -> Result<bool, DbError> {
+    /// Whether `campaign_contact` has `index` (from its migration, or from
+    /// [`Database::create_index`] on a schema Spoke created). Without the host's indexes every
+    /// request still works, but slows down as campaigns grow and texters hold more contacts.
+    pub async fn has_index(&self, index: HostIndex) -> Result<bool, DbError> {
         Ok(match self {
             Database::Postgres(pool) => {
                 let mut query = QueryBuilder::<Postgres>::new(
@@ -134,44 +166,41 @@ impl Database {
                      JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE n.nspname = current_schema() AND i.indisvalid AND c.relname = ",
                 );
-                query.push_bind(CLAIM_INDEX);
+                query.push_bind(index.name());
                 query.build_query_scalar::<i64>().fetch_one(pool).await? > 0
             }
             Database::Sqlite(pool) => {
                 let mut query = QueryBuilder::<Sqlite>::new(
                     "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ",
                 );
-                query.push_bind(CLAIM_INDEX);
+                query.push_bind(index.name());
                 query.build_query_scalar::<i64>().fetch_one(pool).await? > 0
             }
         })
     }
 
-    /// Creates the claim index on a schema that lacks it, such as one Spoke created; returns
-    /// whether it had to. On PostgreSQL the index is built `CONCURRENTLY`, so Spoke keeps
-    /// writing meanwhile, and an invalid index left by an interrupted build is rebuilt.
-    pub async fn create_claim_index(&self) -> Result<bool, DbError> {
-        if self.has_claim_index().await? {
+    /// Creates `index` on a schema that lacks it, such as one Spoke created; returns whether it
+    /// had to. On PostgreSQL the index is built `CONCURRENTLY`, so Spoke keeps writing
+    /// meanwhile, and an invalid index left by an interrupted build is rebuilt.
+    pub async fn create_index(&self, index: HostIndex) -> Result<bool, DbError> {
+        if self.has_index(index).await? {
             return Ok(false);
         }
+        let (name, on) = (index.name(), index.on());
         match self {
             Database::Postgres(pool) => {
                 // Not valid but present: an earlier concurrent build was interrupted.
-                sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY IF EXISTS {CLAIM_INDEX}"))
+                sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
                     .execute(pool)
                     .await?;
-                sqlx::raw_sql(&format!(
-                    "CREATE INDEX CONCURRENTLY {CLAIM_INDEX} {CLAIM_INDEX_ON}"
-                ))
-                .execute(pool)
-                .await?;
+                sqlx::raw_sql(&format!("CREATE INDEX CONCURRENTLY {name} {on}"))
+                    .execute(pool)
+                    .await?;
             }
             Database::Sqlite(pool) => {
-                sqlx::raw_sql(&format!(
-                    "CREATE INDEX IF NOT EXISTS {CLAIM_INDEX} {CLAIM_INDEX_ON}"
-                ))
-                .execute(pool)
-                .await?;
+                sqlx::raw_sql(&format!("CREATE INDEX IF NOT EXISTS {name} {on}"))
+                    .execute(pool)
+                    .await?;
             }
         }
         Ok(true)
