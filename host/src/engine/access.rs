@@ -13,25 +13,23 @@ pub(super) struct Context {
     pub(super) texter: User,
 }
 
+/// `row`, or the error naming the `what` with `id` that was not found.
+fn found<T>(row: Option<T>, what: &'static str, id: i64) -> Result<T, EngineError> {
+    row.ok_or(EngineError::NotFound { what, id })
+}
+
 /// Loads campaign `campaign_id` and its organization.
 pub(super) async fn campaign_and_organization<T: Queries>(
     tx: &mut T,
     campaign_id: i64,
 ) -> Result<(Campaign, Organization), EngineError> {
-    let campaign = tx
-        .campaign(campaign_id, false)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "campaign",
-            id: campaign_id,
-        })?;
-    let organization = tx
-        .organization(campaign.organization_id)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "organization",
-            id: campaign.organization_id,
-        })?;
+    let campaign = found(tx.campaign(campaign_id, false).await?, "campaign", campaign_id)?;
+    let organization_id = campaign.organization_id;
+    let organization = found(
+        tx.organization(organization_id).await?,
+        "organization",
+        organization_id,
+    )?;
     Ok((campaign, organization))
 }
 
@@ -47,26 +45,15 @@ pub(super) async fn load_and_authorize<T: Queries>(
         Caller::Operator => None,
         Caller::User(id) => Some(id),
     };
-    let loaded = tx
-        .assignment_context(assignment_id, caller_id)
-        .await?
-        .ok_or(EngineError::NotFound {
-            what: "assignment",
-            id: assignment_id,
-        })?;
+    let loaded = found(
+        tx.assignment_context(assignment_id, caller_id).await?,
+        "assignment",
+        assignment_id,
+    )?;
     let assignment = loaded.assignment;
-    let campaign = loaded.campaign.ok_or(EngineError::NotFound {
-        what: "campaign",
-        id: assignment.campaign_id,
-    })?;
-    let organization = loaded.organization.ok_or(EngineError::NotFound {
-        what: "organization",
-        id: campaign.organization_id,
-    })?;
-    let texter = loaded.texter.ok_or(EngineError::NotFound {
-        what: "user",
-        id: caller_id.unwrap_or(assignment.user_id),
-    })?;
+    let campaign = found(loaded.campaign, "campaign", assignment.campaign_id)?;
+    let organization = found(loaded.organization, "organization", campaign.organization_id)?;
+    let texter = found(loaded.texter, "user", caller_id.unwrap_or(assignment.user_id))?;
     if let Caller::User(id) = caller
         && !texter.is_superadmin
     {
