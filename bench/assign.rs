@@ -22,7 +22,7 @@ use serde_json::Value;
 use spoke_batches::config::Environment;
 use spoke_batches::db::{Database, push_claim};
 use spoke_batches::engine::{BatchRequest, Caller, Engine, Policy, Sandboxed};
-use spoke_batches::filter::{ContactFilter, RequestScope, TimezoneOffsets};
+use spoke_batches::filter::{ContactFilter, RequestScope};
 use spoke_batches::registry::StrategyRegistry;
 use spoke_batches::runtime::{Sandbox, SandboxLimits};
 
@@ -224,7 +224,7 @@ fn bare_claim(
     let scope = RequestScope {
         campaign_id,
         assignment_id,
-        offsets: TimezoneOffsets::default(),
+        offsets: Default::default(),
     };
     let mut query = sqlx::QueryBuilder::new(prefix);
     push_claim(&mut query, &ContactFilter::available(), &scope, 100, Utc::now());

@@ -176,7 +176,7 @@ async fn check(
     let scope = RequestScope {
         campaign_id: CAMPAIGN,
         assignment_id: ASSIGNMENT,
-        offsets,
+        offsets: offsets.into(),
     };
     let mut memory = MemorySource {
         scope: scope.clone(),

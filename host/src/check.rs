@@ -118,7 +118,8 @@ pub fn fixture() -> (StrategyRequest, MemorySource) {
             offsets: TimezoneOffsets {
                 valid: ["-5_1".to_string(), String::new()].into(),
                 invalid: ["-8_1".to_string()].into(),
-            },
+            }
+            .into(),
         },
         contacts: Arc::new(contacts),
         assignment_user_role: Some(Role::VettedTexter),

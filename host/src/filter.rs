@@ -5,6 +5,7 @@
 //! semantics those queries must agree with.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -158,8 +159,9 @@ pub struct RequestScope {
     pub campaign_id: i64,
     /// The request's assignment, for [`AssignmentScope::ThisAssignment`].
     pub assignment_id: i64,
-    /// The timezone offsets valid and invalid now.
-    pub offsets: TimezoneOffsets,
+    /// The timezone offsets valid and invalid now (shared: every request of a minute has the
+    /// same).
+    pub offsets: Arc<TimezoneOffsets>,
 }
 
 /// Which contacts to assign: a filter and an optional limit.
@@ -203,7 +205,8 @@ mod tests {
             offsets: TimezoneOffsets {
                 valid: ["-5_1".to_string()].into(),
                 invalid: ["-8_1".to_string()].into(),
-            },
+            }
+            .into(),
         }
     }
 
@@ -213,7 +216,7 @@ mod tests {
         let mut filter = ContactFilter::available();
         let mut scope = scope();
         // Texting hours not enforced: nothing is invalid, so everything is valid.
-        scope.offsets.invalid.clear();
+        Arc::make_mut(&mut scope.offsets).invalid.clear();
         filter.timezone = TimezoneScope::ValidNow;
         assert_eq!(
             scope.offsets.condition(TimezoneScope::ValidNow),
@@ -227,7 +230,8 @@ mod tests {
         );
         assert!(!filter.matches(&unlisted, &scope));
         // Night everywhere: nothing is valid.
-        scope.offsets.invalid = std::mem::take(&mut scope.offsets.valid);
+        let offsets = Arc::make_mut(&mut scope.offsets);
+        offsets.invalid = std::mem::take(&mut offsets.valid);
         assert!(filter.matches(&unlisted, &scope));
         filter.timezone = TimezoneScope::ValidNow;
         assert!(!filter.matches(&contact(None, MessageStatus::NeedsMessage, "-5_1"), &scope));

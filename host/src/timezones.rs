@@ -22,6 +22,8 @@
 //! fallback window, or the campaign's zone), and DST is decided as `DstHelper` does on a server
 //! whose clock is in UTC, switching at the transition's wall-clock time read in UTC.
 
+use std::sync::{Arc, Mutex};
+
 use chrono::{
     DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
 };
@@ -43,6 +45,71 @@ const QUARTERS: std::ops::RangeInclusive<i32> = -48..=56;
 pub struct TimezoneError {
     setting: String,
     value: String,
+}
+
+/// Classified offsets shared by the requests of one minute: classifying the 422 candidates
+/// takes 50-100 µs, every request needs them, and they can change only when a minute begins
+/// (texting hours start and end on whole hours, offsets are whole quarter hours, DST and years
+/// switch on the hour), except that `DEFAULT_TZ`'s window includes its last instant. The key
+/// holds the minute and whether `now` is that minute's first instant, so a cached answer is
+/// always the one [`TimezoneRules::offsets_at`] would compute.
+#[derive(Debug, Default)]
+pub struct OffsetsCache {
+    entries: Mutex<Vec<(OffsetsKey, Arc<TimezoneOffsets>)>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OffsetsKey {
+    rules: TimezoneRules,
+    hours: TextingHours,
+    minute: i64,
+    first_instant: bool,
+}
+
+impl OffsetsCache {
+    /// More configurations than campaigns usually have; past it the cache starts over.
+    const CAPACITY: usize = 256;
+
+    /// [`TimezoneRules::offsets_at`], computed once per minute and configuration.
+    pub fn offsets_at(
+        &self,
+        rules: &TimezoneRules,
+        hours: &TextingHours,
+        now: DateTime<Utc>,
+    ) -> Arc<TimezoneOffsets> {
+        let seconds = now.timestamp();
+        let key = OffsetsKey {
+            rules: *rules,
+            hours: *hours,
+            minute: seconds.div_euclid(60),
+            first_instant: seconds.rem_euclid(60) == 0 && now.timestamp_subsec_nanos() == 0,
+        };
+        let cached = self
+            .lock()
+            .iter()
+            .find(|(entry, _)| *entry == key)
+            .map(|(_, offsets)| Arc::clone(offsets));
+        if let Some(offsets) = cached {
+            return offsets;
+        }
+        let offsets = Arc::new(rules.offsets_at(hours, now));
+        let mut entries = self.lock();
+        // Minutes other than this one and the previous are over (or a request's `now` is far
+        // from the clock, as in an explain of another time: it gets its own entry).
+        entries.retain(|(entry, _)| (key.minute - 1..=key.minute).contains(&entry.minute));
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.push((key, Arc::clone(&offsets)));
+        offsets
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(OffsetsKey, Arc<TimezoneOffsets>)>> {
+        // A panic elsewhere cannot leave the list half-written: every change is one call.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// Texting-hours configuration of one campaign, resolved from campaign + organization
@@ -392,6 +459,44 @@ mod tests {
             &rules(Some("America/Los_Angeles")),
             &by_default_tz.chain(edges).collect::<Vec<_>>(),
         );
+    }
+
+    #[test]
+    fn the_offsets_cache_answers_what_offsets_at_computes() {
+        let cache = OffsetsCache::default();
+        let rules = rules(Some("America/Los_Angeles"));
+        let hours = org(10, 12, true);
+        // DEFAULT_TZ's window includes its last instant (12:00:00 PST) and nothing after it,
+        // even within that minute.
+        for (time, unknown_valid) in [
+            ("2018-02-01T20:00:00Z", true),
+            ("2018-02-01T20:00:01Z", false),
+            ("2018-02-01T20:00:00Z", true),
+            ("2018-02-01T19:59:59.5Z", true),
+        ] {
+            let cached = cache.offsets_at(&rules, &hours, at(time));
+            assert_eq!(cached.valid.contains(""), unknown_valid, "at {time}");
+            assert_eq!(*cached, rules.offsets_at(&hours, at(time)), "at {time}");
+        }
+        // Across an hour of seconds, hours that change at every quarter hour and DST: the
+        // cache never differs from the computation.
+        let start = at("2018-03-11T06:59:00Z");
+        for step in (0..3_600).step_by(7) {
+            let now = start + TimeDelta::seconds(step);
+            for hours in [org(9, 21, true), org(2, 3, true), org(0, 0, false)] {
+                assert_eq!(
+                    *cache.offsets_at(&rules, &hours, now),
+                    rules.offsets_at(&hours, now),
+                    "at {now}"
+                );
+            }
+        }
+        // The same minute and configuration share one classification.
+        let now = at("2018-02-01T20:10:30Z");
+        assert!(Arc::ptr_eq(
+            &cache.offsets_at(&rules, &hours, now),
+            &cache.offsets_at(&rules, &hours, now + TimeDelta::seconds(20)),
+        ));
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl Scenario {
             scope: RequestScope {
                 campaign_id: self.campaign.id,
                 assignment_id: self.assignment.id,
-                offsets: self.offsets.clone(),
+                offsets: self.offsets.clone().into(),
             },
             contacts: Arc::new(self.contacts.clone()),
             assignment_user_role: self.role,

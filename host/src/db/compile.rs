@@ -119,6 +119,7 @@ where
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
+    use std::sync::Arc;
 
     use sqlx::{Postgres, Sqlite};
 
@@ -133,7 +134,8 @@ mod tests {
             offsets: TimezoneOffsets {
                 valid: ["-5_1".to_string(), "-6_1".to_string()].into(),
                 invalid: ["-8_1".to_string()].into(),
-            },
+            }
+            .into(),
         }
     }
 
@@ -189,7 +191,7 @@ mod tests {
             ..ContactFilter::available()
         };
         let mut scope = scope();
-        scope.offsets.invalid.clear();
+        Arc::make_mut(&mut scope.offsets).invalid.clear();
         let mut query = QueryBuilder::<Postgres>::new("SELECT id FROM campaign_contact");
         push_where(&mut query, &filter, &scope);
         assert_eq!(
@@ -208,7 +210,7 @@ mod tests {
             timezone: TimezoneScope::InvalidNow,
         };
         let mut scope = scope();
-        scope.offsets.invalid.clear();
+        Arc::make_mut(&mut scope.offsets).invalid.clear();
         let mut query = QueryBuilder::<Sqlite>::new("SELECT 1 FROM campaign_contact");
         push_where(&mut query, &filter, &scope);
         assert_eq!(

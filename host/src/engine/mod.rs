@@ -31,7 +31,7 @@ use crate::filter::RequestScope;
 use crate::model::{MessageStatus, Role};
 use crate::registry::StrategyRegistry;
 use crate::runtime::StrategyComponent;
-use crate::timezones::{TimezoneRules, texting_hours};
+use crate::timezones::{OffsetsCache, TimezoneRules, texting_hours};
 use batch::{has_unassigned, request_batch};
 use gate::ClaimGates;
 
@@ -116,6 +116,7 @@ pub struct Engine {
     registry: SharedRegistry,
     env: Arc<Environment>,
     gates: Arc<ClaimGates>,
+    offsets: Arc<OffsetsCache>,
 }
 
 /// Runs `$op(engine, tx, ...)` on a new transaction of the engine's database.
@@ -142,6 +143,7 @@ impl Engine {
             registry,
             env: Arc::new(env),
             gates: Arc::new(ClaimGates::new()),
+            offsets: Arc::new(OffsetsCache::default()),
         }
     }
 
@@ -314,7 +316,7 @@ impl Engine {
         Ok(RequestScope {
             campaign_id: context.campaign.id,
             assignment_id: context.assignment.id,
-            offsets: rules.offsets_at(&hours, now),
+            offsets: self.offsets.offsets_at(&rules, &hours, now),
         })
     }
 }

@@ -20,7 +20,7 @@ use super::engine;
 use super::error::{FailureKind, LoadError, StrategyFailure};
 use super::limits::SandboxLimits;
 use super::wasi;
-use crate::filter::{RequestScope, TimezoneOffsets};
+use crate::filter::RequestScope;
 use crate::metrics::Metrics;
 use crate::source::{ContactSource, MemorySource};
 
@@ -233,7 +233,7 @@ async fn probe(strategy: &Arc<StrategyComponent>) -> Result<(String, String), St
         scope: RequestScope {
             campaign_id: 0,
             assignment_id: 0,
-            offsets: TimezoneOffsets::default(),
+            offsets: Default::default(),
         },
         contacts: Arc::default(),
         assignment_user_role: None,
