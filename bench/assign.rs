@@ -349,9 +349,10 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
         "## 3. Against the floor and against Spoke\n\n\
          PostgreSQL, campaign of 1,000,000 contacts (one table with campaigns of 100,000 and \
          10,000), batches of 100; {FLOOR_ROUNDS} interleaved rounds of {FLOOR_PER_ROUND} requests \
-         per contender, each round's batches released after it (not timed). Ours is the whole request (strategy `{strategy}`, the campaign's default, \
-         as in Spoke's measurement); the floor is our claim statement alone, autocommitted; \
-         Spoke's sequence is its full count of the available contacts, then its claim. All three \
+         per contender, each round's batches released after it (not timed). Ours is the whole \
+         request (strategy `{strategy}`, the campaign's default, as in Spoke's measurement); the \
+         floor is our claim statement alone, autocommitted; Spoke's sequence is its full count of \
+         the available contacts, then its claim. All three \
          run on the same database, which has our claim index. Targets: at most 1.10x the floor, \
          at least 10x faster than Spoke's sequence, and 10x faster than Spoke's real code (111 ms \
          p50 here, `SPOKE-PERF-FACTS.md`).\n\n\

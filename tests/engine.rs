@@ -276,36 +276,19 @@ async fn max_contacts_zero_and_archived_campaigns_get_nothing(db: &TestDb) {
 async fn unknown_ids_and_batch_types_are_clear_errors(db: &TestDb) {
     seed(db).await;
     let engine = db.engine(&[]).await;
-    let error = engine
-        .request_batch(request(999, Caller::Operator))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            EngineError::NotFound {
-                what: "assignment",
-                id: 999
-            }
-        ),
-        "{error}"
-    );
-    assert_eq!(error.code(), "NOT_FOUND");
-    // A caller who is no user: the assignment exists, the user does not.
-    let error = engine
-        .request_batch(request(MINE, Caller::User(4242)))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            EngineError::NotFound {
-                what: "user",
-                id: 4242
-            }
-        ),
-        "{error}"
-    );
+    // An unknown assignment; then a caller who is no user (the assignment exists, the user
+    // does not).
+    for (asked, missing, id) in [
+        (request(999, Caller::Operator), "assignment", 999),
+        (request(MINE, Caller::User(4242)), "user", 4242),
+    ] {
+        let error = engine.request_batch(asked).await.unwrap_err();
+        assert!(
+            matches!(error, EngineError::NotFound { what, id: got } if what == missing && got == id),
+            "{error}"
+        );
+        assert_eq!(error.code(), "NOT_FOUND");
+    }
     let mut typed = request(MINE, Caller::User(TEXTER));
     typed.batch_type = Some("vetted-texters".to_string());
     let error = engine.request_batch(typed).await.unwrap_err();

@@ -3,6 +3,7 @@
 //! decode the same way on PostgreSQL and SQLite.
 
 use std::future::Future;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, QueryBuilder, Row, Transaction};
@@ -65,6 +66,37 @@ fn columns(columns: Columns, prefix: &str) -> String {
         .map(|(expression, name)| format!("{expression} AS {prefix}{name}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The select lists read under their plain names, rendered once.
+static ORGANIZATION_SELECT: LazyLock<String> = LazyLock::new(|| columns(ORGANIZATION_COLUMNS, ""));
+static ASSIGNMENT_SELECT: LazyLock<String> = LazyLock::new(|| columns(ASSIGNMENT_COLUMNS, ""));
+static USER_SELECT: LazyLock<String> = LazyLock::new(|| columns(USER_COLUMNS, ""));
+
+/// The statement of [`Queries::assignment_context`] for a dialect whose `due_by` column reads
+/// as `due_by`, split around its two binds (the assignment id, then the texter's id or the
+/// assignment's own user). Each table is read in a subquery of its own, so the campaign's
+/// columns keep their plain names and the others are prefixed; the joins compare raw keys, so
+/// every row comes through its primary key.
+fn assignment_context_sql(due_by: &str) -> [String; 2] {
+    [
+        format!(
+            "SELECT c.*, a.*, o.*, u.* FROM \
+             (SELECT campaign_id AS a_campaign_key, user_id AS a_user_key, {} \
+              FROM assignment WHERE id = ",
+            columns(ASSIGNMENT_COLUMNS, "a_")
+        ),
+        format!(
+            ") AS a \
+             LEFT JOIN (SELECT id AS c_key, organization_id AS c_organization_key, \
+              {CAMPAIGN_COLUMNS}, {due_by} FROM campaign) AS c ON c.c_key = a.a_campaign_key \
+             LEFT JOIN (SELECT id AS o_key, {} FROM organization) AS o \
+              ON o.o_key = c.c_organization_key \
+             LEFT JOIN (SELECT id AS u_key, {} FROM \"user\") AS u ON u.u_key = ",
+            columns(ORGANIZATION_COLUMNS, "o_"),
+            columns(USER_COLUMNS, "u_"),
+        ),
+    ]
 }
 
 /// Reads `Model { field, ... }` from the columns named `prefix` + each field.
@@ -247,13 +279,7 @@ macro_rules! impl_queries {
 
             /// The organization `id`.
             async fn organization(&mut self, id: i64) -> sqlx::Result<Option<Organization>> {
-                fetch_by_id!(
-                    self,
-                    columns(ORGANIZATION_COLUMNS, ""),
-                    "organization",
-                    id,
-                    ""
-                )
+                fetch_by_id!(self, *ORGANIZATION_SELECT, "organization", id, "")
             }
 
             /// The campaign `id`; with `lock`, the row stays locked until the transaction ends.
@@ -270,26 +296,11 @@ macro_rules! impl_queries {
                 id: i64,
                 texter_id: Option<i64>,
             ) -> sqlx::Result<Option<AssignmentContext>> {
-                // Each table is read in a subquery of its own, so the campaign's columns keep
-                // their plain names and the others are prefixed; the joins compare raw keys, so
-                // every row comes through its primary key.
-                let mut query = QueryBuilder::<$db>::new(format!(
-                    "SELECT c.*, a.*, o.*, u.* FROM \
-                     (SELECT campaign_id AS a_campaign_key, user_id AS a_user_key, {} \
-                      FROM assignment WHERE id = ",
-                    columns(ASSIGNMENT_COLUMNS, "a_")
-                ));
-                query.push_bind(id).push(format!(
-                    ") AS a \
-                     LEFT JOIN (SELECT id AS c_key, organization_id AS c_organization_key, \
-                      {CAMPAIGN_COLUMNS}, {} FROM campaign) AS c ON c.c_key = a.a_campaign_key \
-                     LEFT JOIN (SELECT id AS o_key, {} FROM organization) AS o \
-                      ON o.o_key = c.c_organization_key \
-                     LEFT JOIN (SELECT id AS u_key, {} FROM \"user\") AS u ON u.u_key = ",
-                    <$db as Dialect>::DUE_BY,
-                    columns(ORGANIZATION_COLUMNS, "o_"),
-                    columns(USER_COLUMNS, "u_"),
-                ));
+                static SQL: LazyLock<[String; 2]> =
+                    LazyLock::new(|| assignment_context_sql(<$db as Dialect>::DUE_BY));
+                let [head, tail] = &*SQL;
+                let mut query = QueryBuilder::<$db>::new(head.as_str());
+                query.push_bind(id).push(tail);
                 match texter_id {
                     Some(texter_id) => query.push_bind(texter_id),
                     None => query.push("a.a_user_key"),
@@ -307,12 +318,15 @@ macro_rules! impl_queries {
                         max_contacts
                     }
                 );
-                let campaign = match row.try_get::<Option<i64>, _>("id")? {
-                    Some(_) => Some(Campaign::from_row(&row)?),
-                    None => None,
+                // A joined row is there when its id is.
+                let present = |id: &str| row.try_get::<Option<i64>, _>(id).map(|id| id.is_some());
+                let campaign = if present("id")? {
+                    Some(Campaign::from_row(&row)?)
+                } else {
+                    None
                 };
-                let organization = match row.try_get::<Option<i64>, _>("o_id")? {
-                    Some(_) => Some(read_prefixed!(
+                let organization = if present("o_id")? {
+                    Some(read_prefixed!(
                         row,
                         "o_",
                         Organization {
@@ -323,11 +337,12 @@ macro_rules! impl_queries {
                             texting_hours_start,
                             texting_hours_end,
                         }
-                    )),
-                    None => None,
+                    ))
+                } else {
+                    None
                 };
-                let texter = match row.try_get::<Option<i64>, _>("u_id")? {
-                    Some(_) => Some(read_prefixed!(
+                let texter = if present("u_id")? {
+                    Some(read_prefixed!(
                         row,
                         "u_",
                         User {
@@ -336,8 +351,9 @@ macro_rules! impl_queries {
                             last_name,
                             is_superadmin
                         }
-                    )),
-                    None => None,
+                    ))
+                } else {
+                    None
                 };
                 Ok(Some(AssignmentContext {
                     assignment,
@@ -349,7 +365,7 @@ macro_rules! impl_queries {
 
             /// The user `id`.
             async fn user(&mut self, id: i64) -> sqlx::Result<Option<User>> {
-                fetch_by_id!(self, columns(USER_COLUMNS, ""), "\"user\"", id, "")
+                fetch_by_id!(self, *USER_SELECT, "\"user\"", id, "")
             }
 
             /// The contact `id`.
@@ -365,7 +381,7 @@ macro_rules! impl_queries {
             ) -> sqlx::Result<Option<Assignment>> {
                 let mut query = QueryBuilder::<$db>::new(format!(
                     "SELECT {} FROM assignment WHERE campaign_id = ",
-                    columns(ASSIGNMENT_COLUMNS, "")
+                    *ASSIGNMENT_SELECT
                 ));
                 query
                     .push_bind(campaign_id)
@@ -539,7 +555,7 @@ macro_rules! impl_queries {
             async fn first_assignment(&mut self, campaign_id: i64) -> sqlx::Result<Option<Assignment>> {
                 let mut query = QueryBuilder::<$db>::new(format!(
                     "SELECT {} FROM assignment WHERE campaign_id = ",
-                    columns(ASSIGNMENT_COLUMNS, "")
+                    *ASSIGNMENT_SELECT
                 ));
                 query.push_bind(campaign_id).push(" ORDER BY id LIMIT 1");
                 query

@@ -1,6 +1,7 @@
 //! Loading an assignment with its campaign and organization, and deciding whether the caller
 //! may act on it.
 
+use super::error::found;
 use super::{Caller, EngineError};
 use crate::db::Queries;
 use crate::model::{Assignment, Campaign, Organization, Role, User};
@@ -11,11 +12,6 @@ pub(super) struct Context {
     pub(super) campaign: Campaign,
     pub(super) organization: Organization,
     pub(super) texter: User,
-}
-
-/// `row`, or the error naming the `what` with `id` that was not found.
-fn found<T>(row: Option<T>, what: &'static str, id: i64) -> Result<T, EngineError> {
-    row.ok_or(EngineError::NotFound { what, id })
 }
 
 /// Loads campaign `campaign_id` and its organization.

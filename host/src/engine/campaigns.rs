@@ -2,6 +2,7 @@
 //! list, and an example assignment for the service's start-up hint.
 
 use super::access::campaign_and_organization;
+use super::error::found;
 use super::{Engine, EngineError};
 use crate::config::CampaignSettings;
 use crate::db::Queries;
@@ -53,15 +54,10 @@ pub(super) async fn dynamic_campaigns<T: Queries>(
                 organization
             }
         };
-        let settings = match &organization {
-            Some(organization) => {
+        let settings =
+            found(organization.as_ref(), "organization", campaign.organization_id).and_then(|organization| {
                 CampaignSettings::resolve(organization, &campaign, &engine.env).map_err(EngineError::from)
-            }
-            None => Err(EngineError::NotFound {
-                what: "organization",
-                id: campaign.organization_id,
-            }),
-        };
+            });
         overviews.push(CampaignOverview { campaign, settings });
     }
     tx.rollback().await?;

@@ -4,6 +4,11 @@ use crate::config::ConfigError;
 use crate::runtime::StrategyFailure;
 use crate::timezones::TimezoneError;
 
+/// `row`, or the error naming the `what` with `id` that was not found.
+pub(super) fn found<T>(row: Option<T>, what: &'static str, id: i64) -> Result<T, EngineError> {
+    row.ok_or(EngineError::NotFound { what, id })
+}
+
 /// A failed operation.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -24,6 +24,7 @@ pub use policy::{Policy, PolicySession, Sandboxed};
 
 use access::{Context, campaign_and_organization, load_and_authorize};
 use campaigns::{campaign_view, dynamic_campaigns, example_assignment};
+use error::found;
 
 use crate::config::{CampaignSettings, Environment};
 use crate::db::{Database, Dialect, Queries, Tx};
@@ -365,10 +366,7 @@ async fn join<T: Queries>(
         .await?
         .ok_or(EngineError::InvalidJoin)?;
     let settings = CampaignSettings::resolve(&organization, &campaign, &engine.env)?;
-    tx.user(user_id).await?.ok_or(EngineError::NotFound {
-        what: "user",
-        id: user_id,
-    })?;
+    found(tx.user(user_id).await?, "user", user_id)?;
     let role = tx.highest_role(user_id, organization.id).await?;
     if role == Some(Role::Suspended) {
         return Err(EngineError::Forbidden(format!(
@@ -406,10 +404,7 @@ async fn join<T: Queries>(
 }
 
 async fn message_sent<T: Queries>(engine: &Engine, mut tx: T, contact_id: i64) -> Result<bool, EngineError> {
-    let contact = tx.contact(contact_id).await?.ok_or(EngineError::NotFound {
-        what: "contact",
-        id: contact_id,
-    })?;
+    let contact = found(tx.contact(contact_id).await?, "contact", contact_id)?;
     if contact.assignment_id.is_none() || contact.message_status != MessageStatus::NeedsMessage {
         return Ok(false);
     }
