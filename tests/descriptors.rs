@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use spoke_batches::db::{Database, Dialect, Queries, Tx};
+use spoke_batches::db::{Answer, Asker, Database, Dialect, Queries, Question};
 use spoke_batches::filter::{
     AssignmentScope, ContactFilter, RequestScope, StatusFilter, TimezoneOffsets, TimezoneScope,
 };
@@ -146,20 +146,40 @@ async fn load(db: &TestDb, rows: &[CampaignContact]) {
     .await;
 }
 
-/// The SQL answers for one case: (count, any, ids claimed).
+/// The SQL answers for one case: (count, any, ids claimed, contacts the assignment held).
 async fn sql_answers<T: Queries>(
     mut tx: T,
     filter: &ContactFilter,
     scope: &RequestScope,
     cap: Option<u32>,
     limit: u32,
-) -> (u32, bool, Vec<i64>) {
+) -> (u32, bool, Vec<i64>, i64) {
     let count = tx.count_contacts(filter, scope, cap).await.expect("count");
     let any = tx.any_contact(filter, scope).await.expect("any");
+    // The same questions asked ahead, in one statement, get the same answers.
+    let questions = [
+        Question::Count {
+            filter: filter.clone(),
+            cap,
+        },
+        Question::Any {
+            filter: filter.clone(),
+        },
+    ];
+    let asker = Asker {
+        scope: scope.clone(),
+        user_id: 5,
+        organization_id: 1,
+    };
+    let (held, answers) = tx
+        .assigned_count_with(ASSIGNMENT, &questions, &asker)
+        .await
+        .expect("questions ahead");
+    assert_eq!(answers, [Answer::Count(count), Answer::Flag(any)], "{filter:?}");
     let now = "2026-03-02T15:00:00Z".parse().expect("a valid time");
     let claimed = tx.claim(filter, scope, limit, now).await.expect("claim");
     tx.commit().await.expect("commit");
-    (count, any, claimed)
+    (count, any, claimed, held)
 }
 
 async fn check(
@@ -191,21 +211,25 @@ async fn check(
         .map(|row| row.id)
         .collect();
 
-    let (count, any, claimed) = match &db.db {
+    let (count, any, claimed, held) = match &db.db {
         Database::Postgres(pool) => {
-            let tx = Tx::new(
-                <sqlx::Postgres as Dialect>::begin_write(pool)
-                    .await
-                    .expect("begin"),
-            );
+            let tx = <sqlx::Postgres as Dialect>::begin_write(pool)
+                .await
+                .expect("begin");
             sql_answers(tx, &filter, &scope, cap, limit).await
         }
         Database::Sqlite(pool) => {
-            let tx = Tx::new(<sqlx::Sqlite as Dialect>::begin_write(pool).await.expect("begin"));
+            let tx = <sqlx::Sqlite as Dialect>::begin_write(pool).await.expect("begin");
             sql_answers(tx, &filter, &scope, cap, limit).await
         }
     };
     prop_assert_eq!(count, expected_count, "count of {:?}", filter);
+    // Spoke counts an assignment's contacts in every campaign.
+    let expected_held = rows
+        .iter()
+        .filter(|row| row.assignment_id == Some(ASSIGNMENT))
+        .count();
+    prop_assert_eq!(held, expected_held as i64);
     prop_assert_eq!(any, expected_any, "any of {:?}", filter);
     prop_assert_eq!(
         claimed.len(),

@@ -129,6 +129,7 @@ on_both_databases!(
     a_strategy_that_traps_after_counting_changes_nothing,
     malformed_features_are_a_clear_configuration_error,
     the_highest_of_several_roles_wins,
+    a_strategys_usual_questions_are_answered_ahead_and_fresh,
 );
 
 async fn a_request_assigns_a_batch_of_available_contacts(db: &TestDb) {
@@ -732,6 +733,69 @@ async fn the_highest_of_several_roles_wins(db: &TestDb) {
         ask(&engine, MINE).await.found,
         "TEXTER and VETTED_TEXTER rows: vetted"
     );
+}
+
+/// The engine asks a strategy's questions of last time before it runs, in one statement; the
+/// answers are read then, never kept from an earlier request.
+async fn a_strategys_usual_questions_are_answered_ahead_and_fresh(db: &TestDb) {
+    use spoke_batches::runtime::HostCall;
+    seed(db).await;
+    contacts(db, 30, None, "needsMessage", false, "").await;
+    let engine = db
+        .engine(&[("DYNAMICASSIGNMENT_BATCHES", "vetted-texters")])
+        .await;
+    let explain = || async {
+        engine
+            .explain_batch(request(MINE, Caller::User(TEXTER)), None)
+            .await
+            .unwrap()
+            .1
+    };
+    let first = explain().await;
+    assert_eq!(first.answered_ahead, 0, "nothing is known of the strategy yet");
+    assert_eq!(first.host_calls.len(), 3, "{:?}", first.host_calls);
+    let second = explain().await;
+    assert_eq!(second.answered_ahead, 3);
+    assert_eq!(second.host_calls, first.host_calls, "the same answers");
+
+    // The texter becomes vetted: the role asked ahead is read again, and the question the
+    // strategy no longer asks is not remembered.
+    db.exec("INSERT INTO user_organization (user_id, organization_id, role) VALUES (5, 1, 'VETTED_TEXTER')")
+        .await;
+    let vetted = explain().await;
+    assert!(
+        matches!(
+            vetted.host_calls[..],
+            [
+                HostCall::AssignmentUserHasRole { answer: true, .. },
+                HostCall::CountContacts { answer: 10, .. }
+            ]
+        ),
+        "{:?}",
+        vetted.host_calls
+    );
+    assert_eq!(vetted.answered_ahead, 2);
+
+    // Contacts taken by another texter change the count asked ahead.
+    db.exec("UPDATE campaign_contact SET assignment_id = 102 WHERE id IN (SELECT id FROM campaign_contact ORDER BY id LIMIT 25)")
+        .await;
+    let fewer = explain().await;
+    assert!(
+        matches!(fewer.host_calls[1], HostCall::CountContacts { answer: 5, .. }),
+        "{:?}",
+        fewer.host_calls
+    );
+    assert_eq!(fewer.answered_ahead, 2);
+    assert_eq!(fewer.contact_ids.len(), 5);
+
+    // The request button asks its own questions ("any at all", answered 1), remembered apart.
+    let button = || engine.has_unassigned(MINE, Caller::User(TEXTER), now());
+    assert_eq!(button().await.unwrap(), 1);
+    assert_eq!(button().await.unwrap(), 1);
+    db.exec("UPDATE campaign_contact SET assignment_id = 102 WHERE assignment_id IS NULL")
+        .await;
+    assert_eq!(button().await.unwrap(), 0, "read again, not remembered");
+    assert!(!ask(&engine, MINE).await.found);
 }
 
 on_both_databases!(concurrent_texters_never_share_or_lose_contacts);

@@ -8,6 +8,7 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 use super::dialect::Dialect;
 
 use crate::filter::{AssignmentScope, ContactFilter, OffsetCondition, RequestScope, StatusFilter};
+use crate::model::Role;
 
 /// Appends ` WHERE <conditions>` selecting the rows of `campaign_contact` that match `filter`
 /// within `scope`.
@@ -103,6 +104,65 @@ pub fn push_index_order<DB: Database>(query: &mut QueryBuilder<'_, DB>, filter: 
         query.push(" ORDER BY CAST(id AS BIGINT)");
     }
     unassigned
+}
+
+/// Appends a count of the contacts matching `filter` in `scope`, stopping at `cap`: ordered
+/// like the claim, a capped count reads at most `cap` entries of an index.
+pub fn push_count<'a, DB>(
+    query: &mut QueryBuilder<'a, DB>,
+    filter: &ContactFilter,
+    scope: &RequestScope,
+    cap: Option<u32>,
+) where
+    DB: Dialect,
+    i64: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    query.push("SELECT COUNT(*) FROM (SELECT 1 AS one FROM campaign_contact");
+    push_where(query, filter, scope);
+    if let Some(cap) = cap {
+        push_index_order(query, filter);
+        query.push(" LIMIT ").push_bind(i64::from(cap));
+    }
+    query.push(") AS matching");
+}
+
+/// Appends a select of the first contact matching `filter` in `scope` (its id): "is there
+/// any" reads one index entry.
+pub fn push_first<'a, DB>(query: &mut QueryBuilder<'a, DB>, filter: &ContactFilter, scope: &RequestScope)
+where
+    DB: Dialect,
+    i64: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    query.push("SELECT CAST(id AS BIGINT) FROM campaign_contact");
+    push_where(query, filter, scope);
+    push_index_order(query, filter);
+    query.push(" LIMIT 1");
+}
+
+/// Appends whether `user_id` holds `role` or a higher one in `organization_id`: the highest of
+/// their roles is at least `role` exactly when one of them is (roles Spoke does not rank never
+/// count).
+pub fn push_has_role<'a, DB>(query: &mut QueryBuilder<'a, DB>, user_id: i64, organization_id: i64, role: Role)
+where
+    DB: Dialect,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    query
+        .push("EXISTS (SELECT 1 FROM user_organization WHERE user_id = ")
+        .push_bind(user_id)
+        .push(" AND organization_id = ")
+        .push_bind(organization_id);
+    let held = Role::ALL
+        .iter()
+        .filter(|held| held.has_at_least(role))
+        .map(|held| held.as_str().to_string())
+        .collect();
+    DB::push_in_list(query, "role", held);
+    query.push(")");
 }
 
 fn push_list<'a, DB>(query: &mut QueryBuilder<'a, DB>, values: impl Iterator<Item = String>)

@@ -6,9 +6,10 @@ use std::future::Future;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
 use sqlx::{FromRow, QueryBuilder, Row, Transaction};
 
-use super::compile::{push_claim, push_index_order, push_where};
+use super::compile::{push_claim, push_count, push_first, push_has_role};
 use super::dialect::Dialect;
 use crate::filter::{ContactFilter, RequestScope};
 use crate::model::{Assignment, Campaign, CampaignContact, Organization, Role, User};
@@ -123,15 +124,92 @@ pub struct AssignmentContext {
     pub texter: Option<User>,
 }
 
-/// A transaction on Spoke's tables.
+/// A question a strategy can ask about its request's data, as the database answers it. The
+/// engine asks some ahead of the strategy, in one statement (`Queries::assigned_count_with`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    /// `count-contacts(filter, cap)`.
+    Count {
+        /// The contacts counted.
+        filter: ContactFilter,
+        /// Where counting stops.
+        cap: Option<u32>,
+    },
+    /// `any-contact(filter)`.
+    Any {
+        /// The contacts looked for.
+        filter: ContactFilter,
+    },
+    /// `assignment-user-has-role(role)`.
+    HasRole(Role),
+}
+
+/// The answer to a [`Question`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// To [`Question::Count`].
+    Count(u32),
+    /// To [`Question::Any`] and [`Question::HasRole`].
+    Flag(bool),
+}
+
+/// Whose questions: the request's scope and the assignment's user in its organization.
+#[derive(Debug, Clone)]
+pub struct Asker {
+    /// The campaign, assignment and valid timezone offsets.
+    pub scope: RequestScope,
+    /// The assignment's user (whose role is asked about).
+    pub user_id: i64,
+    /// The campaign's organization.
+    pub organization_id: i64,
+}
+
+/// A unit of work on Spoke's tables: a transaction, or a connection in autocommit where the
+/// work only reads or writes with one statement (PostgreSQL's batch request, whose one write
+/// is the claim: at READ COMMITTED a transaction around it would add two round trips and no
+/// guarantee). Dropping it rolls an open transaction back.
 pub struct Tx<DB: Dialect> {
-    transaction: Transaction<'static, DB>,
+    work: Work<DB>,
+}
+
+enum Work<DB: Dialect> {
+    Transaction(Transaction<'static, DB>),
+    Autocommit(PoolConnection<DB>),
 }
 
 impl<DB: Dialect> Tx<DB> {
     /// Wraps an open transaction.
     pub fn new(transaction: Transaction<'static, DB>) -> Self {
-        Tx { transaction }
+        Tx {
+            work: Work::Transaction(transaction),
+        }
+    }
+
+    /// Wraps a connection in autocommit: every statement commits as it completes.
+    pub fn autocommit(connection: PoolConnection<DB>) -> Self {
+        Tx {
+            work: Work::Autocommit(connection),
+        }
+    }
+
+    /// Whether statements commit as they complete.
+    pub fn is_autocommit(&self) -> bool {
+        matches!(self.work, Work::Autocommit(_))
+    }
+
+    fn connection(&mut self) -> &mut DB::Connection {
+        match &mut self.work {
+            Work::Transaction(transaction) => transaction,
+            Work::Autocommit(connection) => connection,
+        }
+    }
+
+    async fn end(self, commit: bool) -> sqlx::Result<()> {
+        match self.work {
+            Work::Transaction(transaction) if commit => transaction.commit().await,
+            Work::Transaction(transaction) => transaction.rollback().await,
+            Work::Autocommit(_) => Ok(()),
+        }
     }
 }
 
@@ -197,8 +275,14 @@ pub trait Queries: Send + 'static {
         scope: &RequestScope,
     ) -> impl Future<Output = sqlx::Result<bool>> + Send;
 
-    /// How many contacts `assignment_id` holds (in any campaign, as Spoke counts).
-    fn assigned_count(&mut self, assignment_id: i64) -> impl Future<Output = sqlx::Result<i64>> + Send;
+    /// How many contacts `assignment_id` holds (in any campaign, as Spoke counts), with the
+    /// answers to `questions` asked for `asker`, in the same order, in one statement.
+    fn assigned_count_with(
+        &mut self,
+        assignment_id: i64,
+        questions: &[Question],
+        asker: &Asker,
+    ) -> impl Future<Output = sqlx::Result<(i64, Vec<Answer>)>> + Send;
 
     /// Assigns up to `limit` contacts matching `filter` to the scope's assignment, setting
     /// `updated_at`; returns their ids.
@@ -257,7 +341,7 @@ macro_rules! fetch_by_id {
     ($tx:expr, $columns:expr, $table:expr, $id:expr, $suffix:expr) => {{
         let mut query = QueryBuilder::new(format!("SELECT {} FROM {} WHERE id = ", $columns, $table));
         query.push_bind($id).push($suffix);
-        query.build_query_as().fetch_optional(&mut *$tx.transaction).await
+        query.build_query_as().fetch_optional($tx.connection()).await
     }};
 }
 
@@ -269,12 +353,12 @@ macro_rules! impl_queries {
         impl Queries for Tx<$db> {
             /// Commits.
             async fn commit(self) -> sqlx::Result<()> {
-                self.transaction.commit().await
+                self.end(true).await
             }
 
             /// Rolls back (dropping a `Tx` does too).
             async fn rollback(self) -> sqlx::Result<()> {
-                self.transaction.rollback().await
+                self.end(false).await
             }
 
             /// The organization `id`.
@@ -305,7 +389,7 @@ macro_rules! impl_queries {
                     Some(texter_id) => query.push_bind(texter_id),
                     None => query.push("a.a_user_key"),
                 };
-                let Some(row) = query.build().fetch_optional(&mut *self.transaction).await? else {
+                let Some(row) = query.build().fetch_optional(self.connection()).await? else {
                     return Ok(None);
                 };
                 let assignment = read_prefixed!(
@@ -390,7 +474,7 @@ macro_rules! impl_queries {
                     .push(" ORDER BY id LIMIT 1");
                 query
                     .build_query_as::<Assignment>()
-                    .fetch_optional(&mut *self.transaction)
+                    .fetch_optional(self.connection())
                     .await
             }
 
@@ -409,7 +493,7 @@ macro_rules! impl_queries {
                     .push_bind(organization_id);
                 let roles: Vec<String> = query
                     .build_query_scalar()
-                    .fetch_all(&mut *self.transaction)
+                    .fetch_all(self.connection())
                     .await?;
                 Ok(roles
                     .iter()
@@ -424,18 +508,11 @@ macro_rules! impl_queries {
                 scope: &RequestScope,
                 cap: Option<u32>,
             ) -> sqlx::Result<u32> {
-                let mut query =
-                    QueryBuilder::<$db>::new("SELECT COUNT(*) FROM (SELECT 1 AS one FROM campaign_contact");
-                push_where(&mut query, filter, scope);
-                if let Some(cap) = cap {
-                    // Ordered, a capped count reads at most `cap` entries of an index.
-                    push_index_order(&mut query, filter);
-                    query.push(" LIMIT ").push_bind(i64::from(cap));
-                }
-                query.push(") AS matching");
+                let mut query = QueryBuilder::<$db>::new("");
+                push_count(&mut query, filter, scope, cap);
                 let count: i64 = query
                     .build_query_scalar()
-                    .fetch_one(&mut *self.transaction)
+                    .fetch_one(self.connection())
                     .await?;
                 Ok(u32::try_from(count).unwrap_or(u32::MAX))
             }
@@ -446,26 +523,62 @@ macro_rules! impl_queries {
                 filter: &ContactFilter,
                 scope: &RequestScope,
             ) -> sqlx::Result<bool> {
-                let mut query = QueryBuilder::<$db>::new("SELECT CAST(id AS BIGINT) FROM campaign_contact");
-                push_where(&mut query, filter, scope);
-                push_index_order(&mut query, filter);
-                query.push(" LIMIT 1");
+                let mut query = QueryBuilder::<$db>::new("");
+                push_first(&mut query, filter, scope);
                 let found: Option<i64> = query
                     .build_query_scalar()
-                    .fetch_optional(&mut *self.transaction)
+                    .fetch_optional(self.connection())
                     .await?;
                 Ok(found.is_some())
             }
 
-            /// How many contacts `assignment_id` holds (in any campaign, as Spoke counts).
-            async fn assigned_count(&mut self, assignment_id: i64) -> sqlx::Result<i64> {
-                let mut query =
-                    QueryBuilder::<$db>::new("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = ");
-                query.push_bind(assignment_id);
-                query
-                    .build_query_scalar()
-                    .fetch_one(&mut *self.transaction)
-                    .await
+            /// How many contacts `assignment_id` holds (in any campaign, as Spoke counts), with
+            /// the answers to `questions`, in one statement.
+            async fn assigned_count_with(
+                &mut self,
+                assignment_id: i64,
+                questions: &[Question],
+                asker: &Asker,
+            ) -> sqlx::Result<(i64, Vec<Answer>)> {
+                let mut query = QueryBuilder::<$db>::new(
+                    "SELECT (SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = ",
+                );
+                query.push_bind(assignment_id).push(") AS assigned_count");
+                for (index, question) in questions.iter().enumerate() {
+                    query.push(", ");
+                    match question {
+                        Question::Count { filter, cap } => {
+                            query.push("(");
+                            push_count(&mut query, filter, &asker.scope, *cap);
+                            query.push(")");
+                        }
+                        Question::Any { filter } => {
+                            query.push("(");
+                            push_first(&mut query, filter, &asker.scope);
+                            query.push(") IS NOT NULL");
+                        }
+                        Question::HasRole(role) => {
+                            push_has_role(&mut query, asker.user_id, asker.organization_id, *role);
+                        }
+                    }
+                    query.push(format!(" AS q{index}"));
+                }
+                let row = query.build().fetch_one(self.connection()).await?;
+                let assigned: i64 = row.try_get("assigned_count")?;
+                let mut answers = Vec::with_capacity(questions.len());
+                for (index, question) in questions.iter().enumerate() {
+                    let column = format!("q{index}");
+                    answers.push(match question {
+                        Question::Count { .. } => {
+                            let count: i64 = row.try_get(column.as_str())?;
+                            Answer::Count(u32::try_from(count).unwrap_or(u32::MAX))
+                        }
+                        Question::Any { .. } | Question::HasRole(_) => {
+                            Answer::Flag(row.try_get(column.as_str())?)
+                        }
+                    });
+                }
+                Ok((assigned, answers))
             }
 
             /// Assigns up to `limit` contacts matching `filter` to the scope's assignment, setting
@@ -481,7 +594,7 @@ macro_rules! impl_queries {
                 push_claim(&mut query, filter, scope, limit, now);
                 query
                     .build_query_scalar()
-                    .fetch_all(&mut *self.transaction)
+                    .fetch_all(self.connection())
                     .await
             }
 
@@ -503,7 +616,7 @@ macro_rules! impl_queries {
                 if !conversations {
                     query.push(" AND message_status = 'needsMessage'");
                 }
-                let done = query.build().execute(&mut *self.transaction).await?;
+                let done = query.build().execute(self.connection()).await?;
                 Ok(<$db as Dialect>::rows_affected(&done))
             }
 
@@ -512,7 +625,7 @@ macro_rules! impl_queries {
                 let mut query =
                     QueryBuilder::<$db>::new("UPDATE campaign_contact SET assignment_id = NULL WHERE id = ");
                 query.push_bind(id).push(" AND assignment_id IS NOT NULL");
-                let done = query.build().execute(&mut *self.transaction).await?;
+                let done = query.build().execute(self.connection()).await?;
                 Ok(<$db as Dialect>::rows_affected(&done) > 0)
             }
 
@@ -523,7 +636,7 @@ macro_rules! impl_queries {
                 query.push_bind(campaign_id);
                 query
                     .build_query_scalar()
-                    .fetch_one(&mut *self.transaction)
+                    .fetch_one(self.connection())
                     .await
             }
 
@@ -547,7 +660,7 @@ macro_rules! impl_queries {
                 query.push(") RETURNING CAST(id AS BIGINT)");
                 query
                     .build_query_scalar()
-                    .fetch_one(&mut *self.transaction)
+                    .fetch_one(self.connection())
                     .await
             }
 
@@ -560,7 +673,7 @@ macro_rules! impl_queries {
                 query.push_bind(campaign_id).push(" ORDER BY id LIMIT 1");
                 query
                     .build_query_as::<Assignment>()
-                    .fetch_optional(&mut *self.transaction)
+                    .fetch_optional(self.connection())
                     .await
             }
 
@@ -574,7 +687,7 @@ macro_rules! impl_queries {
                 query.push_bind(i64::from(limit));
                 query
                     .build_query_as::<Campaign>()
-                    .fetch_all(&mut *self.transaction)
+                    .fetch_all(self.connection())
                     .await
             }
 
@@ -594,7 +707,7 @@ macro_rules! impl_queries {
                     .push_bind(organization_id)
                     .push_bind(role.as_str().to_string());
                 query.push(")");
-                query.build().execute(&mut *self.transaction).await?;
+                query.build().execute(self.connection()).await?;
                 Ok(())
             }
         }

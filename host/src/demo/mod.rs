@@ -151,7 +151,7 @@ macro_rules! impl_seed {
             let mut rng = StdRng::seed_from_u64(RNG_SEED);
             // Checked in the write transaction: on SQLite it holds the write lock, so two
             // seeders cannot both find the database empty.
-            let mut tx = <$db as Dialect>::begin_write(pool).await?;
+            let mut tx = <$db as Dialect>::begin_transaction(pool).await?;
             if !options.add && any_campaign!($db, &mut *tx)? {
                 return Err(DemoError::NotEmpty);
             }
@@ -280,7 +280,7 @@ macro_rules! impl_seed {
                 uncommitted += chunk;
                 if uncommitted >= TRANSACTION_ROWS && contacts.generated < options.contacts {
                     tx.commit().await?;
-                    tx = <$db as Dialect>::begin_write(pool).await?;
+                    tx = <$db as Dialect>::begin_transaction(pool).await?;
                     uncommitted = 0;
                 }
             }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::access::{Context, load_and_authorize};
+use super::ahead::{Answered, Operation};
 use super::explain::{Decision, Trace};
 use super::policy::Policy;
 use super::source::TxSource;
 use super::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, Engine, EngineError, Run, sizing};
-use crate::db::Queries;
+use crate::db::{Asker, Queries};
 use crate::filter::ContactFilter;
 use crate::runtime::{BatchPlan, StrategyRequest};
 
@@ -50,10 +51,16 @@ fn answer(context: &Context, strategy: Option<&str>) -> BatchOutcome {
     }
 }
 
-/// Takes the transaction back from a finished strategy session.
-fn take_back<T: Queries>(source: Box<dyn crate::source::ContactSource>) -> Result<T, EngineError> {
+/// What the engine remembers a strategy's questions by: its name and version.
+fn version_key(policy: &dyn Policy) -> String {
+    format!("{}@{}", policy.name(), policy.version())
+}
+
+/// Takes the data source (with the request's unit of work) back from a finished strategy
+/// session.
+fn take_back<T: Queries>(source: Box<dyn crate::source::ContactSource>) -> Result<TxSource<T>, EngineError> {
     match source.into_any().downcast::<TxSource<T>>() {
-        Ok(source) => Ok(source.tx),
+        Ok(source) => Ok(*source),
         Err(_) => Err(EngineError::Internal(
             "a strategy session returned a data source the engine did not give it".to_string(),
         )),
@@ -105,19 +112,26 @@ pub(super) async fn request_batch<T: Queries>(
     let strategy_request = strategy_request(&context, false, request.number_contacts, cap, request.now);
 
     // Spoke counts after asking the strategy; nothing writes in between, so counting first on
-    // the same transaction is the same number and lets one strategy instance serve both calls.
-    // The count goes to the database first; the strategy's instance is built while it runs.
-    let (contacts_count, session) = tokio::join!(
-        tx.assigned_count(context.assignment.id),
+    // the same connection is the same number and lets one strategy instance serve both calls.
+    // The count goes to the database first, with the questions the strategy asked last time
+    // (`ahead`); the strategy's instance is built while it runs.
+    let asker = Asker {
+        scope: scope.clone(),
+        user_id: context.assignment.user_id,
+        organization_id: context.organization.id,
+    };
+    let version = version_key(policy.as_ref());
+    let questions = engine.foresight.questions(&version, Operation::RequestBatch);
+    let (counted, session) = tokio::join!(
+        tx.assigned_count_with(context.assignment.id, &questions, &asker),
         policy.start(&settings.limits)
     );
-    let (contacts_count, mut session) = (contacts_count?, session?);
+    let ((contacts_count, answers), mut session) = (counted?, session?);
     trace.contacts_count = Some(contacts_count);
     session.attach(Box::new(TxSource {
         tx,
-        scope: scope.clone(),
-        assignment_user_id: context.assignment.user_id,
-        organization_id: context.organization.id,
+        asker,
+        ahead: Answered::new(&questions, answers),
     }));
     let counted = session.request_new_batch_count(&strategy_request).await?;
     let available = counted.value;
@@ -132,7 +146,12 @@ pub(super) async fn request_batch<T: Queries>(
     );
     trace.batch_size = Some(size);
     if size == 0 {
-        trace.record(session.journal());
+        let (source, journal) = session.finish();
+        engine
+            .foresight
+            .remember(&version, Operation::RequestBatch, &journal);
+        trace.record(&journal);
+        trace.answered_ahead = take_back::<T>(source)?.ahead.used();
         trace.decide(if available == 0 {
             Decision::StrategySaidZero
         } else {
@@ -148,8 +167,13 @@ pub(super) async fn request_batch<T: Queries>(
     trace.fuel_used += selected.fuel_used;
     let selection = selected.value;
     let (source, journal) = session.finish();
+    engine
+        .foresight
+        .remember(&version, Operation::RequestBatch, &journal);
     trace.record(&journal);
-    let mut tx: T = take_back(source)?;
+    let source = take_back::<T>(source)?;
+    trace.answered_ahead = source.ahead.used();
+    let mut tx = source.tx;
 
     let batch = selection
         .batch_query
@@ -209,16 +233,36 @@ pub(super) async fn has_unassigned<T: Queries>(
     let scope = engine.scope(&context, &settings, now)?;
     let cap = sizing::has_any_cap(context.assignment.max_contacts, context.campaign.batch_size);
     let request = strategy_request(&context, true, None, cap, now);
-    let mut session = policy.start(&settings.limits).await?;
+    let asker = Asker {
+        scope,
+        user_id: context.assignment.user_id,
+        organization_id: context.organization.id,
+    };
+    let version = version_key(policy.as_ref());
+    let questions = engine.foresight.questions(&version, Operation::HasUnassigned);
+    // Asked ahead only when there is something to ask: the count itself is not needed here.
+    let (answers, session) = tokio::join!(
+        async {
+            if questions.is_empty() {
+                return Ok((0, Vec::new()));
+            }
+            tx.assigned_count_with(context.assignment.id, &questions, &asker)
+                .await
+        },
+        policy.start(&settings.limits)
+    );
+    let ((_, answers), mut session) = (answers?, session?);
     session.attach(Box::new(TxSource {
         tx,
-        scope,
-        assignment_user_id: context.assignment.user_id,
-        organization_id: context.organization.id,
+        asker,
+        ahead: Answered::new(&questions, answers),
     }));
     let available = session.request_new_batch_count(&request).await?.value;
-    let (source, _) = session.finish();
-    take_back::<T>(source)?.rollback().await?;
+    let (source, journal) = session.finish();
+    engine
+        .foresight
+        .remember(&version, Operation::HasUnassigned, &journal);
+    take_back::<T>(source)?.tx.rollback().await?;
     Ok(sizing::has_any_count(
         context.assignment.max_contacts,
         context.campaign.batch_size,

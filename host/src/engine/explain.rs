@@ -64,6 +64,10 @@ pub struct Trace {
     pub batch_size: Option<u32>,
     /// Every question the strategy asked, with the answers.
     pub host_calls: Vec<HostCall>,
+    /// How many of those questions were answered from the statement sent ahead with the
+    /// texter's contact count (the questions this strategy version asked last time), without
+    /// a round trip of their own.
+    pub answered_ahead: u32,
     /// What the strategy logged.
     pub logs: Vec<LogLine>,
     /// Fuel the strategy burned in all.
@@ -88,6 +92,7 @@ impl Trace {
             contacts_count: None,
             batch_size: None,
             host_calls: Vec::new(),
+            answered_ahead: 0,
             logs: Vec::new(),
             fuel_used: 0,
             decision: Decision::NothingMatched,

@@ -2,6 +2,7 @@
 //! Spoke's own tables, with the strategy deciding inside it.
 
 mod access;
+mod ahead;
 mod batch;
 mod campaigns;
 mod error;
@@ -27,12 +28,13 @@ use campaigns::{campaign_view, dynamic_campaigns, example_assignment};
 use error::found;
 
 use crate::config::{CampaignSettings, Environment};
-use crate::db::{Database, Dialect, Queries, Tx};
+use crate::db::{Database, Dialect, Queries};
 use crate::filter::RequestScope;
 use crate::model::{MessageStatus, Role};
 use crate::registry::StrategyRegistry;
 use crate::runtime::StrategyComponent;
 use crate::timezones::{OffsetsCache, TimezoneRules, texting_hours};
+use ahead::Foresight;
 use batch::{has_unassigned, request_batch};
 use gate::ClaimGates;
 
@@ -118,18 +120,20 @@ pub struct Engine {
     env: Arc<Environment>,
     gates: Arc<ClaimGates>,
     offsets: Arc<OffsetsCache>,
+    foresight: Arc<Foresight>,
 }
 
-/// Runs `$op(engine, tx, ...)` on a new transaction of the engine's database.
+/// Runs `$op(engine, tx, ...)` on new work of the engine's database, begun with the
+/// [`Dialect`]'s `$begin` (a write transaction, work that writes once, or reads).
 macro_rules! in_transaction {
     ($engine:expr, $begin:ident, $op:ident($($arg:expr),*)) => {
         match &$engine.db {
             Database::Postgres(pool) => {
-                let tx = Tx::new(<Postgres as Dialect>::$begin(pool).await?);
+                let tx = <Postgres as Dialect>::$begin(pool).await?;
                 $op($engine, tx, $($arg),*).await
             }
             Database::Sqlite(pool) => {
-                let tx = Tx::new(<Sqlite as Dialect>::$begin(pool).await?);
+                let tx = <Sqlite as Dialect>::$begin(pool).await?;
                 $op($engine, tx, $($arg),*).await
             }
         }
@@ -145,6 +149,7 @@ impl Engine {
             env: Arc::new(env),
             gates: Arc::new(ClaimGates::new()),
             offsets: Arc::new(OffsetsCache::default()),
+            foresight: Arc::new(Foresight::default()),
         }
     }
 
@@ -190,8 +195,13 @@ impl Engine {
         }
         let started = std::time::Instant::now();
         let assignment = request.assignment_id;
-        let result =
-            in_transaction!(self, begin_write, request_batch(request, run)).map(|(outcome, _)| outcome);
+        // A dry run rolls its claim back, so it needs a transaction; a real one writes once.
+        let result = if run.dry_run {
+            in_transaction!(self, begin_write, request_batch(request, run))
+        } else {
+            in_transaction!(self, begin_single_write, request_batch(request, run))
+        }
+        .map(|(outcome, _)| outcome);
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(outcome) => tracing::info!(

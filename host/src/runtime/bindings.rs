@@ -21,6 +21,38 @@ pub(crate) mod v0_1_0 {
         imports: { default: async | trappable },
         exports: { default: async },
     });
+
+    impl<T: Send + 'static> StrategyPre<T> {
+        /// Like the generated `instantiate_async`, without its check of every export's type.
+        /// That check costs a few microseconds per instance (a walk of the `batch-request`
+        /// record's type), and its answer is the component's: the same for every instance.
+        ///
+        /// # Safety
+        ///
+        /// An instance of this same `StrategyPre` must have been loaded by `instantiate_async`
+        /// before (so the check passed): the generated calls convert arguments and results
+        /// with the checked types without checking again.
+        #[allow(unsafe_code)]
+        pub(crate) async unsafe fn instantiate_async_checked_before(
+            &self,
+            mut store: impl wasmtime::AsContextMut<Data = T>,
+        ) -> wasmtime::Result<Strategy> {
+            let mut store = store.as_context_mut();
+            let instance = self.instance_pre.instantiate_async(&mut store).await?;
+            let indices = &self.indices;
+            let mut export = |index| {
+                instance
+                    .get_func(&mut store, index)
+                    .ok_or_else(|| wasmtime::format_err!("the instance lacks a checked export"))
+            };
+            Ok(Strategy {
+                name: export(&indices.name)?,
+                display_name: export(&indices.display_name)?,
+                request_new_batch_count: export(&indices.request_new_batch_count)?,
+                select_contacts: export(&indices.select_contacts)?,
+            })
+        }
+    }
 }
 
 use v0_1_0::spoke::batches::types as wit;

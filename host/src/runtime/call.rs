@@ -325,8 +325,7 @@ impl StrategySession {
         store.limiter(|state| &mut state.memory);
         store.epoch_deadline_trap();
         Budget::arm(&mut store, &limits);
-        let instantiated =
-            tokio::time::timeout(limits.deadline, component.pre().instantiate_async(&mut store)).await;
+        let instantiated = tokio::time::timeout(limits.deadline, component.instantiate(&mut store)).await;
         let bindings = match instantiated {
             Ok(Ok(bindings)) => Arc::new(bindings),
             Ok(Err(error)) => {

@@ -9,9 +9,9 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context as _;
 
 use sha2::{Digest, Sha256};
-use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store};
 
 use super::bindings::{WIT_VERSION, v0_1_0};
 use super::cache::CompileCache;
@@ -165,6 +165,7 @@ impl Sandbox {
             wit_version: WIT_VERSION,
             path: path.clone(),
             pre,
+            exports_checked: OnceLock::new(),
             sandbox: Arc::clone(self),
         });
         let (name, display_name) = probe(&strategy).await.map_err(|failure| LoadError::ProbeFailed {
@@ -254,6 +255,8 @@ pub struct StrategyComponent {
     wit_version: &'static str,
     path: PathBuf,
     pre: v0_1_0::StrategyPre<CallState>,
+    /// Set once an instance's exports passed the type check (the load-time probe's).
+    exports_checked: OnceLock<()>,
     sandbox: Arc<Sandbox>,
 }
 
@@ -318,8 +321,22 @@ impl StrategyComponent {
         StrategySession::prepare(Arc::clone(self), limits).await
     }
 
-    pub(crate) fn pre(&self) -> &v0_1_0::StrategyPre<CallState> {
-        &self.pre
+    /// A fresh instance in `store` with its exports. The first instance's exports are
+    /// type-checked (the generated bindings check on every instance); later ones skip the
+    /// check, whose answer depends only on the component.
+    pub(crate) async fn instantiate(
+        &self,
+        store: &mut Store<CallState>,
+    ) -> wasmtime::Result<v0_1_0::Strategy> {
+        if self.exports_checked.get().is_some() {
+            // SAFETY: `exports_checked` is set only after `instantiate_async` on this same
+            // `pre` succeeded, which is what `instantiate_async_checked_before` requires.
+            #[allow(unsafe_code)]
+            return unsafe { self.pre.instantiate_async_checked_before(store).await };
+        }
+        let exports = self.pre.instantiate_async(store).await?;
+        self.exports_checked.set(()).ok();
+        Ok(exports)
     }
 
     pub(crate) fn sandbox(&self) -> &Arc<Sandbox> {

@@ -1,0 +1,229 @@
+//! Questions asked ahead. Strategies ask the same few questions request after request (is a
+//! reply waiting? how many contacts are available, up to the cap?), and each costs a round
+//! trip to the database while the strategy waits. The engine remembers what each strategy
+//! version asked on its last request and sends those questions with the texter's contact count,
+//! in one statement, while the strategy's instance is built. A question the strategy then asks
+//! is answered from that statement; any other goes to the database as before.
+//!
+//! The answers are the ones the strategy would have got: the same SQL, on the same connection,
+//! with nothing written in between. Each statement sees what was committed when it started
+//! (READ COMMITTED, or SQLite's write transaction), so an answer read a few microseconds before
+//! the strategy asked is one it could have read.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::db::{Answer, Question};
+use crate::filter::ContactFilter;
+use crate::model::Role;
+use crate::runtime::{CallJournal, HostCall};
+
+/// The most questions asked ahead for one request: enough for every shipped strategy, few
+/// enough that a strategy asking many different questions does not make the statement slow.
+const MAX_AHEAD: usize = 8;
+
+/// The most strategy versions remembered; old versions stop being asked about after a reload,
+/// so the memory is cleared when it fills.
+const MAX_REMEMBERED: usize = 256;
+
+/// Which call of a strategy the questions were asked for: a batch request asks "how many", the
+/// "request texts" button asks "any at all", so each has its own memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Operation {
+    /// `findNewCampaignContact`.
+    RequestBatch,
+    /// `hasUnassignedContactsForTexter`.
+    HasUnassigned,
+}
+
+/// What each strategy version asked on its last request, per operation.
+#[derive(Debug, Default)]
+pub(crate) struct Foresight {
+    last: Mutex<HashMap<(String, Operation), Arc<[Question]>>>,
+}
+
+impl Foresight {
+    /// The questions to ask ahead for `version` (a strategy's name and content hash) in
+    /// `operation`: the ones it asked last time, none the first time.
+    pub(crate) fn questions(&self, version: &str, operation: Operation) -> Arc<[Question]> {
+        let last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        last.get(&(version.to_string(), operation))
+            .cloned()
+            .unwrap_or_else(|| Arc::from([]))
+    }
+
+    /// Remembers what the strategy asked in `journal`, in order, without repeats.
+    pub(crate) fn remember(&self, version: &str, operation: Operation, journal: &CallJournal) {
+        let mut asked: Vec<Question> = Vec::new();
+        for call in &journal.host_calls {
+            let question = Question::from(call);
+            if !asked.contains(&question) && asked.len() < MAX_AHEAD {
+                asked.push(question);
+            }
+        }
+        let key = (version.to_string(), operation);
+        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last.get(&key).is_some_and(|known| **known == *asked) {
+            return;
+        }
+        if last.len() >= MAX_REMEMBERED {
+            last.clear();
+        }
+        last.insert(key, Arc::from(asked));
+    }
+}
+
+impl From<&HostCall> for Question {
+    fn from(call: &HostCall) -> Self {
+        match call {
+            HostCall::CountContacts { filter, cap, .. } => Question::Count {
+                filter: filter.clone(),
+                cap: *cap,
+            },
+            HostCall::AnyContact { filter, .. } => Question::Any {
+                filter: filter.clone(),
+            },
+            HostCall::AssignmentUserHasRole { role, .. } => Question::HasRole(*role),
+        }
+    }
+}
+
+/// The answers read ahead for one request, looked up by question.
+#[derive(Debug, Default)]
+pub(crate) struct Answered {
+    answers: Vec<(Question, Answer)>,
+    used: u32,
+}
+
+impl Answered {
+    /// `questions` with their `answers`, in the same order.
+    pub(crate) fn new(questions: &[Question], answers: Vec<Answer>) -> Self {
+        Answered {
+            answers: questions.iter().cloned().zip(answers).collect(),
+            used: 0,
+        }
+    }
+
+    /// The count of `filter` up to `cap`, if it was asked ahead.
+    pub(crate) fn count(&mut self, filter: &ContactFilter, cap: Option<u32>) -> Option<u32> {
+        self.find(
+            |question| matches!(question, Question::Count { filter: f, cap: c } if f == filter && *c == cap),
+        )
+        .and_then(|answer| match answer {
+            Answer::Count(count) => Some(count),
+            Answer::Flag(_) => None,
+        })
+    }
+
+    /// Whether any contact matches `filter`, if it was asked ahead.
+    pub(crate) fn any(&mut self, filter: &ContactFilter) -> Option<bool> {
+        self.flag(|question| matches!(question, Question::Any { filter: f } if f == filter))
+    }
+
+    /// Whether the assignment's user has `role`, if it was asked ahead.
+    pub(crate) fn has_role(&mut self, role: Role) -> Option<bool> {
+        self.flag(|question| *question == Question::HasRole(role))
+    }
+
+    fn flag(&mut self, wanted: impl Fn(&Question) -> bool) -> Option<bool> {
+        self.find(wanted).and_then(|answer| match answer {
+            Answer::Flag(flag) => Some(flag),
+            Answer::Count(_) => None,
+        })
+    }
+
+    fn find(&mut self, wanted: impl Fn(&Question) -> bool) -> Option<Answer> {
+        let answer = self
+            .answers
+            .iter()
+            .find(|(asked, _)| wanted(asked))
+            .map(|(_, answer)| *answer)?;
+        self.used += 1;
+        Some(answer)
+    }
+
+    /// How many of the strategy's questions were answered from here.
+    pub(crate) fn used(&self) -> u32 {
+        self.used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::ContactFilter;
+
+    fn count(cap: u32) -> HostCall {
+        HostCall::CountContacts {
+            filter: ContactFilter::available(),
+            cap: Some(cap),
+            answer: 0,
+        }
+    }
+
+    fn journal(calls: Vec<HostCall>) -> CallJournal {
+        CallJournal {
+            host_calls: calls,
+            ..CallJournal::default()
+        }
+    }
+
+    #[test]
+    fn the_last_requests_questions_are_remembered_once_each_per_operation() {
+        let foresight = Foresight::default();
+        assert!(foresight.questions("s@1", Operation::RequestBatch).is_empty());
+        let role = HostCall::AssignmentUserHasRole {
+            role: Role::VettedTexter,
+            answer: true,
+        };
+        foresight.remember(
+            "s@1",
+            Operation::RequestBatch,
+            &journal(vec![role.clone(), count(10), role, count(10), count(5)]),
+        );
+        assert_eq!(
+            *foresight.questions("s@1", Operation::RequestBatch),
+            [
+                Question::HasRole(Role::VettedTexter),
+                Question::Count {
+                    filter: ContactFilter::available(),
+                    cap: Some(10)
+                },
+                Question::Count {
+                    filter: ContactFilter::available(),
+                    cap: Some(5)
+                },
+            ]
+        );
+        assert!(foresight.questions("s@1", Operation::HasUnassigned).is_empty());
+        assert!(foresight.questions("s@2", Operation::RequestBatch).is_empty());
+        // The latest request replaces what was known, and at most MAX_AHEAD are kept.
+        foresight.remember(
+            "s@1",
+            Operation::RequestBatch,
+            &journal((0..20).map(count).collect()),
+        );
+        let questions = foresight.questions("s@1", Operation::RequestBatch);
+        assert_eq!(questions.len(), MAX_AHEAD);
+        assert_eq!(questions[0], Question::from(&count(0)));
+    }
+
+    #[test]
+    fn an_answer_is_found_only_for_the_same_question() {
+        let questions = [
+            Question::Count {
+                filter: ContactFilter::available(),
+                cap: Some(10),
+            },
+            Question::HasRole(Role::Admin),
+        ];
+        let mut answered = Answered::new(&questions, vec![Answer::Count(7), Answer::Flag(false)]);
+        assert_eq!(answered.count(&ContactFilter::available(), Some(10)), Some(7));
+        assert_eq!(answered.count(&ContactFilter::available(), Some(9)), None);
+        assert_eq!(answered.count(&ContactFilter::available(), None), None);
+        assert_eq!(answered.any(&ContactFilter::available()), None);
+        assert_eq!(answered.has_role(Role::Admin), Some(false));
+        assert_eq!(answered.has_role(Role::Texter), None);
+        assert_eq!(answered.used(), 2);
+    }
+}
