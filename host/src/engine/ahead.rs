@@ -36,10 +36,13 @@ pub(crate) enum Operation {
     HasUnassigned,
 }
 
+/// A strategy version (its name and content hash) and the operation it answered.
+type Asked = (String, Operation);
+
 /// What each strategy version asked on its last request, per operation.
 #[derive(Debug, Default)]
 pub(crate) struct Foresight {
-    last: Mutex<HashMap<(String, Operation), Arc<[Question]>>>,
+    last: Mutex<HashMap<Asked, Arc<[Question]>>>,
 }
 
 impl Foresight {
