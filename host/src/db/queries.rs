@@ -192,11 +192,6 @@ impl<DB: Dialect> Tx<DB> {
         }
     }
 
-    /// Whether statements commit as they complete.
-    pub fn is_autocommit(&self) -> bool {
-        matches!(self.work, Work::Autocommit(_))
-    }
-
     fn connection(&mut self) -> &mut DB::Connection {
         match &mut self.work {
             Work::Transaction(transaction) => transaction,
