@@ -172,7 +172,7 @@ async fn sql_answers<T: Queries>(
         organization_id: 1,
     };
     let (held, answers) = tx
-        .assigned_count_with(ASSIGNMENT, &questions, &asker)
+        .held_count_with(&questions, &asker)
         .await
         .expect("questions ahead");
     assert_eq!(answers, [Answer::Count(count), Answer::Flag(any)], "{filter:?}");

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::dialect::Dialect;
+use super::queries::{Asker, Question};
 
 use crate::filter::{AssignmentScope, ContactFilter, OffsetCondition, RequestScope, StatusFilter};
 use crate::model::Role;
@@ -108,7 +109,7 @@ pub fn push_index_order<DB: Database>(query: &mut QueryBuilder<'_, DB>, filter: 
 
 /// Appends a count of the contacts matching `filter` in `scope`, stopping at `cap`: ordered
 /// like the claim, a capped count reads at most `cap` entries of an index.
-pub fn push_count<'a, DB>(
+pub(super) fn push_count<'a, DB>(
     query: &mut QueryBuilder<'a, DB>,
     filter: &ContactFilter,
     scope: &RequestScope,
@@ -130,8 +131,11 @@ pub fn push_count<'a, DB>(
 
 /// Appends a select of the first contact matching `filter` in `scope` (its id): "is there
 /// any" reads one index entry.
-pub fn push_first<'a, DB>(query: &mut QueryBuilder<'a, DB>, filter: &ContactFilter, scope: &RequestScope)
-where
+pub(super) fn push_first<'a, DB>(
+    query: &mut QueryBuilder<'a, DB>,
+    filter: &ContactFilter,
+    scope: &RequestScope,
+) where
     DB: Dialect,
     i64: Encode<'a, DB> + Type<DB>,
     bool: Encode<'a, DB> + Type<DB>,
@@ -143,10 +147,40 @@ where
     query.push(" LIMIT 1");
 }
 
+/// Appends `questions` as a select list, `(…) AS q0, (…) AS q1, …`: each the count, first
+/// contact or role check it is, within the asker's scope.
+pub fn push_questions<'a, DB>(query: &mut QueryBuilder<'a, DB>, questions: &[Question], asker: &Asker)
+where
+    DB: Dialect,
+    i64: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    for (index, question) in questions.iter().enumerate() {
+        if index > 0 {
+            query.push(", ");
+        }
+        match question {
+            Question::Count { filter, cap } => {
+                query.push("(");
+                push_count(query, filter, &asker.scope, *cap);
+                query.push(")");
+            }
+            Question::Any { filter } => {
+                query.push("(");
+                push_first(query, filter, &asker.scope);
+                query.push(") IS NOT NULL");
+            }
+            Question::HasRole(role) => push_has_role(query, asker.user_id, asker.organization_id, *role),
+        }
+        query.push(format!(" AS q{index}"));
+    }
+}
+
 /// Appends whether `user_id` holds `role` or a higher one in `organization_id`: the highest of
 /// their roles is at least `role` exactly when one of them is (roles Spoke does not rank never
 /// count).
-pub fn push_has_role<'a, DB>(query: &mut QueryBuilder<'a, DB>, user_id: i64, organization_id: i64, role: Role)
+fn push_has_role<'a, DB>(query: &mut QueryBuilder<'a, DB>, user_id: i64, organization_id: i64, role: Role)
 where
     DB: Dialect,
     i64: Encode<'a, DB> + Type<DB>,

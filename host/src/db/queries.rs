@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{FromRow, QueryBuilder, Row, Transaction};
 
-use super::compile::{push_claim, push_count, push_first, push_has_role};
+use super::compile::{push_claim, push_count, push_first, push_questions};
 use super::dialect::Dialect;
 use crate::filter::{ContactFilter, RequestScope};
 use crate::model::{Assignment, Campaign, CampaignContact, Organization, Role, User};
@@ -125,7 +125,7 @@ pub struct AssignmentContext {
 }
 
 /// A question a strategy can ask about its request's data, as the database answers it. The
-/// engine asks some ahead of the strategy, in one statement (`Queries::assigned_count_with`).
+/// engine asks some ahead of the strategy, in one statement (`Queries::held_count_with`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Question {
     /// `count-contacts(filter, cap)`.
@@ -270,11 +270,18 @@ pub trait Queries: Send + 'static {
         scope: &RequestScope,
     ) -> impl Future<Output = sqlx::Result<bool>> + Send;
 
-    /// How many contacts `assignment_id` holds (in any campaign, as Spoke counts), with the
-    /// answers to `questions` asked for `asker`, in the same order, in one statement.
-    fn assigned_count_with(
+    /// The answers to `questions` asked for `asker`, in the same order, in one statement (none
+    /// for no questions).
+    fn answers(
         &mut self,
-        assignment_id: i64,
+        questions: &[Question],
+        asker: &Asker,
+    ) -> impl Future<Output = sqlx::Result<Vec<Answer>>> + Send;
+
+    /// How many contacts the asker's assignment holds (in any campaign, as Spoke counts), with
+    /// the answers to `questions`, in one statement.
+    fn held_count_with(
+        &mut self,
         questions: &[Question],
         asker: &Asker,
     ) -> impl Future<Output = sqlx::Result<(i64, Vec<Answer>)>> + Send;
@@ -345,6 +352,49 @@ macro_rules! fetch_by_id {
 /// builder borrowed for exactly one statement).
 macro_rules! impl_queries {
     ($db:ty) => {
+        impl Tx<$db> {
+            /// One statement: with `count_held`, the asker's assignment's contact count first,
+            /// then the answers to `questions` in order, each the SQL it runs when asked alone.
+            async fn ask(
+                &mut self,
+                count_held: bool,
+                questions: &[Question],
+                asker: &Asker,
+            ) -> sqlx::Result<(Option<i64>, Vec<Answer>)> {
+                let mut query = QueryBuilder::<$db>::new("SELECT ");
+                if count_held {
+                    query
+                        .push("(SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = ")
+                        .push_bind(asker.scope.assignment_id)
+                        .push(")");
+                    if !questions.is_empty() {
+                        query.push(", ");
+                    }
+                }
+                push_questions(&mut query, questions, asker);
+                let row = query.build().fetch_one(self.connection()).await?;
+                let held = if count_held {
+                    Some(row.try_get::<i64, _>(0)?)
+                } else {
+                    None
+                };
+                let first = usize::from(count_held);
+                let mut answers = Vec::with_capacity(questions.len());
+                for (index, question) in questions.iter().enumerate() {
+                    answers.push(match question {
+                        Question::Count { .. } => {
+                            let count: i64 = row.try_get(first + index)?;
+                            Answer::Count(u32::try_from(count).unwrap_or(u32::MAX))
+                        }
+                        Question::Any { .. } | Question::HasRole(_) => {
+                            Answer::Flag(row.try_get(first + index)?)
+                        }
+                    });
+                }
+                Ok((held, answers))
+            }
+        }
+
         impl Queries for Tx<$db> {
             /// Commits.
             async fn commit(self) -> sqlx::Result<()> {
@@ -527,53 +577,24 @@ macro_rules! impl_queries {
                 Ok(found.is_some())
             }
 
-            /// How many contacts `assignment_id` holds (in any campaign, as Spoke counts), with
-            /// the answers to `questions`, in one statement.
-            async fn assigned_count_with(
+            /// The answers to `questions` asked for `asker`, in the same order, in one statement
+            /// (none for no questions).
+            async fn answers(&mut self, questions: &[Question], asker: &Asker) -> sqlx::Result<Vec<Answer>> {
+                if questions.is_empty() {
+                    return Ok(Vec::new());
+                }
+                Ok(self.ask(false, questions, asker).await?.1)
+            }
+
+            /// How many contacts the asker's assignment holds (in any campaign, as Spoke counts),
+            /// with the answers to `questions`, in one statement.
+            async fn held_count_with(
                 &mut self,
-                assignment_id: i64,
                 questions: &[Question],
                 asker: &Asker,
             ) -> sqlx::Result<(i64, Vec<Answer>)> {
-                let mut query = QueryBuilder::<$db>::new(
-                    "SELECT (SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = ",
-                );
-                query.push_bind(assignment_id).push(") AS assigned_count");
-                for (index, question) in questions.iter().enumerate() {
-                    query.push(", ");
-                    match question {
-                        Question::Count { filter, cap } => {
-                            query.push("(");
-                            push_count(&mut query, filter, &asker.scope, *cap);
-                            query.push(")");
-                        }
-                        Question::Any { filter } => {
-                            query.push("(");
-                            push_first(&mut query, filter, &asker.scope);
-                            query.push(") IS NOT NULL");
-                        }
-                        Question::HasRole(role) => {
-                            push_has_role(&mut query, asker.user_id, asker.organization_id, *role);
-                        }
-                    }
-                    query.push(format!(" AS q{index}"));
-                }
-                let row = query.build().fetch_one(self.connection()).await?;
-                let assigned: i64 = row.try_get("assigned_count")?;
-                let mut answers = Vec::with_capacity(questions.len());
-                for (index, question) in questions.iter().enumerate() {
-                    let column = format!("q{index}");
-                    answers.push(match question {
-                        Question::Count { .. } => {
-                            let count: i64 = row.try_get(column.as_str())?;
-                            Answer::Count(u32::try_from(count).unwrap_or(u32::MAX))
-                        }
-                        Question::Any { .. } | Question::HasRole(_) => {
-                            Answer::Flag(row.try_get(column.as_str())?)
-                        }
-                    });
-                }
-                Ok((assigned, answers))
+                let (held, answers) = self.ask(true, questions, asker).await?;
+                Ok((held.unwrap_or(0), answers))
             }
 
             /// Assigns up to `limit` contacts matching `filter` to the scope's assignment, setting

@@ -14,8 +14,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::db::{Answer, Question};
-use crate::filter::ContactFilter;
-use crate::model::Role;
 use crate::runtime::{CallJournal, HostCall};
 
 /// The most questions asked ahead for one request: enough for every shipped strategy, few
@@ -28,29 +26,28 @@ const MAX_REMEMBERED: usize = 256;
 
 /// Which call of a strategy the questions were asked for: a batch request asks "how many", the
 /// "request texts" button asks "any at all", so each has its own memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Operation {
     /// `findNewCampaignContact`.
-    RequestBatch,
+    RequestBatch = 0,
     /// `hasUnassignedContactsForTexter`.
-    HasUnassigned,
+    HasUnassigned = 1,
 }
 
-/// A strategy version (its name and content hash) and the operation it answered.
-type Asked = (String, Operation);
-
-/// What each strategy version asked on its last request, per operation.
+/// What each strategy version (its name and content hash) asked on its last request, one map
+/// per operation.
 #[derive(Debug, Default)]
 pub(crate) struct Foresight {
-    last: Mutex<HashMap<Asked, Arc<[Question]>>>,
+    last: Mutex<[HashMap<String, Arc<[Question]>>; 2]>,
 }
 
 impl Foresight {
-    /// The questions to ask ahead for `version` (a strategy's name and content hash) in
-    /// `operation`: the ones it asked last time, none the first time.
+    /// The questions to ask ahead for `version` in `operation`: the ones it asked last time,
+    /// none the first time.
     pub(crate) fn questions(&self, version: &str, operation: Operation) -> Arc<[Question]> {
         let last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        last.get(&(version.to_string(), operation))
+        last[operation as usize]
+            .get(version)
             .cloned()
             .unwrap_or_else(|| Arc::from([]))
     }
@@ -64,15 +61,15 @@ impl Foresight {
                 asked.push(question);
             }
         }
-        let key = (version.to_string(), operation);
         let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if last.get(&key).is_some_and(|known| **known == *asked) {
+        let known = &mut last[operation as usize];
+        if known.get(version).is_some_and(|questions| **questions == *asked) {
             return;
         }
-        if last.len() >= MAX_REMEMBERED {
-            last.clear();
+        if known.len() >= MAX_REMEMBERED {
+            known.clear();
         }
-        last.insert(key, Arc::from(asked));
+        known.insert(version.to_string(), Arc::from(asked));
     }
 }
 
@@ -107,39 +104,12 @@ impl Answered {
         }
     }
 
-    /// The count of `filter` up to `cap`, if it was asked ahead.
-    pub(crate) fn count(&mut self, filter: &ContactFilter, cap: Option<u32>) -> Option<u32> {
-        self.find(
-            |question| matches!(question, Question::Count { filter: f, cap: c } if f == filter && *c == cap),
-        )
-        .and_then(|answer| match answer {
-            Answer::Count(count) => Some(count),
-            Answer::Flag(_) => None,
-        })
-    }
-
-    /// Whether any contact matches `filter`, if it was asked ahead.
-    pub(crate) fn any(&mut self, filter: &ContactFilter) -> Option<bool> {
-        self.flag(|question| matches!(question, Question::Any { filter: f } if f == filter))
-    }
-
-    /// Whether the assignment's user has `role`, if it was asked ahead.
-    pub(crate) fn has_role(&mut self, role: Role) -> Option<bool> {
-        self.flag(|question| *question == Question::HasRole(role))
-    }
-
-    fn flag(&mut self, wanted: impl Fn(&Question) -> bool) -> Option<bool> {
-        self.find(wanted).and_then(|answer| match answer {
-            Answer::Flag(flag) => Some(flag),
-            Answer::Count(_) => None,
-        })
-    }
-
-    fn find(&mut self, wanted: impl Fn(&Question) -> bool) -> Option<Answer> {
+    /// The answer to `question`, if it was asked ahead.
+    pub(crate) fn get(&mut self, question: &Question) -> Option<Answer> {
         let answer = self
             .answers
             .iter()
-            .find(|(asked, _)| wanted(asked))
+            .find(|(asked, _)| asked == question)
             .map(|(_, answer)| *answer)?;
         self.used += 1;
         Some(answer)
@@ -155,6 +125,7 @@ impl Answered {
 mod tests {
     use super::*;
     use crate::filter::ContactFilter;
+    use crate::model::Role;
 
     fn count(cap: u32) -> HostCall {
         HostCall::CountContacts {
@@ -221,12 +192,22 @@ mod tests {
             Question::HasRole(Role::Admin),
         ];
         let mut answered = Answered::new(&questions, vec![Answer::Count(7), Answer::Flag(false)]);
-        assert_eq!(answered.count(&ContactFilter::available(), Some(10)), Some(7));
-        assert_eq!(answered.count(&ContactFilter::available(), Some(9)), None);
-        assert_eq!(answered.count(&ContactFilter::available(), None), None);
-        assert_eq!(answered.any(&ContactFilter::available()), None);
-        assert_eq!(answered.has_role(Role::Admin), Some(false));
-        assert_eq!(answered.has_role(Role::Texter), None);
+        let count = |cap| Question::Count {
+            filter: ContactFilter::available(),
+            cap,
+        };
+        assert_eq!(answered.get(&count(Some(10))), Some(Answer::Count(7)));
+        assert_eq!(answered.get(&count(Some(9))), None);
+        assert_eq!(answered.get(&count(None)), None);
+        let any = Question::Any {
+            filter: ContactFilter::available(),
+        };
+        assert_eq!(answered.get(&any), None);
+        assert_eq!(
+            answered.get(&Question::HasRole(Role::Admin)),
+            Some(Answer::Flag(false))
+        );
+        assert_eq!(answered.get(&Question::HasRole(Role::Texter)), None);
         assert_eq!(answered.used(), 2);
     }
 }

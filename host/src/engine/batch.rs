@@ -123,7 +123,7 @@ pub(super) async fn request_batch<T: Queries>(
     let version = version_key(policy.as_ref());
     let questions = engine.foresight.questions(&version, Operation::RequestBatch);
     let (counted, session) = tokio::join!(
-        tx.assigned_count_with(context.assignment.id, &questions, &asker),
+        tx.held_count_with(&questions, &asker),
         policy.start(&settings.limits)
     );
     let ((contacts_count, answers), mut session) = (counted?, session?);
@@ -240,18 +240,8 @@ pub(super) async fn has_unassigned<T: Queries>(
     };
     let version = version_key(policy.as_ref());
     let questions = engine.foresight.questions(&version, Operation::HasUnassigned);
-    // Asked ahead only when there is something to ask: the count itself is not needed here.
-    let (answers, session) = tokio::join!(
-        async {
-            if questions.is_empty() {
-                return Ok((0, Vec::new()));
-            }
-            tx.assigned_count_with(context.assignment.id, &questions, &asker)
-                .await
-        },
-        policy.start(&settings.limits)
-    );
-    let ((_, answers), mut session) = (answers?, session?);
+    let (answers, session) = tokio::join!(tx.answers(&questions, &asker), policy.start(&settings.limits));
+    let (answers, mut session) = (answers?, session?);
     session.attach(Box::new(TxSource {
         tx,
         asker,

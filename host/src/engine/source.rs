@@ -1,13 +1,13 @@
 //! The host imports of a strategy answered on the request's own connection: the strategy sees
-//! exactly the rows the assignment will be made from. Questions asked ahead
-//! ([`super::ahead`]) are answered from their statement.
+//! exactly the rows the assignment will be made from. Every question is answered by the same
+//! SQL, from the statement that asked it ahead ([`super::ahead`]) or from one of its own.
 
 use std::any::Any;
 
 use async_trait::async_trait;
 
 use super::ahead::Answered;
-use crate::db::{Asker, Queries};
+use crate::db::{Answer, Asker, Queries, Question};
 use crate::filter::ContactFilter;
 use crate::model::Role;
 use crate::source::ContactSource;
@@ -19,31 +19,56 @@ pub(crate) struct TxSource<T: Queries> {
     pub(crate) ahead: Answered,
 }
 
+impl<T: Queries> TxSource<T> {
+    /// The answer to `question`: asked ahead, or now, with the same SQL.
+    async fn answer(&mut self, question: Question) -> anyhow::Result<Answer> {
+        if let Some(answer) = self.ahead.get(&question) {
+            return Ok(answer);
+        }
+        let answers = self
+            .tx
+            .answers(std::slice::from_ref(&question), &self.asker)
+            .await?;
+        answers
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("the database answered no question"))
+    }
+}
+
+/// The error for an answer of the wrong kind (a host bug: answers follow their questions).
+fn mismatched(answer: Answer) -> anyhow::Error {
+    anyhow::anyhow!("a question got an answer of another kind: {answer:?}")
+}
+
 #[async_trait]
 impl<T: Queries> ContactSource for TxSource<T> {
     async fn count_contacts(&mut self, filter: &ContactFilter, cap: Option<u32>) -> anyhow::Result<u32> {
-        if let Some(count) = self.ahead.count(filter, cap) {
-            return Ok(count);
+        let question = Question::Count {
+            filter: filter.clone(),
+            cap,
+        };
+        match self.answer(question).await? {
+            Answer::Count(count) => Ok(count),
+            other => Err(mismatched(other)),
         }
-        Ok(self.tx.count_contacts(filter, &self.asker.scope, cap).await?)
     }
 
     async fn any_contact(&mut self, filter: &ContactFilter) -> anyhow::Result<bool> {
-        if let Some(found) = self.ahead.any(filter) {
-            return Ok(found);
+        let question = Question::Any {
+            filter: filter.clone(),
+        };
+        match self.answer(question).await? {
+            Answer::Flag(found) => Ok(found),
+            other => Err(mismatched(other)),
         }
-        Ok(self.tx.any_contact(filter, &self.asker.scope).await?)
     }
 
     async fn assignment_user_has_role(&mut self, role: Role) -> anyhow::Result<bool> {
-        if let Some(held) = self.ahead.has_role(role) {
-            return Ok(held);
+        match self.answer(Question::HasRole(role)).await? {
+            Answer::Flag(held) => Ok(held),
+            other => Err(mismatched(other)),
         }
-        let held = self
-            .tx
-            .highest_role(self.asker.user_id, self.asker.organization_id)
-            .await?;
-        Ok(held.is_some_and(|held| held.has_at_least(role)))
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
