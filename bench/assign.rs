@@ -2,9 +2,10 @@
 //!
 //! 2. End to end, the WASM `vetted-texters` against the same rules compiled natively, through
 //!    the same engine seam, on PostgreSQL and SQLite (a 100,000-contact campaign, batches of 100).
-//! 3. On a 1,000,000-contact campaign (PostgreSQL): our request against the bare claim statement
-//!    and against Spoke's query sequence (a full count of the available contacts, then the
-//!    claim), with the `EXPLAIN ANALYZE` plans.
+//! 3. On a 1,000,000-contact campaign (PostgreSQL): our request against the bare claim statement,
+//!    against our request's own statements sent alone (no strategy, no engine), and against
+//!    Spoke's query sequence (a full count of the available contacts, then the claim), with the
+//!    `EXPLAIN ANALYZE` plans.
 //! 6. Campaigns of 10^4, 10^5 and 10^6 contacts sharing one table: request latency by size.
 //!
 //! Every comparison interleaves its contenders in rounds (alternating which goes first). Data
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::Value;
 use spoke_batches::config::Environment;
-use spoke_batches::db::{Database, push_claim};
+use spoke_batches::db::{Asker, Database, Dialect, Queries, Question, push_claim};
 use spoke_batches::engine::{BatchRequest, Caller, Engine, Policy, Sandboxed};
 use spoke_batches::filter::{ContactFilter, RequestScope};
 use spoke_batches::registry::StrategyRegistry;
@@ -243,6 +244,45 @@ async fn floor_claim(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i64) 
     elapsed
 }
 
+/// The statements our request sends, alone: the assignment's context, the texter's contact count
+/// with the strategy's questions asked ahead, and the claim, autocommitted on one connection as
+/// the engine sends them, without the strategy or the engine. `questions` are the ones the
+/// strategy asked (from an explained request); the campaign does not enforce texting hours, so
+/// the default offsets compile exactly as the engine's. Returns the time and the answers.
+async fn statements_alone(
+    pool: &sqlx::PgPool,
+    assignment_id: i64,
+    questions: &[Question],
+) -> (Duration, usize) {
+    let started = Instant::now();
+    let mut tx = sqlx::Postgres::begin_single_write(pool)
+        .await
+        .expect("connection");
+    let context = tx
+        .assignment_context(assignment_id, None)
+        .await
+        .expect("context")
+        .expect("the assignment exists");
+    let asker = Asker {
+        scope: RequestScope {
+            campaign_id: context.assignment.campaign_id,
+            assignment_id,
+            offsets: Default::default(),
+        },
+        user_id: context.assignment.user_id,
+        organization_id: context.organization.as_ref().expect("organization").id,
+    };
+    let (_, answers) = tx.held_count_with(questions, &asker).await.expect("questions");
+    let ids = tx
+        .claim(&ContactFilter::available(), &asker.scope, 100, Utc::now())
+        .await
+        .expect("claim");
+    tx.commit().await.expect("commit");
+    let elapsed = started.elapsed();
+    assert_eq!(ids.len(), 100);
+    (elapsed, answers.len())
+}
+
 async fn spoke_sequence(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i64) -> Duration {
     let started = Instant::now();
     let available: i64 = sqlx::query_scalar(SPOKE_COUNT)
@@ -297,6 +337,7 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
     let campaign = big["campaignId"].as_i64().expect("campaignId");
     let (ours, _) = texter(big, 0);
     let (floor_assignment, _) = texter(big, 1);
+    let (alone_assignment, _) = texter(big, 2);
     let (spoke_assignment, _) = texter(big, 3);
     let strategy = engine
         .request_batch(batch(ours))
@@ -304,44 +345,67 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
         .expect("warm-up request")
         .strategy
         .unwrap_or_default();
+    // The questions the strategy asks, for the statements-alone contender to send.
+    let (_, trace) = engine
+        .explain_batch(batch(ours), None)
+        .await
+        .expect("explained request");
+    let questions: Vec<Question> = trace.host_calls.iter().map(Question::from).collect();
     for _ in 0..3 {
         timed_batch(engine, ours, None).await;
         floor_claim(pool, campaign, floor_assignment).await;
+        statements_alone(pool, alone_assignment, &questions).await;
         spoke_sequence(pool, campaign, spoke_assignment).await;
     }
-    let (mut ours_ms, mut floor_ms, mut spoke_ms) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut floor_ratios, mut spoke_ratios) = (Vec::new(), Vec::new());
+    let (mut ours_ms, mut floor_ms, mut alone_ms, mut spoke_ms) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut floor_ratios, mut alone_ratios, mut engine_ratios, mut spoke_ratios) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..FLOOR_ROUNDS {
-        let (mut o, mut f, mut s) = (Vec::new(), Vec::new(), Vec::new());
-        for turn in 0..3 {
+        let (mut o, mut f, mut a, mut s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for turn in 0..4 {
             for _ in 0..FLOOR_PER_ROUND {
-                match (round + turn) % 3 {
+                match (round + turn) % 4 {
                     0 => o.push(timed_batch(engine, ours, None).await),
                     1 => f.push(floor_claim(pool, campaign, floor_assignment).await),
+                    2 => {
+                        let (elapsed, answered) = statements_alone(pool, alone_assignment, &questions).await;
+                        assert_eq!(answered, questions.len());
+                        a.push(elapsed);
+                    }
                     _ => s.push(spoke_sequence(pool, campaign, spoke_assignment).await),
                 }
             }
         }
         floor_ratios.push(median_ms(&o) / median_ms(&f));
+        alone_ratios.push(median_ms(&a) / median_ms(&f));
+        engine_ratios.push(median_ms(&o) / median_ms(&a));
         spoke_ratios.push(median_ms(&s) / median_ms(&o));
         ours_ms.extend(o);
         floor_ms.extend(f);
+        alone_ms.extend(a);
         spoke_ms.extend(s);
         // As in benchmarks 2 and 6, the round's batches go back (not timed): the texters'
         // holdings, which Spoke's count of an assignment's contacts reads, stay one round's.
-        for assignment in [ours, floor_assignment, spoke_assignment] {
+        for assignment in [ours, floor_assignment, alone_assignment, spoke_assignment] {
             engine
                 .release(assignment, Caller::Operator, false)
                 .await
                 .expect("release");
         }
     }
-    let (o, f, s) = (
+    let (o, f, a, s) = (
         Spread::of_ms(&ours_ms),
         Spread::of_ms(&floor_ms),
+        Spread::of_ms(&alone_ms),
         Spread::of_ms(&spoke_ms),
     );
-    let (fr, sr) = (Spread::of(&floor_ratios), Spread::of(&spoke_ratios));
+    let (fr, ar, er, sr) = (
+        Spread::of(&floor_ratios),
+        Spread::of(&alone_ratios),
+        Spread::of(&engine_ratios),
+        Spread::of(&spoke_ratios),
+    );
     let plan_claim = explain_claim(pool, campaign, floor_assignment).await;
     let plan_count = explain(pool, SPOKE_COUNT, &[campaign]).await;
     let plan_spoke_claim = explain(pool, SPOKE_CLAIM, &[spoke_assignment, campaign]).await;
@@ -351,34 +415,51 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
          10,000), batches of 100; {FLOOR_ROUNDS} interleaved rounds of {FLOOR_PER_ROUND} requests \
          per contender, each round's batches released after it (not timed). Ours is the whole \
          request (strategy `{strategy}`, the campaign's default, as in Spoke's measurement); the \
-         floor is our claim statement alone, autocommitted; Spoke's sequence is its full count of \
-         the available contacts, then its claim. All three \
+         floor is our claim statement alone, autocommitted; \"our statements alone\" are the three \
+         statements our request sends (the assignment's context, the texter's contact count with \
+         the strategy's {} questions, the claim), sent directly without the strategy or the \
+         engine, which splits our distance from the floor into the statements' share and the \
+         engine's and sandbox's; Spoke's sequence is its full count of the available contacts, \
+         then its claim. All four \
          run on the same database, which has our claim index. Targets: at most 1.10x the floor, \
          at least 10x faster than Spoke's sequence, and 10x faster than Spoke's real code (111 ms \
          p50 here, `SPOKE-PERF-FACTS.md`).\n\n\
          | contender | p50 ms | p90 ms | p99 ms |\n|---|---|---|---|\n\
          | ours (whole request) | {:.2} | {:.2} | {:.2} |\n\
          | (a) bare claim | {:.2} | {:.2} | {:.2} |\n\
+         | our statements alone | {:.2} | {:.2} | {:.2} |\n\
          | (b) Spoke's sequence | {:.2} | {:.2} | {:.2} |\n\n\
          | comparison (median of the rounds' ratios) | median | rounds' IQR | target |\n|---|---|---|---|\n\
          | ours / bare claim | **{:.2}x** | {:.2} – {:.2} | ≤ 1.10x |\n\
+         | our statements alone / bare claim | {:.2}x | {:.2} – {:.2} | |\n\
+         | ours / our statements alone (engine and sandbox) | {:.2}x | {:.2} – {:.2} | |\n\
          | Spoke's sequence / ours | **{:.1}x** faster | {:.1} – {:.1} | ≥ 10x |\n\
          | Spoke's real code (111 ms) / ours | **{:.0}x** faster | | ≥ 10x |\n\n\
          Plan of the claim (ours and the floor):\n\n```\n{plan_claim}\n```\n\n\
          Plan of Spoke's count:\n\n```\n{plan_count}\n```\n\n\
          Plan of Spoke's claim:\n\n```\n{plan_spoke_claim}\n```\n",
+        questions.len(),
         o.p50,
         o.p90,
         o.p99,
         f.p50,
         f.p90,
         f.p99,
+        a.p50,
+        a.p90,
+        a.p99,
         s.p50,
         s.p90,
         s.p99,
         fr.p50,
         fr.p25,
         fr.p75,
+        ar.p50,
+        ar.p25,
+        ar.p75,
+        er.p50,
+        er.p25,
+        er.p75,
         sr.p50,
         sr.p25,
         sr.p75,

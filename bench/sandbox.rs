@@ -3,9 +3,11 @@
 //! `request-new-batch-count` whose host imports are answered from memory, against the same logic
 //! compiled natively behind the same `ContactSource` trait.
 //!
-//! Criterion measures each contender; an interleaved run (rounds alternating the two, so both
-//! see the same machine noise) gives the difference and the ratio with their spread. The
-//! interleaved figures are written to `bench/out/1-sandbox.md` for `bench/RESULTS.md`.
+//! Criterion measures each contender; an interleaved run (rounds taking the contenders in turn,
+//! so all see the same machine noise) gives the difference and the ratio with their spread, and
+//! a third contender, a fresh store and instance dropped without a call, shows how much of the
+//! difference is instantiation and teardown alone. The interleaved figures are written to
+//! `bench/out/1-sandbox.md` for `bench/RESULTS.md`.
 //!
 //! Needs `make strategies` first (`make bench` does it).
 
@@ -55,6 +57,13 @@ async fn wasm_call(
     }
 }
 
+/// A fresh store and instance, dropped without a call: what instantiation and teardown cost.
+async fn instance_only(component: &Arc<StrategyComponent>, limits: &Arc<SandboxLimits>) {
+    if let Err(error) = component.prepare(Arc::clone(limits)).await {
+        panic!("{error}");
+    }
+}
+
 async fn native_call(request: &StrategyRequest, source: &MemorySource) -> u32 {
     let mut source = source.clone();
     common::vetted_texters_count(request, &mut source).await
@@ -67,6 +76,7 @@ fn main() {
     let component = runtime
         .block_on(sandbox.load_file(&dist))
         .unwrap_or_else(|error| panic!("{error} (run `make strategies` first)"));
+    let limits = Arc::clone(sandbox.limits());
     let (request, source) = fixture();
     assert_eq!(runtime.block_on(wasm_call(&component, &request, &source)), 100);
     assert_eq!(runtime.block_on(native_call(&request, &source)), 100);
@@ -86,30 +96,33 @@ fn main() {
     // Interleaved: rounds alternate the contenders, so both see the same noise.
     const ROUNDS: usize = 60;
     const CALLS: u32 = 200;
-    let (mut wasm, mut native, mut differences, mut ratios) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut wasm, mut instance, mut native, mut differences, mut ratios) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        let time = |wasm_first: bool| {
+        let time = |contender: usize| {
             let started = Instant::now();
             for _ in 0..CALLS {
-                if wasm_first {
-                    runtime.block_on(wasm_call(&component, &request, &source));
-                } else {
-                    runtime.block_on(native_call(&request, &source));
-                }
+                match contender {
+                    0 => runtime.block_on(wasm_call(&component, &request, &source)),
+                    1 => runtime.block_on(native_call(&request, &source)),
+                    _ => {
+                        runtime.block_on(instance_only(&component, &limits));
+                        0
+                    }
+                };
             }
             started.elapsed().as_secs_f64() * 1e6 / f64::from(CALLS)
         };
-        // Alternate which goes first, too.
-        let (w, n) = if round % 2 == 0 {
-            let w = time(true);
-            (w, time(false))
-        } else {
-            let n = time(false);
-            (time(true), n)
-        };
+        // Rotate which goes first, too.
+        let mut times = [0.0; 3];
+        for turn in 0..3 {
+            let contender = (round + turn) % 3;
+            times[contender] = time(contender);
+        }
+        let [w, n, i] = times;
         wasm.push(w);
         native.push(n);
+        instance.push(i);
         differences.push(w - n);
         ratios.push(w / n);
     }
@@ -119,12 +132,18 @@ fn main() {
          Fresh store + instance of `vetted-texters` (pooling allocator, `InstancePre`) and one \
          `request-new-batch-count` (a role check and a capped count answered from memory), against \
          the same rules compiled natively behind the same trait; {ROUNDS} interleaved rounds of \
-         {CALLS} calls each. Target: under 10 µs more than native.\n\n\
+         {CALLS} calls each, the contenders in turn. Target: under 10 µs more than native. The \
+         second row is a fresh store and instance dropped without a call (wasmtime's \
+         instantiation and the pooling allocator's reset of the instance's memory and tables): \
+         the share of the overhead that does not depend on the strategy or its host calls.\n\n\
          | contender | median µs per call |\n|---|---|\n\
-         | WASM component | {:.2} |\n| native | {:.3} |\n\n\
+         | WASM component (fresh store and instance, one call) | {:.2} |\n\
+         | fresh store and instance only, no call | {:.2} |\n\
+         | native | {:.3} |\n\n\
          | comparison | median | interquartile range |\n|---|---|---|\n\
          | WASM − native (µs) | **{:.2}** | {:.2} – {:.2} |\n| WASM / native | {:.0}x | |\n",
         Spread::of(&wasm).p50,
+        Spread::of(&instance).p50,
         Spread::of(&native).p50,
         difference.p50,
         difference.p25,

@@ -12,7 +12,7 @@ use spoke_batches::engine::{Policy, PolicySession};
 use spoke_batches::filter::{AssignmentScope, ContactFilter, ContactSelection, StatusFilter, TimezoneScope};
 use spoke_batches::model::Role;
 use spoke_batches::runtime::{
-    BatchPlan, CallJournal, CallReport, LimitOverrides, StrategyFailure, StrategyRequest,
+    BatchPlan, CallJournal, CallReport, HostCall, LimitOverrides, StrategyFailure, StrategyRequest,
 };
 use spoke_batches::source::ContactSource;
 
@@ -168,7 +168,9 @@ pub fn write_section(file: &str, markdown: &str) {
     }
 }
 
-/// `vetted-texters`' rules compiled natively, behind the engine's [`Policy`] seam.
+/// `vetted-texters`' rules compiled natively, behind the engine's [`Policy`] seam. Its session
+/// records its questions in the journal as a component's does, so the engine asks them ahead
+/// for it too and the two contenders send the same statements.
 pub struct NativeVettedTexters;
 
 /// A session of [`NativeVettedTexters`].
@@ -212,6 +214,44 @@ pub async fn vetted_texters_count(request: &StrategyRequest, source: &mut dyn Co
         .unwrap_or(0)
 }
 
+/// A source that records each question and its answer, as the sandbox's host imports do.
+struct Recording<'a> {
+    source: &'a mut dyn ContactSource,
+    calls: &'a mut Vec<HostCall>,
+}
+
+#[async_trait]
+impl ContactSource for Recording<'_> {
+    async fn count_contacts(&mut self, filter: &ContactFilter, cap: Option<u32>) -> anyhow::Result<u32> {
+        let answer = self.source.count_contacts(filter, cap).await?;
+        self.calls.push(HostCall::CountContacts {
+            filter: filter.clone(),
+            cap,
+            answer,
+        });
+        Ok(answer)
+    }
+
+    async fn any_contact(&mut self, filter: &ContactFilter) -> anyhow::Result<bool> {
+        let answer = self.source.any_contact(filter).await?;
+        self.calls.push(HostCall::AnyContact {
+            filter: filter.clone(),
+            answer,
+        });
+        Ok(answer)
+    }
+
+    async fn assignment_user_has_role(&mut self, role: Role) -> anyhow::Result<bool> {
+        let answer = self.source.assignment_user_has_role(role).await?;
+        self.calls.push(HostCall::AssignmentUserHasRole { role, answer });
+        Ok(answer)
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        unreachable!("a recording wraps a borrowed source for one call and is never taken back")
+    }
+}
+
 #[async_trait]
 impl Policy for NativeVettedTexters {
     fn name(&self) -> &str {
@@ -245,7 +285,11 @@ impl PolicySession for NativeSession {
             .source
             .as_deref_mut()
             .expect("the engine attaches the source first");
-        let value = vetted_texters_count(request, source).await;
+        let mut recording = Recording {
+            source,
+            calls: &mut self.journal.host_calls,
+        };
+        let value = vetted_texters_count(request, &mut recording).await;
         Ok(CallReport {
             value,
             fuel_used: 0,
