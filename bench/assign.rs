@@ -204,8 +204,6 @@ fn end_to_end_section(results: &[(&str, Interleaved)]) -> String {
 
 // ---- 3. Against the bare claim and Spoke's sequence --------------------------------------------
 
-/// One round per order of the four contenders.
-const FLOOR_ROUNDS: usize = 24;
 const FLOOR_PER_ROUND: usize = 5;
 
 /// Spoke's count of available contacts (the whole campaign, every request).
@@ -249,12 +247,8 @@ async fn floor_claim(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i64) 
 /// with the strategy's questions asked ahead, and the claim, autocommitted on one connection as
 /// the engine sends them, without the strategy or the engine. `questions` are the ones the
 /// strategy asked (from an explained request); the campaign does not enforce texting hours, so
-/// the default offsets compile exactly as the engine's. Returns the time and the answers.
-async fn statements_alone(
-    pool: &sqlx::PgPool,
-    assignment_id: i64,
-    questions: &[Question],
-) -> (Duration, usize) {
+/// the default offsets compile exactly as the engine's.
+async fn statements_alone(pool: &sqlx::PgPool, assignment_id: i64, questions: &[Question]) -> Duration {
     let started = Instant::now();
     let mut tx = sqlx::Postgres::begin_single_write(pool)
         .await
@@ -281,7 +275,8 @@ async fn statements_alone(
     tx.commit().await.expect("commit");
     let elapsed = started.elapsed();
     assert_eq!(ids.len(), 100);
-    (elapsed, answers.len())
+    assert_eq!(answers.len(), questions.len());
+    elapsed
 }
 
 async fn spoke_sequence(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i64) -> Duration {
@@ -331,21 +326,6 @@ async fn explain_claim(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i64
     lines.join("\n")
 }
 
-/// Every order of four contenders ([`FLOOR_ROUNDS`] of them): each runs in every position and
-/// right after each of the others equally often, so what the one before it leaves in the
-/// caches (Spoke's full count reads the whole table) weighs on all alike.
-fn every_order() -> Vec<[usize; 4]> {
-    let mut orders = Vec::new();
-    for code in 0..4 * 4 * 4 * 4 {
-        let order = [code / 64, code / 16 % 4, code / 4 % 4, code % 4];
-        if (0..4).all(|contender| order.contains(&contender)) {
-            orders.push(order);
-        }
-    }
-    debug_assert_eq!(orders.len(), FLOOR_ROUNDS);
-    orders
-}
-
 async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
     let Database::Postgres(pool) = engine.database() else {
         unreachable!("benchmark 3 runs on PostgreSQL")
@@ -377,18 +357,16 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut floor_ratios, mut alone_ratios, mut engine_ratios, mut spoke_ratios) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for order in every_order() {
+    // One round per order of the four contenders.
+    let orders = common::every_order(4);
+    for order in &orders {
         let (mut o, mut f, mut a, mut s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for contender in order {
+        for &contender in order {
             for _ in 0..FLOOR_PER_ROUND {
                 match contender {
                     0 => o.push(timed_batch(engine, ours, None).await),
                     1 => f.push(floor_claim(pool, campaign, floor_assignment).await),
-                    2 => {
-                        let (elapsed, answered) = statements_alone(pool, alone_assignment, &questions).await;
-                        assert_eq!(answered, questions.len());
-                        a.push(elapsed);
-                    }
+                    2 => a.push(statements_alone(pool, alone_assignment, &questions).await),
                     _ => s.push(spoke_sequence(pool, campaign, spoke_assignment).await),
                 }
             }
@@ -428,7 +406,7 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
     format!(
         "## 3. Against the floor and against Spoke\n\n\
          PostgreSQL, campaign of 1,000,000 contacts (one table with campaigns of 100,000 and \
-         10,000), batches of 100; {FLOOR_ROUNDS} interleaved rounds of {FLOOR_PER_ROUND} requests \
+         10,000), batches of 100; {} interleaved rounds of {FLOOR_PER_ROUND} requests \
          per contender, one round in each order of the four contenders, each round's batches \
          released after it (not timed). Ours is the whole \
          request (strategy `{strategy}`, the campaign's default, as in Spoke's measurement); the \
@@ -455,6 +433,7 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
          Plan of the claim (ours and the floor):\n\n```\n{plan_claim}\n```\n\n\
          Plan of Spoke's count:\n\n```\n{plan_count}\n```\n\n\
          Plan of Spoke's claim:\n\n```\n{plan_spoke_claim}\n```\n",
+        orders.len(),
         questions.len(),
         o.p50,
         o.p90,

@@ -93,30 +93,31 @@ fn main() {
     });
     group.finish();
 
-    // Interleaved: rounds alternate the contenders, so both see the same noise.
+    // Interleaved: each round takes the contenders in one of their orders, so all see the same
+    // noise and none always runs after the same other.
     const ROUNDS: usize = 60;
     const CALLS: u32 = 200;
     let (mut wasm, mut instance, mut native, mut differences, mut ratios) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
+    let orders = common::every_order(3);
+    for order in orders.iter().cycle().take(ROUNDS) {
         let time = |contender: usize| {
             let started = Instant::now();
             for _ in 0..CALLS {
                 match contender {
-                    0 => runtime.block_on(wasm_call(&component, &request, &source)),
-                    1 => runtime.block_on(native_call(&request, &source)),
-                    _ => {
-                        runtime.block_on(instance_only(&component, &limits));
-                        0
+                    0 => {
+                        runtime.block_on(wasm_call(&component, &request, &source));
                     }
-                };
+                    1 => {
+                        runtime.block_on(native_call(&request, &source));
+                    }
+                    _ => runtime.block_on(instance_only(&component, &limits)),
+                }
             }
             started.elapsed().as_secs_f64() * 1e6 / f64::from(CALLS)
         };
-        // Rotate which goes first, too.
         let mut times = [0.0; 3];
-        for turn in 0..3 {
-            let contender = (round + turn) % 3;
+        for &contender in order {
             times[contender] = time(contender);
         }
         let [w, n, i] = times;
@@ -132,7 +133,7 @@ fn main() {
          Fresh store + instance of `vetted-texters` (pooling allocator, `InstancePre`) and one \
          `request-new-batch-count` (a role check and a capped count answered from memory), against \
          the same rules compiled natively behind the same trait; {ROUNDS} interleaved rounds of \
-         {CALLS} calls each, the contenders in turn. Target: under 10 µs more than native. The \
+         {CALLS} calls each, every order of the contenders in turn. Target: under 10 µs more than native. The \
          second row is a fresh store and instance dropped without a call (wasmtime's \
          instantiation and the pooling allocator's reset of the instance's memory and tables): \
          the share of the overhead that does not depend on the strategy or its host calls.\n\n\

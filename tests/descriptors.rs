@@ -154,9 +154,6 @@ async fn sql_answers<T: Queries>(
     cap: Option<u32>,
     limit: u32,
 ) -> (u32, bool, Vec<i64>, i64) {
-    let count = tx.count_contacts(filter, scope, cap).await.expect("count");
-    let any = tx.any_contact(filter, scope).await.expect("any");
-    // The same questions asked ahead, in one statement, get the same answers.
     let questions = [
         Question::Count {
             filter: filter.clone(),
@@ -171,6 +168,19 @@ async fn sql_answers<T: Queries>(
         user_id: 5,
         organization_id: 1,
     };
+    // Each question asked alone, as a strategy's question not asked ahead is.
+    let mut alone = Vec::new();
+    for question in &questions {
+        alone.extend(
+            tx.answers(std::slice::from_ref(question), &asker)
+                .await
+                .expect("a question alone"),
+        );
+    }
+    let [Answer::Count(count), Answer::Flag(any)] = alone[..] else {
+        panic!("answers of the wrong kind: {alone:?}");
+    };
+    // The same questions asked ahead, in one statement, get the same answers.
     let (held, answers) = tx
         .held_count_with(&questions, &asker)
         .await

@@ -159,6 +159,26 @@ impl Spread {
     }
 }
 
+/// Every order of `n` contenders (each a permutation of `0..n`). Taking one order per round,
+/// each contender runs in every position and right after each of the others equally often, so
+/// what the one before leaves behind (warm caches, a full-table scan) weighs on all alike.
+pub fn every_order(n: usize) -> Vec<Vec<usize>> {
+    let mut orders = vec![Vec::new()];
+    for contender in 0..n {
+        orders = orders
+            .into_iter()
+            .flat_map(|order: Vec<usize>| {
+                (0..=order.len()).map(move |at| {
+                    let mut longer = order.clone();
+                    longer.insert(at, contender);
+                    longer
+                })
+            })
+            .collect();
+    }
+    orders
+}
+
 /// Writes one benchmark's section of `bench/RESULTS.md` (and prints it).
 pub fn write_section(file: &str, markdown: &str) {
     println!("{markdown}");

@@ -131,11 +131,8 @@ pub(super) fn push_count<'a, DB>(
 
 /// Appends a select of the first contact matching `filter` in `scope` (its id): "is there
 /// any" reads one index entry.
-pub(super) fn push_first<'a, DB>(
-    query: &mut QueryBuilder<'a, DB>,
-    filter: &ContactFilter,
-    scope: &RequestScope,
-) where
+fn push_first<'a, DB>(query: &mut QueryBuilder<'a, DB>, filter: &ContactFilter, scope: &RequestScope)
+where
     DB: Dialect,
     i64: Encode<'a, DB> + Type<DB>,
     bool: Encode<'a, DB> + Type<DB>,

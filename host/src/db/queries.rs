@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{FromRow, QueryBuilder, Row, Transaction};
 
-use super::compile::{push_claim, push_count, push_first, push_questions};
+use super::compile::{push_claim, push_count, push_questions};
 use super::dialect::Dialect;
 use crate::filter::{ContactFilter, RequestScope};
 use crate::model::{Assignment, Campaign, CampaignContact, Organization, Role, User};
@@ -262,13 +262,6 @@ pub trait Queries: Send + 'static {
         scope: &RequestScope,
         cap: Option<u32>,
     ) -> impl Future<Output = sqlx::Result<u32>> + Send;
-
-    /// Whether any contact matches `filter` in `scope`.
-    fn any_contact(
-        &mut self,
-        filter: &ContactFilter,
-        scope: &RequestScope,
-    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
 
     /// The answers to `questions` asked for `asker`, in the same order, in one statement (none
     /// for no questions).
@@ -560,21 +553,6 @@ macro_rules! impl_queries {
                     .fetch_one(self.connection())
                     .await?;
                 Ok(u32::try_from(count).unwrap_or(u32::MAX))
-            }
-
-            /// Whether any contact matches `filter` in `scope`.
-            async fn any_contact(
-                &mut self,
-                filter: &ContactFilter,
-                scope: &RequestScope,
-            ) -> sqlx::Result<bool> {
-                let mut query = QueryBuilder::<$db>::new("");
-                push_first(&mut query, filter, scope);
-                let found: Option<i64> = query
-                    .build_query_scalar()
-                    .fetch_optional(self.connection())
-                    .await?;
-                Ok(found.is_some())
             }
 
             /// The answers to `questions` asked for `asker`, in the same order, in one statement
