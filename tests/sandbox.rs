@@ -415,3 +415,45 @@ async fn a_session_asks_nothing_before_its_data_is_attached() {
         .unwrap();
     assert_eq!(counted.value, 5);
 }
+
+#[tokio::test]
+async fn a_detached_session_gives_back_its_data_and_asks_nothing_more() {
+    let strategy = loaded().await.get("all-texters");
+    let scenario = Scenario::new().with_contacts(5, None, NeedsMessage, false, "-5_1");
+    let mut session = strategy
+        .prepare(std::sync::Arc::new(test_limits()))
+        .await
+        .unwrap();
+    session.attach(Box::new(scenario.source()));
+    let counted = session
+        .request_new_batch_count(&scenario.request())
+        .await
+        .unwrap();
+    assert_eq!(counted.value, 5);
+    // The engine detaches before its claim and drops the instance while the claim runs.
+    let (source, journal) = session.detach();
+    assert!(
+        source
+            .into_any()
+            .downcast::<spoke_batches::source::MemorySource>()
+            .is_ok(),
+        "the attached source comes back"
+    );
+    assert!(
+        !journal.host_calls.is_empty(),
+        "with the questions the strategy asked"
+    );
+    assert!(
+        session.journal().host_calls.is_empty(),
+        "the journal went with it"
+    );
+    // The instance is still there, but nothing is left for it to ask about.
+    let failure = session
+        .request_new_batch_count(&scenario.request())
+        .await
+        .unwrap_err();
+    let FailureKind::Host(reason) = &failure.kind else {
+        panic!("expected a host failure, got {failure}");
+    };
+    assert!(reason.contains("no request data"), "{reason}");
+}

@@ -333,10 +333,10 @@ impl PolicySession for NativeSession {
         &self.journal
     }
 
-    fn finish(self: Box<Self>) -> (Box<dyn ContactSource>, CallJournal) {
+    fn detach(&mut self) -> (Box<dyn ContactSource>, CallJournal) {
         (
-            self.source.expect("the engine attaches the source first"),
-            self.journal,
+            self.source.take().expect("the engine attaches the source first"),
+            std::mem::take(&mut self.journal),
         )
     }
 }

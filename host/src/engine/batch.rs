@@ -166,7 +166,8 @@ pub(super) async fn request_batch<T: Queries>(
     let selected = session.select_contacts(&strategy_request, plan).await?;
     trace.fuel_used += selected.fuel_used;
     let selection = selected.value;
-    let (source, journal) = session.finish();
+    // The session keeps its instance until the claim is on its way (see below).
+    let (source, journal) = session.detach();
     engine
         .foresight
         .remember(&version, Operation::RequestBatch, &journal);
@@ -196,7 +197,12 @@ pub(super) async fn request_batch<T: Queries>(
         return Ok((answer(&context, Some(policy.name())), trace));
     }
     let gate = engine.gates.enter(context.campaign.id).await;
-    let claimed = tx.claim(&batch.filter, &scope, limit, request.now).await?;
+    // The instance is torn down (its pool slot resets the pages it wrote) while the database
+    // claims: `join!` polls the claim first, which sends it, then drops the session.
+    let (claimed, ()) = tokio::join!(tx.claim(&batch.filter, &scope, limit, request.now), async move {
+        drop(session)
+    });
+    let claimed = claimed?;
     if run.dry_run {
         tx.rollback().await?;
     } else {

@@ -51,8 +51,15 @@ pub trait PolicySession: Send {
     /// What the strategy asked and logged so far.
     fn journal(&self) -> &CallJournal;
 
-    /// Ends the session, giving back the data source (and with it the transaction).
-    fn finish(self: Box<Self>) -> (Box<dyn ContactSource>, CallJournal);
+    /// Gives back the data source (and with it the transaction) and the journal, leaving the
+    /// session to be dropped when convenient: the engine drops a component's session while the
+    /// claim runs, so the instance's teardown costs the request no time.
+    fn detach(&mut self) -> (Box<dyn ContactSource>, CallJournal);
+
+    /// Ends the session, giving back the data source and the journal.
+    fn finish(mut self: Box<Self>) -> (Box<dyn ContactSource>, CallJournal) {
+        self.detach()
+    }
 }
 
 /// A strategy component, run in the sandbox: what the engine serves.
@@ -105,7 +112,7 @@ impl PolicySession for StrategySession {
         StrategySession::journal(self)
     }
 
-    fn finish(self: Box<Self>) -> (Box<dyn ContactSource>, CallJournal) {
-        StrategySession::finish(*self)
+    fn detach(&mut self) -> (Box<dyn ContactSource>, CallJournal) {
+        StrategySession::detach(self)
     }
 }

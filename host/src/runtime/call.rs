@@ -418,6 +418,18 @@ impl StrategySession {
         (state.source, state.journal)
     }
 
+    /// Gives back the data source and what the strategy asked and logged, keeping the instance:
+    /// dropping the session afterwards only tears the instance down (the pool slot resets the
+    /// pages it wrote), so its owner can do that while it waits on something else. Calls made
+    /// after this have no data to ask about.
+    pub fn detach(&mut self) -> (Box<dyn ContactSource>, CallJournal) {
+        let state = self.store.data_mut();
+        (
+            std::mem::replace(&mut state.source, Box::new(Detached)),
+            std::mem::take(&mut state.journal),
+        )
+    }
+
     /// The journal so far.
     pub fn journal(&self) -> &CallJournal {
         &self.store.data().journal
