@@ -6,11 +6,15 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use spoke_batches::model::MessageStatus::NeedsMessage;
 use spoke_batches::registry::{StrategyRegistry, StrategyStatus};
-use spoke_batches::runtime::{BatchPlan, FailureKind, LoadError, Sandbox, SandboxLimits, StrategyFailure};
+use spoke_batches::runtime::{
+    BatchPlan, FailureKind, LoadError, Sandbox, SandboxLimits, StrategyComponent, StrategyFailure,
+    StrategySession,
+};
 use support::{Scenario, install, loaded, test_limits};
 
 /// A `hostile` request whose campaign title picks the misbehaviour.
@@ -391,10 +395,14 @@ async fn a_session_asks_nothing_before_its_data_is_attached() {
     let scenario = Scenario::new().with_contacts(5, None, NeedsMessage, false, "-5_1");
     // An instance built ahead of its data (as the engine does while the database works)
     // answers every question with a host error, not with data from anywhere else.
-    let mut session = strategy
-        .prepare(std::sync::Arc::new(test_limits()))
-        .await
-        .unwrap();
+    let mut session = strategy.prepare(Arc::new(test_limits())).await.unwrap();
+    fails_for_want_of_data(&mut session, &scenario).await;
+    // Attached, a fresh session of the same strategy counts the scenario's contacts.
+    counted_session(&strategy, &scenario).await;
+}
+
+/// Asserts that `session`'s next call fails with the host error of a session without data.
+async fn fails_for_want_of_data(session: &mut StrategySession, scenario: &Scenario) {
     let failure = session
         .request_new_batch_count(&scenario.request())
         .await
@@ -403,33 +411,26 @@ async fn a_session_asks_nothing_before_its_data_is_attached() {
         panic!("expected a host failure, got {failure}");
     };
     assert!(reason.contains("no request data"), "{reason}");
-    // Attached, a fresh session of the same strategy counts the scenario's contacts.
-    let mut session = strategy
-        .prepare(std::sync::Arc::new(test_limits()))
-        .await
-        .unwrap();
+}
+
+/// A fresh session of `strategy` with `scenario`'s data attached, after a first call that
+/// counted the scenario's 5 contacts.
+async fn counted_session(strategy: &Arc<StrategyComponent>, scenario: &Scenario) -> StrategySession {
+    let mut session = strategy.prepare(Arc::new(test_limits())).await.unwrap();
     session.attach(Box::new(scenario.source()));
     let counted = session
         .request_new_batch_count(&scenario.request())
         .await
         .unwrap();
     assert_eq!(counted.value, 5);
+    session
 }
 
 #[tokio::test]
 async fn a_detached_session_gives_back_its_data_and_asks_nothing_more() {
     let strategy = loaded().await.get("all-texters");
     let scenario = Scenario::new().with_contacts(5, None, NeedsMessage, false, "-5_1");
-    let mut session = strategy
-        .prepare(std::sync::Arc::new(test_limits()))
-        .await
-        .unwrap();
-    session.attach(Box::new(scenario.source()));
-    let counted = session
-        .request_new_batch_count(&scenario.request())
-        .await
-        .unwrap();
-    assert_eq!(counted.value, 5);
+    let mut session = counted_session(&strategy, &scenario).await;
     // The engine detaches before its claim and drops the instance while the claim runs.
     let (source, journal) = session.detach();
     assert!(
@@ -448,12 +449,5 @@ async fn a_detached_session_gives_back_its_data_and_asks_nothing_more() {
         "the journal went with it"
     );
     // The instance is still there, but nothing is left for it to ask about.
-    let failure = session
-        .request_new_batch_count(&scenario.request())
-        .await
-        .unwrap_err();
-    let FailureKind::Host(reason) = &failure.kind else {
-        panic!("expected a host failure, got {failure}");
-    };
-    assert!(reason.contains("no request data"), "{reason}");
+    fails_for_want_of_data(&mut session, &scenario).await;
 }
