@@ -134,7 +134,7 @@ fn median_ms(durations: &[Duration]) -> f64 {
 
 // ---- 2. End to end, WASM against native --------------------------------------------------------
 
-const E2E_ROUNDS: usize = 40;
+const E2E_ROUNDS: usize = 100;
 const E2E_PER_ROUND: usize = 10;
 
 async fn wasm_vs_native(
