@@ -413,9 +413,8 @@ impl StrategySession {
 
     /// Ends the session, giving back the data source (e.g. to commit its transaction) and
     /// what the strategy asked and logged.
-    pub fn finish(self) -> (Box<dyn ContactSource>, CallJournal) {
-        let state = self.store.into_data();
-        (state.source, state.journal)
+    pub fn finish(mut self) -> (Box<dyn ContactSource>, CallJournal) {
+        self.detach()
     }
 
     /// Gives back the data source and what the strategy asked and logged, keeping the instance:
