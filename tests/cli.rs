@@ -377,3 +377,24 @@ async fn explain_and_replay_show_the_decision_read_only() {
         1
     );
 }
+
+/// `seed ... | head` closes stdout before the answer is written: the command finishes its work
+/// and exits without panicking.
+#[tokio::test]
+async fn a_closed_stdout_is_not_a_panic() {
+    let db = TestDb::sqlite().await;
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
+        .arg("--database-url")
+        .arg(&db.url)
+        .args(["seed", "--contacts", "20", "--quiet"])
+        .stdout(writer)
+        .output()
+        .expect("run spoke-batches");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    let (ok, listed) = run(&db, &["has-unassigned", "--assignment-id", "1"]);
+    assert!(ok, "the seed's work is done: {listed}");
+}

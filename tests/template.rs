@@ -184,3 +184,92 @@ fn new_scaffolds_a_strategy_from_the_template_and_builds_it() {
     assert_eq!(answer["error"]["code"], "BAD_NAME", "{answer}");
     assert!(!strategies.join("Door_Knockers").exists());
 }
+
+/// A copy of this repository's tracked files in a temporary folder, as a user's clone is, with
+/// only the `vetted-texters` strategy (the template; every strategy would be rebuilt in the copy).
+fn copy_of_the_repository() -> tempfile::TempDir {
+    let root = workspace_root();
+    let copy = tempfile::tempdir().unwrap();
+    let listed = Command::new("git")
+        .arg("-C")
+        .arg(&root)
+        .args(["ls-files", "-z"])
+        .output()
+        .expect("run git ls-files");
+    assert!(listed.status.success(), "git ls-files failed");
+    for file in listed
+        .stdout
+        .split(|&byte| byte == 0)
+        .filter(|name| !name.is_empty())
+    {
+        let relative = Path::new(std::str::from_utf8(file).unwrap());
+        let skipped = relative.starts_with("strategies")
+            && relative.components().count() > 2
+            && !relative.starts_with("strategies/vetted-texters");
+        if skipped || !root.join(relative).is_file() {
+            continue;
+        }
+        let target = copy.path().join(relative);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(root.join(relative), &target).unwrap();
+    }
+    copy
+}
+
+/// Runs the binary in `dir` with `args` only (default flags) and returns (success, its JSON).
+/// Builds go to a target folder of their own: the copy's guest artifacts must not replace the
+/// ones other tests are loading.
+fn run_in(dir: &Path, args: &[&str]) -> (bool, Value) {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+        .join("readme-copy");
+    let output = Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
+        .current_dir(dir)
+        .args(args)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("SPOKE_BATCHES_STRATEGIES")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run spoke-batches");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let answer = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|error| panic!("{error}: {stdout}"));
+    (output.status.success(), answer)
+}
+
+/// The README's "Writing a strategy" commands, copied as they are and run from the root of a
+/// copy of the repository with default flags: `spoke-batches new my-policy`, then
+/// `spoke-batches check strategies/dist/my-policy.wasm`.
+#[test]
+fn the_readme_author_commands_work_from_the_repository_root_with_default_flags() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    for command in [
+        "spoke-batches new my-policy",
+        "spoke-batches check strategies/dist/my-policy.wasm",
+    ] {
+        assert!(readme.contains(command), "the README shows `{command}`");
+    }
+    let copy = copy_of_the_repository();
+    let (ok, answer) = run_in(copy.path(), &["new", "my-policy"]);
+    assert!(ok, "{answer}");
+    assert_eq!(answer["created"], "strategies/my-policy", "{answer}");
+    assert_eq!(answer["component"], "strategies/dist/my-policy.wasm", "{answer}");
+    assert!(copy.path().join("strategies/dist/my-policy.wasm").is_file());
+
+    let (ok, report) = run_in(
+        copy.path(),
+        &["check", "strategies/dist/my-policy.wasm", "--json"],
+    );
+    assert!(ok, "{report}");
+    let (ok, listed) = run_in(copy.path(), &["strategies"]);
+    assert!(ok, "{listed}");
+    let entry = listed["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["name"] == "my-policy")
+        .cloned()
+        .unwrap_or_else(|| panic!("my-policy not listed: {listed}"));
+    assert_eq!(entry["status"], "loaded", "{entry}");
+}

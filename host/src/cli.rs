@@ -321,7 +321,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match execute(cli).await {
         Ok(Value::Null) => ExitCode::SUCCESS,
         Ok(answer) => {
-            println!("{answer}");
+            print_stdout(&answer.to_string());
             ExitCode::SUCCESS
         }
         Err(error) if error.code.is_empty() => ExitCode::FAILURE,
@@ -351,7 +351,22 @@ fn init_logging(serving: bool) {
 
 /// Prints the one JSON object of a failed command.
 pub fn print_error(code: &str, message: &str) {
-    println!("{}", json!({"error": {"code": code, "message": message}}));
+    print_stdout(&json!({"error": {"code": code, "message": message}}).to_string());
+}
+
+/// Writes `text` and a newline to stderr, dropping it quietly when stderr is closed.
+fn print_stderr(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// Writes `text` and a newline to stdout. A reader that went away (`seed ... | head`) is not an
+/// error of the command's: the work is done, so the line is dropped quietly instead of
+/// panicking as `println!` would.
+pub fn print_stdout(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
 }
 
 fn caller(texter_id: Option<i64>) -> Caller {
@@ -434,9 +449,9 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             }
             let passed = results.iter().all(|result| result.passed);
             if json {
-                println!("{}", json!({ "passed": passed, "cases": results }));
+                print_stdout(&json!({ "passed": passed, "cases": results }).to_string());
             } else {
-                println!("{}", fixtures::human(&results));
+                print_stdout(&fixtures::human(&results));
             }
             if passed {
                 Ok(Value::Null)
@@ -447,9 +462,9 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
         Command::Check { file, json } => {
             let report = check::check(&file, limits).await;
             if json {
-                println!("{}", serde_json::to_value(&report).unwrap_or_default());
+                print_stdout(&serde_json::to_value(&report).unwrap_or_default().to_string());
             } else {
-                println!("{}", check::human(&report));
+                print_stdout(&check::human(&report));
             }
             if report.ok {
                 Ok(Value::Null)
@@ -678,14 +693,14 @@ async fn serve(
         None => None,
     };
     let example = example_request(&state_engine, address, has_token).await;
-    println!(
-        "{}",
-        json!({"listening": format!("http://{address}"), "dashboard": format!("http://{address}/"),
+    print_stdout(
+        &json!({"listening": format!("http://{address}"), "dashboard": format!("http://{address}/"),
                "compiled": sandbox.compilations(), "example": example})
+        .to_string(),
     );
-    eprintln!("Dashboard: http://{address}/");
+    print_stderr(&format!("Dashboard: http://{address}/"));
     if let Some(example) = &example {
-        eprintln!("Try:       {example}");
+        print_stderr(&format!("Try:       {example}"));
     }
     tracing::info!(%address, "serving");
     service::serve(listener, state)

@@ -133,7 +133,11 @@ pub fn scaffold(
 /// Builds the new crate: with the repository's `make strategies` when the sources sit in the
 /// repository, else with cargo directly.
 fn build(sources: &Path, dist: &Path, created: &Path, name: &str) -> Result<PathBuf, ScaffoldError> {
-    let root = sources.parent().unwrap_or(Path::new("."));
+    // `strategies` (the default) has the parent "", which names no directory to run in.
+    let root = match sources.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
     let output = if root.join("Makefile").is_file() {
         Command::new("make")
             .arg("--no-print-directory")

@@ -79,8 +79,18 @@ pub enum DemoError {
 /// The RNG seed: the same demo every time.
 const RNG_SEED: u64 = 42;
 
-/// The demo campaign's `join_token`.
-const JOIN_TOKEN: &str = "demo-join-token";
+/// A fresh `join_token` for a seeded campaign: 32 letters and digits from a cryptographically
+/// secure generator seeded by the operating system (`rand::rng`). Anyone holding a campaign's
+/// token may join it, so a well-known one would open every seeded campaign (also one `--add`ed
+/// to a real database) to anyone who read this source.
+fn random_join_token() -> String {
+    use rand::Rng;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
 
 /// Contacts per `INSERT`: 3,000 rows of 9 bound columns are 27,000 parameters, under SQLite's
 /// limit of 32,766 per statement (PostgreSQL allows 65,535).
@@ -199,6 +209,7 @@ macro_rules! impl_seed {
                 user_ids.push(user_id);
             }
 
+            let join_token = random_join_token();
             let campaign_id = insert_returning_id!(
                 $db,
                 tx,
@@ -214,7 +225,7 @@ macro_rules! impl_seed {
                 false,
                 true,
                 100_i32,
-                JOIN_TOKEN,
+                join_token.as_str(),
                 // The organization's hours apply (Spoke's default), and it does not enforce
                 // them: the demo hands out contacts at any hour of the day.
                 false,
@@ -292,7 +303,7 @@ macro_rules! impl_seed {
                 campaign_id,
                 contacts: options.contacts,
                 texters,
-                join_token: JOIN_TOKEN.to_string(),
+                join_token,
             })
         }
     };
@@ -364,10 +375,14 @@ mod tests {
         .await
         .unwrap();
         assert!(has_data(&db).await.unwrap());
-        assert_eq!(
-            (summary.contacts, summary.join_token.as_str()),
-            (5_000, "demo-join-token")
-        );
+        assert_eq!(summary.contacts, 5_000);
+        assert_eq!(summary.join_token.len(), 32, "{}", summary.join_token);
+        assert!(summary.join_token.chars().all(|c| c.is_ascii_alphanumeric()));
+        let stored: String = sqlx::query_scalar("SELECT join_token FROM campaign")
+            .fetch_one(sqlite(&db))
+            .await
+            .unwrap();
+        assert_eq!(stored, summary.join_token, "the answer gives the stored token");
         let roles: Vec<&str> = summary.texters.iter().map(|texter| texter.role).collect();
         assert_eq!(
             roles,
@@ -391,7 +406,7 @@ mod tests {
             "SELECT COUNT(*) FROM user_organization WHERE role = 'TEXTER'" => 4,
             "SELECT COUNT(*) FROM campaign" => 1,
             "SELECT COUNT(*) FROM campaign WHERE is_started AND NOT is_archived AND use_dynamic_assignment \
-             AND batch_size = 100 AND join_token = 'demo-join-token' AND due_by IS NULL AND features IS NULL \
+             AND batch_size = 100 AND due_by IS NULL AND features IS NULL \
              AND NOT override_organization_texting_hours AND texting_hours_enforced \
              AND texting_hours_start = 9 AND texting_hours_end = 21 AND timezone = 'US/Eastern'" => 1,
             "SELECT COUNT(*) FROM assignment WHERE max_contacts IS NULL" => 7,
@@ -478,6 +493,10 @@ mod tests {
         let second = seed_demo(&db, &options(20, 0, true)).await.unwrap();
         assert_ne!(second.campaign_id, first.campaign_id);
         assert_ne!(second.organization_id, first.organization_id);
+        assert_ne!(
+            second.join_token, first.join_token,
+            "every seeded campaign has its own token"
+        );
         assert_eq!(count(&db, "SELECT COUNT(*) FROM campaign").await, 2);
         assert_eq!(count(&db, "SELECT COUNT(*) FROM campaign_contact").await, 50);
         assert_eq!(
