@@ -129,3 +129,20 @@ test("the bridge folder holds only its runtime files, with no dependencies", () 
     }
   }
 });
+
+test("the example one-line folders have the generated form and load under their folder's name", () => {
+  const examples = path.join(__dirname, "extension");
+  const form =
+    /^module\.exports = require\("\.\.\/spoke-batches"\)\.strategy\(\{ name: "([^"]+)", strategy: "([^"]+)", displayName: "([^"]+)" \}\);\n$/;
+  const folders = fs.readdirSync(examples).filter((entry) => entry !== "spoke-batches").sort();
+  assert.ok(folders.length >= 6);
+  for (const folder of folders) {
+    const file = path.join(examples, folder, "index.js");
+    const match = form.exec(fs.readFileSync(file, "utf8"));
+    assert.ok(match, `${file} is not one generated line`);
+    assert.equal(match[1], folder);
+    const policy = require(file);
+    assert.equal(policy.name, folder);
+    assert.equal(policy.displayName(), match[3]);
+  }
+});
