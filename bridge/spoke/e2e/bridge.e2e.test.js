@@ -109,11 +109,17 @@ function endToEnd() {
     return rows[0].print;
   }
 
-  /** Texting: some of what texters hold gets its first text, some of that a reply. */
+  /**
+   * Texting: every second needsMessage contact a texter holds gets its first text, every tenth
+   * a reply. By rank within the assignment, not by id, so the counts a texter ends up with do
+   * not depend on which contacts a claim without an order picked.
+   */
   function simulateTexting(schema) {
     return schema.knex.raw(
-      "UPDATE campaign_contact SET message_status = CASE WHEN id % 5 = 0 THEN 'needsResponse' ELSE 'messaged' END " +
-        "WHERE assignment_id IS NOT NULL AND message_status = 'needsMessage' AND id % 2 = 0"
+      "UPDATE campaign_contact c SET message_status = CASE WHEN ranked.rank % 10 = 0 THEN 'needsResponse' ELSE 'messaged' END " +
+        "FROM (SELECT id, row_number() OVER (PARTITION BY assignment_id ORDER BY id) AS rank FROM campaign_contact " +
+        "WHERE assignment_id IS NOT NULL AND message_status = 'needsMessage') AS ranked " +
+        "WHERE c.id = ranked.id AND ranked.rank % 2 = 0"
     );
   }
 
