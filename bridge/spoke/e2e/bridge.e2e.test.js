@@ -12,7 +12,10 @@ const assert = require("node:assert/strict");
 const http = require("http");
 const path = require("path");
 
-const bridge = require("../spoke-batches");
+// The strategy folders Spoke would load: the committed examples, or (SPOKE_BRIDGE_EXTENSION_DIR)
+// what `spoke-batches spoke-extension --out DIR` wrote; the bridge is the one inside them.
+const EXTENSION_DIR = process.env.SPOKE_BRIDGE_EXTENSION_DIR || path.join(__dirname, "..", "test", "extension");
+const bridge = require(path.join(EXTENSION_DIR, "spoke-batches"));
 const { SpokeDriver } = require("./spoke-driver");
 const { spokeAllTexters } = require("./spoke-policies");
 const { createSchema, getJson, missingInputs, postJson, runCli, seed, serve } = require("./support");
@@ -21,7 +24,6 @@ const TOKEN = "e2e-bridge-token-0123456789";
 const NOW = "2026-12-01T14:30:00Z"; // 9:30 in New York, before 9:00 everywhere west of it
 const CONTACTS = 6000;
 const EXTRA_TEXTERS = 32;
-const EXTENSION_DIR = path.join(__dirname, "..", "test", "extension");
 const STRATEGIES = [
   "all-texters",
   "fewer-than-n-replies",
