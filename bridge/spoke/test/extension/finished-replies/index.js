@@ -1,0 +1,1 @@
+module.exports = require("../spoke-batches").strategy({ name: "finished-replies", strategy: "finished-replies", displayName: "After finishing current replies" });

@@ -1,0 +1,1 @@
+module.exports = require("../spoke-batches").strategy({ name: "sb-vetted-texters", strategy: "vetted-texters", displayName: "Vetted Texters can request a new batch" });
