@@ -1,0 +1,1 @@
+// Placeholder: the Spoke bridge (a CommonJS module) replaces this file.
