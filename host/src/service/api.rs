@@ -88,8 +88,7 @@ pub async fn explain(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DecisionBody {
-    /// Present (`null` included) so a bridge says which strategy Spoke chose; `null` means
-    /// the campaign's first enabled one.
+    /// The strategy Spoke chose; `null` (or absent) means the campaign's first enabled one.
     strategy: Option<String>,
     mode: DecisionMode,
     texter_id: Option<i64>,
