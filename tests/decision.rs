@@ -296,17 +296,65 @@ async fn spokes_default_plan_follows_its_formula(db: &TestDb) {
     }
     let cases = [
         // N = 3: min(3, 3, 3).
-        Case { batch_size: Some(3), max_contacts: None, held: 0, available: 8, count_cap: 3, count: 3, number_contacts: 3 },
+        Case {
+            batch_size: Some(3),
+            max_contacts: None,
+            held: 0,
+            available: 8,
+            count_cap: 3,
+            count: 3,
+            number_contacts: 3,
+        },
         // No batch size: N = 300, the count caps it: min(300, 8, 8).
-        Case { batch_size: None, max_contacts: None, held: 0, available: 8, count_cap: 300, count: 8, number_contacts: 8 },
+        Case {
+            batch_size: None,
+            max_contacts: None,
+            held: 0,
+            available: 8,
+            count_cap: 300,
+            count: 8,
+            number_contacts: 8,
+        },
         // 4 held + 5 > 6: 6 - 4.
-        Case { batch_size: Some(5), max_contacts: Some(6), held: 4, available: 8, count_cap: 5, count: 5, number_contacts: 2 },
+        Case {
+            batch_size: Some(5),
+            max_contacts: Some(6),
+            held: 4,
+            available: 8,
+            count_cap: 5,
+            count: 5,
+            number_contacts: 2,
+        },
         // Already above max_contacts: Spoke's number goes negative.
-        Case { batch_size: Some(5), max_contacts: Some(3), held: 4, available: 8, count_cap: 5, count: 5, number_contacts: -1 },
+        Case {
+            batch_size: Some(5),
+            max_contacts: Some(3),
+            held: 4,
+            available: 8,
+            count_cap: 5,
+            count: 5,
+            number_contacts: -1,
+        },
         // Batch size 0: N = 300 (0 is falsy) but the batch size caps everything at 0.
-        Case { batch_size: Some(0), max_contacts: None, held: 0, available: 8, count_cap: 0, count: 0, number_contacts: 0 },
+        Case {
+            batch_size: Some(0),
+            max_contacts: None,
+            held: 0,
+            available: 8,
+            count_cap: 0,
+            count: 0,
+            number_contacts: 0,
+        },
         // max_contacts 0 is falsy: no limit.
-        Case { batch_size: Some(10), max_contacts: Some(0), held: 2, available: 4, count_cap: 10, count: 4, number_contacts: 4 },
+        Case {
+            batch_size: Some(10),
+            max_contacts: Some(0),
+            held: 2,
+            available: 4,
+            count_cap: 10,
+            count: 4,
+            number_contacts: 4,
+        },
     ];
     let service = Service::start(engine(db, &[]).await).await;
     for (i, case) in cases.iter().enumerate() {
@@ -351,7 +399,11 @@ async fn spokes_default_plan_follows_its_formula(db: &TestDb) {
                 "case {i}: {body}"
             );
         } else {
-            assert_eq!(body["selection"], Value::Null, "case {i}: no selection for no contacts");
+            assert_eq!(
+                body["selection"],
+                Value::Null,
+                "case {i}: no selection for no contacts"
+            );
         }
     }
 }
@@ -380,9 +432,15 @@ async fn an_explicit_plan_is_the_one_select_contacts_saw(db: &TestDb) {
     let (status, body) = decide(json!({"numberContacts": 7, "contactsCount": 3})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["plan"], json!({"numberContacts": 7, "contactsCount": 3}));
-    assert_eq!(body["countCap"], 7, "the plan's number is what the texter asks for");
+    assert_eq!(
+        body["countCap"], 7,
+        "the plan's number is what the texter asks for"
+    );
     assert_eq!(body["count"], 7);
-    assert_eq!(body["selection"]["batchQuery"]["limit"], 4, "7 - 3: select-contacts saw both");
+    assert_eq!(
+        body["selection"]["batchQuery"]["limit"], 4,
+        "7 - 3: select-contacts saw both"
+    );
     let (_, body) = decide(json!({"numberContacts": 9, "contactsCount": 0})).await;
     assert_eq!(body["selection"]["batchQuery"]["limit"], 9);
     // No contacts to claim: Spoke claims nothing, so the strategy is not asked to select.
@@ -429,10 +487,30 @@ async fn bad_requests_are_refused_like_the_other_endpoints(db: &TestDb) {
     seed(db).await;
     let service = Service::start(engine(db, &[]).await).await;
     let cases = [
-        (100, json!({"strategy": "nope", "mode": "batch", "texterId": 5}), StatusCode::BAD_REQUEST, "UNKNOWN_STRATEGY"),
-        (100, json!({"strategy": "all-texters", "mode": "batch", "texterId": 5, "extra": 1}), StatusCode::BAD_REQUEST, "BAD_REQUEST"),
-        (100, json!({"strategy": "all-texters", "mode": "hasAny", "texterId": 5}), StatusCode::BAD_REQUEST, "BAD_REQUEST"),
-        (100, json!({"strategy": "all-texters", "texterId": 5}), StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        (
+            100,
+            json!({"strategy": "nope", "mode": "batch", "texterId": 5}),
+            StatusCode::BAD_REQUEST,
+            "UNKNOWN_STRATEGY",
+        ),
+        (
+            100,
+            json!({"strategy": "all-texters", "mode": "batch", "texterId": 5, "extra": 1}),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+        ),
+        (
+            100,
+            json!({"strategy": "all-texters", "mode": "hasAny", "texterId": 5}),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+        ),
+        (
+            100,
+            json!({"strategy": "all-texters", "texterId": 5}),
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+        ),
         (
             100,
             json!({"strategy": "all-texters", "mode": "has-any", "texterId": 5,
@@ -454,12 +532,26 @@ async fn bad_requests_are_refused_like_the_other_endpoints(db: &TestDb) {
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
         ),
-        (100, json!({"strategy": "all-texters", "mode": "batch", "texterId": 9}), StatusCode::FORBIDDEN, "FORBIDDEN"),
-        (999, json!({"strategy": "all-texters", "mode": "batch", "texterId": 5}), StatusCode::NOT_FOUND, "NOT_FOUND"),
+        (
+            100,
+            json!({"strategy": "all-texters", "mode": "batch", "texterId": 9}),
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+        ),
+        (
+            999,
+            json!({"strategy": "all-texters", "mode": "batch", "texterId": 5}),
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+        ),
     ];
     for (assignment, body, status, code) in cases {
         let (answered, answer) = service.decide(assignment, body.clone()).await;
-        assert_eq!((answered, answer["error"]["code"].as_str()), (status, Some(code)), "{body}: {answer}");
+        assert_eq!(
+            (answered, answer["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {answer}"
+        );
     }
     let (_, answer) = service
         .decide(100, json!({"strategy": "nope", "mode": "batch", "texterId": 5}))
@@ -474,8 +566,14 @@ async fn bad_requests_are_refused_like_the_other_endpoints(db: &TestDb) {
     let (status, answer) = service
         .decide(100, json!({"strategy": null, "mode": "batch", "texterId": 5}))
         .await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("UNKNOWN_STRATEGY")));
-    assert!(answer["error"]["message"].as_str().unwrap().contains("(gone)"), "{answer}");
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("UNKNOWN_STRATEGY"))
+    );
+    assert!(
+        answer["error"]["message"].as_str().unwrap().contains("(gone)"),
+        "{answer}"
+    );
 }
 
 async fn the_claim_order_is_sent_only_with_the_claim_index(db: &TestDb) {
@@ -483,14 +581,20 @@ async fn the_claim_order_is_sent_only_with_the_claim_index(db: &TestDb) {
     let body = json!({"strategy": "all-texters", "mode": "batch", "texterId": 5, "now": NOW});
     let first = Service::start(engine(db, &[]).await).await;
     let (_, answer) = first.decide(100, body.clone()).await;
-    assert_eq!(answer["claimOrder"], "claim-index", "our migrations create the index");
+    assert_eq!(
+        answer["claimOrder"], "claim-index",
+        "our migrations create the index"
+    );
     // A schema Spoke created: no host migrations, no host indexes.
     db.exec("DROP TABLE _sqlx_migrations").await;
     for index in HostIndex::ALL {
         db.exec(&format!("DROP INDEX {}", index.name())).await;
     }
     let (_, answer) = first.decide(100, body.clone()).await;
-    assert_eq!(answer["claimOrder"], "claim-index", "looked up once, not per request");
+    assert_eq!(
+        answer["claimOrder"], "claim-index",
+        "looked up once, not per request"
+    );
     let without = Service::start(engine(db, &[]).await).await;
     let (status, answer) = without.decide(100, body.clone()).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -504,7 +608,9 @@ async fn the_claim_order_is_sent_only_with_the_claim_index(db: &TestDb) {
     let told = engine(db, &[]).await;
     told.know_claim_index(false);
     let told = Service::start(told).await;
-    let (_, answer) = told.decide(100, json!({"strategy": "all-texters", "mode": "has-any"})).await;
+    let (_, answer) = told
+        .decide(100, json!({"strategy": "all-texters", "mode": "has-any"}))
+        .await;
     assert!(answer.get("claimOrder").is_none(), "{answer}");
 }
 
@@ -541,7 +647,14 @@ async fn the_cli_prints_the_same_json_as_http(db: &TestDb) {
             json!({"strategy": null, "mode": "has-any"}),
         ),
         (
-            vec!["--strategy", "all-texters", "--number-contacts", "2", "--contacts-count", "1"],
+            vec![
+                "--strategy",
+                "all-texters",
+                "--number-contacts",
+                "2",
+                "--contacts-count",
+                "1",
+            ],
             json!({"strategy": "all-texters", "mode": "batch", "plan": {"numberContacts": 2, "contactsCount": 1}}),
         ),
     ];
@@ -558,7 +671,10 @@ async fn the_cli_prints_the_same_json_as_http(db: &TestDb) {
     let (ok, answer) = run(db, &["decision", "--assignment-id", "100", "--strategy", "nope"]);
     assert!(!ok);
     assert_eq!(answer["error"]["code"], "UNKNOWN_STRATEGY");
-    let (ok, answer) = run(db, &["decision", "--assignment-id", "100", "--number-contacts", "3"]);
+    let (ok, answer) = run(
+        db,
+        &["decision", "--assignment-id", "100", "--number-contacts", "3"],
+    );
     assert!(!ok, "a plan needs both numbers");
     assert_eq!(answer["error"]["code"], "BAD_ARGUMENT");
 }
@@ -718,8 +834,14 @@ async fn spoke_extension_writes_the_bridge_and_one_line_per_strategy() {
     );
     assert!(ok, "{answer}");
     assert_eq!(answer["strategies"][0]["folder"], "sb-vetted-texters");
-    assert!(!out.join("spoke-batches/stale.js").exists(), "the bridge folder is written afresh");
-    assert!(out.join("all-texters/index.js").is_file(), "other folders are left alone");
+    assert!(
+        !out.join("spoke-batches/stale.js").exists(),
+        "the bridge folder is written afresh"
+    );
+    assert!(
+        out.join("all-texters/index.js").is_file(),
+        "other folders are left alone"
+    );
     let module = std::fs::read_to_string(out.join("sb-vetted-texters/index.js")).unwrap();
     assert!(
         module.contains(r#"name: "sb-vetted-texters", strategy: "vetted-texters""#),
@@ -745,5 +867,8 @@ async fn spoke_extension_writes_the_bridge_and_one_line_per_strategy() {
     let (ok, answer) = fresh(&["--prefix", "SB_"]);
     assert!(!ok);
     assert_eq!(answer["error"]["code"], "BAD_NAME");
-    assert!(!repo.join("elsewhere").exists(), "nothing written for a refused command");
+    assert!(
+        !repo.join("elsewhere").exists(),
+        "nothing written for a refused command"
+    );
 }

@@ -21,8 +21,8 @@ use crate::registry::StrategyRegistry;
 use crate::reload::{Reloader, watch_sources};
 use crate::runtime::{Sandbox, SandboxLimits};
 use crate::scaffold;
-use crate::spoke_extension::{self, BridgedStrategy, ExtensionError};
 use crate::service::{self, AppState, bind, check_exposure};
+use crate::spoke_extension::{self, BridgedStrategy, ExtensionError};
 
 /// Runs Spoke's dynamic-assignment batch strategies as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -648,14 +648,15 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
         } => {
             let registry = load_registry(&cli.strategies_dir, limits).await?;
             let strategies = bridged_strategies(&registry, &names, &cli.strategies_dir)?;
-            let written = spoke_extension::write_extension(&out, &strategies, &prefix, force).map_err(|error| {
-                let code = match error {
-                    ExtensionError::BadName(_) | ExtensionError::ReservedName => "BAD_NAME",
-                    ExtensionError::Exists(_) => "EXISTS",
-                    ExtensionError::Io { .. } => "IO",
-                };
-                CliError::new(code, error)
-            })?;
+            let written =
+                spoke_extension::write_extension(&out, &strategies, &prefix, force).map_err(|error| {
+                    let code = match error {
+                        ExtensionError::BadName(_) | ExtensionError::ReservedName => "BAD_NAME",
+                        ExtensionError::Exists(_) => "EXISTS",
+                        ExtensionError::Io { .. } => "IO",
+                    };
+                    CliError::new(code, error)
+                })?;
             Ok(serde_json::to_value(written).unwrap_or_default())
         }
         Command::HasUnassigned {
@@ -859,7 +860,11 @@ fn bridged_strategies(
                 format!(
                     "strategy `{name}` is not loaded from {}; loaded strategies: {}",
                     dir.display(),
-                    if loaded.is_empty() { "none".to_string() } else { loaded.join(", ") }
+                    if loaded.is_empty() {
+                        "none".to_string()
+                    } else {
+                        loaded.join(", ")
+                    }
                 ),
             )),
         })

@@ -71,10 +71,14 @@ pub enum ExtensionError {
     )]
     BadName(String),
     /// The folder the bridge itself takes.
-    #[error("a strategy folder cannot be named `{BRIDGE_FOLDER}`: the bridge takes that folder; use --prefix")]
+    #[error(
+        "a strategy folder cannot be named `{BRIDGE_FOLDER}`: the bridge takes that folder; use --prefix"
+    )]
     ReservedName,
     /// The output folder has files already.
-    #[error("{0} exists and is not empty; choose another --out, or pass --force to replace the folders it writes")]
+    #[error(
+        "{0} exists and is not empty; choose another --out, or pass --force to replace the folders it writes"
+    )]
     Exists(PathBuf),
     /// Writing failed.
     #[error("cannot write {path}: {reason}")]

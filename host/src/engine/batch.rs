@@ -58,7 +58,9 @@ pub(super) fn version_key(policy: &dyn Policy) -> String {
 
 /// Takes the data source (with the request's unit of work) back from a finished strategy
 /// session.
-pub(super) fn take_back<T: Queries>(source: Box<dyn crate::source::ContactSource>) -> Result<TxSource<T>, EngineError> {
+pub(super) fn take_back<T: Queries>(
+    source: Box<dyn crate::source::ContactSource>,
+) -> Result<TxSource<T>, EngineError> {
     match source.into_any().downcast::<TxSource<T>>() {
         Ok(source) => Ok(*source),
         Err(_) => Err(EngineError::Internal(

@@ -18,7 +18,7 @@ use super::policy::{Policy, Sandboxed};
 use super::source::TxSource;
 use super::{Caller, Engine, EngineError, MAX_NUMBER_CONTACTS, sizing};
 use crate::config::CampaignSettings;
-use crate::db::{Answer, Asker, Question, Queries};
+use crate::db::{Answer, Asker, Queries, Question};
 use crate::filter::{ContactSelection, TimezoneOffsets};
 use crate::registry::StrategyRegistry;
 use crate::runtime::{BatchPlan, StrategyComponent};

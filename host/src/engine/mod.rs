@@ -20,7 +20,9 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 pub use campaigns::{CampaignOverview, CampaignView};
-pub use decision::{ClaimOrder, DecisionMode, DecisionPlan, DecisionRequest, MAX_CONTACTS_COUNT, StrategyDecision};
+pub use decision::{
+    ClaimOrder, DecisionMode, DecisionPlan, DecisionRequest, MAX_CONTACTS_COUNT, StrategyDecision,
+};
 pub use error::EngineError;
 pub use explain::{Decision, Trace};
 pub use policy::{Policy, PolicySession, Sandboxed};
