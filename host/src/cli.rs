@@ -22,7 +22,7 @@ use crate::reload::{Reloader, watch_sources};
 use crate::runtime::{Sandbox, SandboxLimits};
 use crate::scaffold;
 use crate::service::{self, AppState, bind, check_exposure};
-use crate::spoke_extension::{self, BridgedStrategy, ExtensionError};
+use crate::spoke_extension::{self, ExtensionError};
 
 /// Runs Spoke's dynamic-assignment batch strategies as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -647,10 +647,12 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             force,
         } => {
             let registry = load_registry(&cli.strategies_dir, limits).await?;
-            let strategies = bridged_strategies(&registry, &names, &cli.strategies_dir)?;
-            let written =
-                spoke_extension::write_extension(&out, &strategies, &prefix, force).map_err(|error| {
+            let written = spoke_extension::bridged_strategies(&registry, &names, &cli.strategies_dir)
+                .and_then(|strategies| spoke_extension::write_extension(&out, &strategies, &prefix, force))
+                .map_err(|error| {
                     let code = match error {
+                        ExtensionError::UnknownStrategy { .. } => "UNKNOWN_STRATEGY",
+                        ExtensionError::NoStrategies(_) => "NO_STRATEGIES",
                         ExtensionError::BadName(_) | ExtensionError::ReservedName => "BAD_NAME",
                         ExtensionError::Exists(_) => "EXISTS",
                         ExtensionError::Io { .. } => "IO",
@@ -815,60 +817,6 @@ async fn engine(database_url: &str, strategies: Option<(&Path, SandboxLimits)>) 
         Arc::new(RwLock::new(Arc::new(registry))),
         Environment::from_process(),
     ))
-}
-
-/// The strategies `names` asks for (every loaded one when empty), with their display names.
-fn bridged_strategies(
-    registry: &StrategyRegistry,
-    names: &[String],
-    dir: &Path,
-) -> Result<Vec<BridgedStrategy>, CliError> {
-    let loaded: Vec<&str> = registry
-        .entries()
-        .filter(|(_, entry)| entry.serving.is_some())
-        .map(|(name, _)| name)
-        .collect();
-    let wanted: Vec<&str> = if names.is_empty() {
-        loaded.clone()
-    } else {
-        let mut unique: Vec<&str> = Vec::new();
-        for name in names {
-            if !unique.contains(&name.as_str()) {
-                unique.push(name);
-            }
-        }
-        unique
-    };
-    if wanted.is_empty() {
-        return Err(CliError::new(
-            "NO_STRATEGIES",
-            format!(
-                "no strategy is loaded from {}; build them with `make strategies` or pass --strategies DIR",
-                dir.display()
-            ),
-        ));
-    }
-    wanted
-        .into_iter()
-        .map(|name| match registry.get(name) {
-            Some(component) => Ok(BridgedStrategy {
-                strategy: name.to_string(),
-                display_name: component.display_name().to_string(),
-            }),
-            None => Err(CliError::new(
-                "UNKNOWN_STRATEGY",
-                format!(
-                    "strategy `{name}` is not loaded from {}; loaded strategies: {}",
-                    dir.display(),
-                    if loaded.is_empty() {
-                        "none".to_string()
-                    } else {
-                        loaded.join(", ")
-                    }
-                ),
-            )),
-        })
-        .collect()
 }
 
 async fn load_registry(dir: &Path, limits: SandboxLimits) -> Result<StrategyRegistry, CliError> {

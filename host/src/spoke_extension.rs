@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use include_dir::{Dir, DirEntry, include_dir};
 use serde::Serialize;
 
+use crate::registry::StrategyRegistry;
 use crate::runtime::is_valid_name;
 
 /// The JavaScript bridge, as the repository has it when the host is built.
@@ -64,6 +65,19 @@ pub struct WrittenExtension {
 /// Why nothing (or not everything) was written.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtensionError {
+    /// A strategy asked for by name is not loaded.
+    #[error("strategy `{name}` is not loaded from {dir}; loaded strategies: {loaded}")]
+    UnknownStrategy {
+        /// The name asked for.
+        name: String,
+        /// The strategies folder.
+        dir: PathBuf,
+        /// The loaded strategies, comma-separated.
+        loaded: String,
+    },
+    /// Nothing to write folders for.
+    #[error("no strategy is loaded from {0}; build them with `make strategies` or pass --strategies DIR")]
+    NoStrategies(PathBuf),
     /// A folder name Spoke cannot load a strategy from.
     #[error(
         "`{0}` cannot name a Spoke strategy folder: use lowercase letters, digits and single `-`, \
@@ -110,6 +124,50 @@ pub fn strategy_module(folder: &str, strategy: &str, display_name: &str) -> Stri
         js_string(strategy),
         js_string(display_name)
     )
+}
+
+/// The strategies `names` asks for (every loaded one when empty, by name), with their display
+/// names from the loaded components of `registry`, the strategies folder `dir`.
+pub fn bridged_strategies(
+    registry: &StrategyRegistry,
+    names: &[String],
+    dir: &Path,
+) -> Result<Vec<BridgedStrategy>, ExtensionError> {
+    let loaded: Vec<&str> = registry
+        .entries()
+        .filter(|(_, entry)| entry.serving.is_some())
+        .map(|(name, _)| name)
+        .collect();
+    let mut wanted: Vec<&str> = Vec::new();
+    for name in names.iter().map(String::as_str) {
+        if !wanted.contains(&name) {
+            wanted.push(name);
+        }
+    }
+    if names.is_empty() {
+        wanted = loaded.clone();
+    }
+    if wanted.is_empty() {
+        return Err(ExtensionError::NoStrategies(dir.to_path_buf()));
+    }
+    wanted
+        .into_iter()
+        .map(|name| match registry.get(name) {
+            Some(component) => Ok(BridgedStrategy {
+                strategy: name.to_string(),
+                display_name: component.display_name().to_string(),
+            }),
+            None => Err(ExtensionError::UnknownStrategy {
+                name: name.to_string(),
+                dir: dir.to_path_buf(),
+                loaded: if loaded.is_empty() {
+                    "none".to_string()
+                } else {
+                    loaded.join(", ")
+                },
+            }),
+        })
+        .collect()
 }
 
 /// Writes `dir`'s files under `base`, keeping their relative paths.
@@ -242,6 +300,20 @@ mod tests {
     #[test]
     fn the_bridge_is_embedded() {
         assert!(BRIDGE.get_file("index.js").is_some());
+    }
+
+    #[test]
+    fn named_strategies_must_be_loaded() {
+        let dir = Path::new("strategies/dist");
+        let empty = StrategyRegistry::default();
+        assert!(matches!(
+            bridged_strategies(&empty, &[], dir),
+            Err(ExtensionError::NoStrategies(_))
+        ));
+        assert!(matches!(
+            bridged_strategies(&empty, &["x".to_string()], dir),
+            Err(ExtensionError::UnknownStrategy { name, loaded, .. }) if name == "x" && loaded == "none"
+        ));
     }
 
     #[test]
