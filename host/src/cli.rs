@@ -15,13 +15,14 @@ use crate::check;
 use crate::config::Environment;
 use crate::db::{DEFAULT_DATABASE_URL, Database, DbError, HostIndex, SchemaState};
 use crate::demo::{self, SeedOptions};
-use crate::engine::{BatchRequest, Caller, Engine, EngineError};
+use crate::engine::{BatchRequest, Caller, DecisionMode, DecisionPlan, DecisionRequest, Engine, EngineError};
 use crate::fixtures;
 use crate::registry::StrategyRegistry;
 use crate::reload::{Reloader, watch_sources};
 use crate::runtime::{Sandbox, SandboxLimits};
 use crate::scaffold;
 use crate::service::{self, AppState, bind, check_exposure};
+use crate::spoke_extension::{self, ExtensionError};
 
 /// Runs Spoke's dynamic-assignment batch strategies as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -235,6 +236,49 @@ pub enum Command {
         /// The time of the request (RFC 3339); absent means now.
         #[arg(long)]
         now: Option<DateTime<Utc>>,
+    },
+    /// What the strategy decides for an assignment, as a Spoke bridge asks it (the JSON of
+    /// POST /v1/assignments/{id}/decision): its count and, in batch mode, its selection for
+    /// the plan. Claims and writes nothing.
+    Decision {
+        /// The assignment.
+        #[arg(long)]
+        assignment_id: i64,
+        /// The strategy Spoke chose (any loaded one); absent means the campaign's default.
+        #[arg(long)]
+        strategy: Option<String>,
+        /// batch (findNewCampaignContact) or has-any (hasUnassignedContactsForTexter).
+        #[arg(long, default_value = "batch")]
+        mode: DecisionMode,
+        /// The user asking; without it the command acts as an administrator.
+        #[arg(long)]
+        texter_id: Option<i64>,
+        /// Spoke's plan: numberContacts (with --contacts-count); absent means the plan of
+        /// Spoke's default sidebox.
+        #[arg(long, allow_negative_numbers = true, requires = "contacts_count")]
+        number_contacts: Option<i64>,
+        /// Spoke's plan: contactsCount (with --number-contacts).
+        #[arg(long, requires = "number_contacts")]
+        contacts_count: Option<i64>,
+        /// The time of the request (RFC 3339); absent means now.
+        #[arg(long)]
+        now: Option<DateTime<Utc>>,
+    },
+    /// Writes the folders a Spoke admin copies into Spoke's dynamicassignment-batches
+    /// extensions: the bridge (`spoke-batches/`) and one folder per strategy.
+    SpokeExtension {
+        /// The folder to write into (refused when it has files, unless --force).
+        #[arg(long)]
+        out: PathBuf,
+        /// The strategies to write folders for, comma-separated; default: every loaded one.
+        #[arg(long, value_delimiter = ',')]
+        names: Vec<String>,
+        /// Put before each folder name (e.g. sb-), so no folder replaces one of Spoke's own.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Write into a folder that has files, replacing only the folders written.
+        #[arg(long)]
+        force: bool,
     },
     /// How many contacts the "request texts" button offers (hasUnassignedContactsForTexter).
     HasUnassigned {
@@ -583,6 +627,55 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             let (outcome, trace) = engine.explain_batch(request, replacement).await?;
             Ok(json!({ "outcome": outcome, "trace": trace }))
         }
+        Command::Decision {
+            assignment_id,
+            strategy,
+            mode,
+            texter_id,
+            number_contacts,
+            contacts_count,
+            now,
+        } => {
+            let engine = engine(&cli.database_url, Some((&cli.strategies_dir, limits.clone()))).await?;
+            let plan = number_contacts
+                .zip(contacts_count)
+                .map(|(number_contacts, contacts_count)| DecisionPlan {
+                    number_contacts,
+                    contacts_count,
+                });
+            let decision = engine
+                .decide(DecisionRequest {
+                    assignment_id,
+                    caller: caller(texter_id),
+                    strategy,
+                    mode,
+                    plan,
+                    now: now.unwrap_or_else(Utc::now),
+                })
+                .await?;
+            Ok(serde_json::to_value(decision).unwrap_or_default())
+        }
+        Command::SpokeExtension {
+            out,
+            names,
+            prefix,
+            force,
+        } => {
+            let registry = load_registry(&cli.strategies_dir, limits).await?;
+            let written = spoke_extension::bridged_strategies(&registry, &names, &cli.strategies_dir)
+                .and_then(|strategies| spoke_extension::write_extension(&out, &strategies, &prefix, force))
+                .map_err(|error| {
+                    let code = match error {
+                        ExtensionError::UnknownStrategy { .. } => "UNKNOWN_STRATEGY",
+                        ExtensionError::NoStrategies(_) => "NO_STRATEGIES",
+                        ExtensionError::BadName(_) | ExtensionError::ReservedName => "BAD_NAME",
+                        ExtensionError::Exists(_) => "EXISTS",
+                        ExtensionError::Io { .. } => "IO",
+                    };
+                    CliError::new(code, error)
+                })?;
+            Ok(serde_json::to_value(written).unwrap_or_default())
+        }
         Command::HasUnassigned {
             assignment_id,
             texter_id,
@@ -649,8 +742,10 @@ async fn serve(
     let token = env.get("SPOKE_BATCHES_TOKEN").map(str::to_string);
     let db = Database::connect(database_url).await?;
     db.prepare_schema().await?;
+    let mut claim_index = true;
     for index in HostIndex::ALL {
         if !db.has_index(index).await? {
+            claim_index &= index != HostIndex::Claim;
             tracing::warn!(
                 "campaign_contact has no index {}: batch requests slow down as campaigns grow and \
                  texters hold more contacts; run `spoke-batches migrate --claim-index` (it builds \
@@ -671,6 +766,7 @@ async fn serve(
     }
     let shared = Arc::new(RwLock::new(Arc::new(registry)));
     let engine = Engine::new(db, Arc::clone(&shared), env);
+    engine.know_claim_index(claim_index);
     let has_token = token.is_some();
     let state_engine = engine.clone();
     let state = AppState::new(engine, Arc::clone(&sandbox), token, options.request_timeout);

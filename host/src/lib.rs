@@ -23,4 +23,5 @@ pub mod runtime;
 pub mod scaffold;
 pub mod service;
 pub mod source;
+pub mod spoke_extension;
 pub mod timezones;

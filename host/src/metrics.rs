@@ -29,6 +29,12 @@ struct FailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    strategy: String,
+    mode: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StrategyLabels {
     strategy: String,
 }
@@ -64,6 +70,7 @@ pub struct Metrics {
     failures: Family<FailureLabels, Counter>,
     durations: Family<StrategyLabels, Histogram, fn() -> Histogram>,
     fuel: Family<StrategyLabels, Histogram, fn() -> Histogram>,
+    decisions: Family<DecisionLabels, Counter>,
     recent: Mutex<BTreeMap<String, Recent>>,
 }
 
@@ -90,6 +97,7 @@ impl Default for Metrics {
         let failures = Family::<FailureLabels, Counter>::default();
         let durations = Family::new_with_constructor(duration_histogram as fn() -> Histogram);
         let fuel = Family::new_with_constructor(fuel_histogram as fn() -> Histogram);
+        let decisions = Family::<DecisionLabels, Counter>::default();
         registry.register(
             "spoke_batches_strategy_calls",
             "Calls into strategies",
@@ -111,12 +119,19 @@ impl Default for Metrics {
             "Fuel burned per strategy call",
             fuel.clone(),
         );
+        registry.register(
+            "spoke_batches_decisions",
+            "Decisions answered to a Spoke bridge (POST /v1/assignments/{id}/decision), by strategy \
+             and mode (batch, has-any)",
+            decisions.clone(),
+        );
         Metrics {
             registry,
             calls,
             failures,
             durations,
             fuel,
+            decisions,
             recent: Mutex::default(),
         }
     }
@@ -172,6 +187,16 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         recent.entry(strategy.to_string()).or_default().failures += 1;
+    }
+
+    /// Records a decision `strategy` answered to a Spoke bridge in `mode`.
+    pub fn record_decision(&self, strategy: &str, mode: &str) {
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                strategy: strategy.to_string(),
+                mode: mode.to_string(),
+            })
+            .inc();
     }
 
     /// Records a failed load of `strategy`.
@@ -250,6 +275,8 @@ mod tests {
             Some("trap"),
         );
         metrics.record_load_failure("broken");
+        metrics.record_decision("all-texters", "has-any");
+        metrics.record_decision("all-texters", "has-any");
         let stats = metrics.stats("all-texters");
         assert_eq!((stats.calls, stats.failures), (6, 1));
         assert_eq!(stats.median_micros, Some(30));
@@ -264,6 +291,10 @@ mod tests {
         );
         assert!(
             text.contains(r#"spoke_batches_strategy_failures_total{strategy="broken",kind="load"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"spoke_batches_decisions_total{strategy="all-texters",mode="has-any"} 2"#),
             "{text}"
         );
         assert!(

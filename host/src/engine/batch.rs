@@ -16,7 +16,7 @@ use crate::db::{Asker, Queries};
 use crate::filter::ContactFilter;
 use crate::runtime::{BatchPlan, StrategyRequest};
 
-fn strategy_request(
+pub(super) fn strategy_request(
     context: &Context,
     has_any: bool,
     number_contacts: Option<i64>,
@@ -52,13 +52,15 @@ fn answer(context: &Context, strategy: Option<&str>) -> BatchOutcome {
 }
 
 /// What the engine remembers a strategy's questions by: its name and version.
-fn version_key(policy: &dyn Policy) -> String {
+pub(super) fn version_key(policy: &dyn Policy) -> String {
     format!("{}@{}", policy.name(), policy.version())
 }
 
 /// Takes the data source (with the request's unit of work) back from a finished strategy
 /// session.
-fn take_back<T: Queries>(source: Box<dyn crate::source::ContactSource>) -> Result<TxSource<T>, EngineError> {
+pub(super) fn take_back<T: Queries>(
+    source: Box<dyn crate::source::ContactSource>,
+) -> Result<TxSource<T>, EngineError> {
     match source.into_any().downcast::<TxSource<T>>() {
         Ok(source) => Ok(*source),
         Err(_) => Err(EngineError::Internal(

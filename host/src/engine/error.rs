@@ -36,6 +36,14 @@ pub enum EngineError {
         /// The enabled (and loaded) strategies, comma-separated.
         enabled: String,
     },
+    /// The strategy asked for by name (or the campaign's default) is not loaded.
+    #[error("{wanted} is not loaded; loaded strategies: {loaded}")]
+    UnknownStrategy {
+        /// What was asked for, in words.
+        wanted: String,
+        /// The loaded strategies, comma-separated.
+        loaded: String,
+    },
     /// Spoke's INVALID_JOIN.
     #[error("Invalid join request")]
     InvalidJoin,
@@ -67,6 +75,7 @@ impl EngineError {
             EngineError::Forbidden(_) => "FORBIDDEN",
             EngineError::BadRequest(_) => "BAD_REQUEST",
             EngineError::UnknownBatchType { .. } => "UNKNOWN_BATCH_TYPE",
+            EngineError::UnknownStrategy { .. } => "UNKNOWN_STRATEGY",
             EngineError::InvalidJoin => "INVALID_JOIN",
             EngineError::TooManyTexters => "FAILEDJOIN_TOOMANYTEXTERS",
             EngineError::Strategy(_) => "STRATEGY_FAILED",

@@ -5,6 +5,7 @@ mod access;
 mod ahead;
 mod batch;
 mod campaigns;
+mod decision;
 mod error;
 mod explain;
 mod gate;
@@ -19,6 +20,9 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 pub use campaigns::{CampaignOverview, CampaignView};
+pub use decision::{
+    ClaimOrder, DecisionMode, DecisionPlan, DecisionRequest, MAX_CONTACTS_COUNT, StrategyDecision,
+};
 pub use error::EngineError;
 pub use explain::{Decision, Trace};
 pub use policy::{Policy, PolicySession, Sandboxed};
@@ -28,7 +32,7 @@ use campaigns::{campaign_view, dynamic_campaigns, example_assignment};
 use error::found;
 
 use crate::config::{CampaignSettings, Environment};
-use crate::db::{Database, Dialect, Queries};
+use crate::db::{Database, Dialect, HostIndex, Queries};
 use crate::filter::RequestScope;
 use crate::model::{MessageStatus, Role};
 use crate::registry::StrategyRegistry;
@@ -36,6 +40,7 @@ use crate::runtime::StrategyComponent;
 use crate::timezones::{OffsetsCache, TimezoneRules, texting_hours};
 use ahead::Foresight;
 use batch::{has_unassigned, request_batch};
+use decision::decide;
 use gate::ClaimGates;
 
 /// Who asks.
@@ -121,6 +126,9 @@ pub struct Engine {
     gates: Arc<ClaimGates>,
     offsets: Arc<OffsetsCache>,
     foresight: Arc<Foresight>,
+    /// Whether `campaign_contact_claim_index` exists: looked up once (by `serve` at start, else
+    /// by the first decision), not per request.
+    claim_index: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 /// Runs `$op(engine, tx, ...)` on new work of the engine's database, begun with the
@@ -150,7 +158,14 @@ impl Engine {
             gates: Arc::new(ClaimGates::new()),
             offsets: Arc::new(OffsetsCache::default()),
             foresight: Arc::new(Foresight::default()),
+            claim_index: Arc::new(tokio::sync::OnceCell::new()),
         }
+    }
+
+    /// Tells the engine whether the database has the claim index (`serve` checks at start),
+    /// so no decision has to ask; a later call changes nothing.
+    pub fn know_claim_index(&self, present: bool) {
+        let _ = self.claim_index.set(present);
     }
 
     /// The database.
@@ -232,6 +247,51 @@ impl Engine {
             strategy: strategy.map(|component| Arc::new(Sandboxed(component)) as Arc<dyn Policy>),
         };
         in_transaction!(self, begin_write, request_batch(request, run))
+    }
+
+    /// The strategy's decision alone, for a Spoke bridge: its count and, for a batch, its
+    /// selection for the plan; nothing is claimed or written.
+    pub async fn decide(&self, request: DecisionRequest) -> Result<StrategyDecision, EngineError> {
+        request.validate()?;
+        let started = std::time::Instant::now();
+        let (assignment, mode) = (request.assignment_id, request.mode);
+        let result = async {
+            let present = *self
+                .claim_index
+                .get_or_try_init(|| self.db.has_index(HostIndex::Claim))
+                .await
+                .map_err(|error| match error {
+                    crate::db::DbError::Sql(error) => EngineError::Database(error),
+                    other => EngineError::Internal(other.to_string()),
+                })?;
+            let order = present.then_some(ClaimOrder::ClaimIndex);
+            in_transaction!(self, begin_read, decide(request, order))
+        }
+        .await;
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &result {
+            Ok(decision) => tracing::info!(
+                assignment,
+                strategy = %decision.strategy,
+                %mode,
+                count = decision.count,
+                number_contacts = decision.plan.map(|plan| plan.number_contacts),
+                selected = decision.selection.is_some(),
+                bridge = true,
+                duration_ms,
+                "decision"
+            ),
+            Err(error) => tracing::warn!(
+                assignment,
+                %mode,
+                bridge = true,
+                code = error.code(),
+                %error,
+                duration_ms,
+                "decision failed"
+            ),
+        }
+        result
     }
 
     /// `hasUnassignedContactsForTexter`: how many contacts the "request texts" button offers.

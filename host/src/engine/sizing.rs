@@ -24,18 +24,41 @@ pub fn batch_size(
     max_contacts: Option<i32>,
     contacts_count: i64,
 ) -> u32 {
+    // Spoke goes negative when the texter already holds more than max_contacts; nothing then.
+    clamp_u32(spoke_number_contacts(
+        number_contacts,
+        batch_size,
+        available,
+        max_contacts,
+        contacts_count,
+    ))
+}
+
+/// Spoke's own `numberContacts` before it builds the batch query, negative values included
+/// (`findNewCampaignContact`): what a Spoke bridge's plan says, so the decision endpoint
+/// reports it as Spoke will compute it.
+pub fn spoke_number_contacts(
+    number_contacts: Option<i64>,
+    batch_size: Option<i32>,
+    available: u32,
+    max_contacts: Option<i32>,
+    contacts_count: i64,
+) -> i64 {
     let available = i64::from(available);
     let batch = batch_size.map(i64::from);
     let wanted = or(number_contacts, or(batch, Some(1))).unwrap_or(1);
     // A null batch size means "no cap" to Spoke here: the strategy's answer caps it.
-    let mut size = wanted.min(batch.unwrap_or(available)).min(available);
-    if let Some(max) = max_contacts.map(i64::from).filter(|&max| max != 0)
-        && contacts_count + size > max
-    {
-        size = max - contacts_count;
+    let size = wanted.min(batch.unwrap_or(available)).min(available);
+    match max_contacts.map(i64::from).filter(|&max| max != 0) {
+        Some(max) if contacts_count + size > max => max - contacts_count,
+        _ => size,
     }
-    // Spoke goes negative when the texter already holds more than max_contacts; nothing then.
-    clamp_u32(size)
+}
+
+/// What Spoke's default texter sidebox asks for: the campaign's batch size, or 300 without one
+/// (`batch_size || 300`).
+pub fn default_sidebox_number(batch_size: Option<i32>) -> i64 {
+    or(batch_size.map(i64::from), Some(300)).unwrap_or(300)
 }
 
 /// `hasUnassignedContactsForTexter`'s cap: `min(max_contacts || batch_size, batch_size)`, where
@@ -109,6 +132,20 @@ mod tests {
     fn a_negative_batch_size_assigns_nothing() {
         assert_eq!(batch_size(None, Some(-5), 50, None, 0), 0);
         assert_eq!(request_cap(None, Some(-5)), 0);
+    }
+
+    #[test]
+    fn spokes_own_number_goes_negative_where_the_engine_assigns_nothing() {
+        assert_eq!(spoke_number_contacts(None, Some(10), 50, Some(12), 20), -8);
+        assert_eq!(batch_size(None, Some(10), 50, Some(12), 20), 0);
+        assert_eq!(spoke_number_contacts(Some(3), Some(10), 50, None, 0), 3);
+    }
+
+    #[test]
+    fn the_default_sidebox_asks_for_the_batch_size_or_300() {
+        assert_eq!(default_sidebox_number(Some(25)), 25);
+        assert_eq!(default_sidebox_number(Some(0)), 300);
+        assert_eq!(default_sidebox_number(None), 300);
     }
 
     #[test]

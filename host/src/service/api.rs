@@ -13,7 +13,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Id, JsonBody, QueryParams};
 use crate::config::CampaignSettings;
-use crate::engine::{BatchRequest, Caller, EngineError};
+use crate::engine::{BatchRequest, Caller, DecisionMode, DecisionPlan, DecisionRequest, EngineError};
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -82,6 +82,35 @@ pub async fn explain(
     let request = params.into_request(id, &state);
     let (outcome, trace) = within(state.request_timeout, state.engine.explain_batch(request, None)).await?;
     Ok(Json(json!({ "outcome": outcome, "trace": trace })))
+}
+
+/// `POST /v1/assignments/{id}/decision`: a Spoke bridge asks what the strategy decides.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DecisionBody {
+    /// The strategy Spoke chose; `null` (or absent) means the campaign's first enabled one.
+    strategy: Option<String>,
+    mode: DecisionMode,
+    texter_id: Option<i64>,
+    plan: Option<DecisionPlan>,
+    now: Option<DateTime<Utc>>,
+}
+
+pub async fn decision(
+    State(state): State<AppState>,
+    Id(id): Id,
+    JsonBody(body): JsonBody<DecisionBody>,
+) -> ApiResult {
+    let request = DecisionRequest {
+        assignment_id: id,
+        caller: caller(body.texter_id),
+        strategy: body.strategy,
+        mode: body.mode,
+        plan: body.plan,
+        now: body.now.unwrap_or_else(|| state.now()),
+    };
+    let decision = within(state.request_timeout, state.engine.decide(request)).await?;
+    Ok(Json(serde_json::to_value(decision).unwrap_or_default()))
 }
 
 /// `GET /v1/assignments/{id}/unassigned-count` parameters.

@@ -46,6 +46,7 @@ impl From<EngineError> for ApiError {
             EngineError::BadRequest(_) | EngineError::UnknownBatchType { .. } | EngineError::InvalidJoin => {
                 StatusCode::BAD_REQUEST
             }
+            EngineError::UnknownStrategy { .. } => StatusCode::BAD_REQUEST,
             EngineError::TooManyTexters => StatusCode::CONFLICT,
             EngineError::Strategy(failure) if matches!(failure.kind, FailureKind::Busy { .. }) => {
                 StatusCode::SERVICE_UNAVAILABLE

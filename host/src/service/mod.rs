@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assignments/{id}/unassigned-count", get(api::unassigned_count))
         .route("/assignments/{id}/release", post(api::release))
         .route("/assignments/{id}/explain", get(api::explain))
+        .route("/assignments/{id}/decision", post(api::decision))
         .route("/campaigns/{id}/join", post(api::join))
         .route("/contacts/{id}/message-sent", post(api::message_sent))
         .route("/strategies", get(api::strategies))
