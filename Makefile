@@ -18,7 +18,7 @@ DATABASE_URL ?= sqlite://spoke-batches.sqlite
 LISTEN ?= 127.0.0.1:8080
 DEMO_CONTACTS ?= 5000
 
-.PHONY: all build host strategies test-components test lint run dev seed bench toolchain check-names clean
+.PHONY: all build host strategies test-components bridge-deps test lint run dev seed bench toolchain check-names clean
 
 all: build
 
@@ -54,8 +54,17 @@ test-components: toolchain
 host:
 	$(CARGO) build --release -p spoke-batches
 
-test: strategies test-components
+# The Spoke bridge (bridge/spoke/, JavaScript): its dependencies come from the lockfile.
+bridge-deps:
+	cd bridge/spoke && npm ci --no-audit --no-fund --loglevel=error
+
+# Rust tests, then the bridge's unit tests, then its end-to-end test against the debug binary
+# the Rust tests built (on PostgreSQL from TEST_DATABASE_URL; skipped without it, except CI).
+test: strategies test-components bridge-deps
 	SPOKE_BATCHES_GUEST_DIR="$(GUEST_OUT)" $(CARGO) test -p spoke-batches
+	cd bridge/spoke && node --test test/*.test.js
+	cd bridge/spoke && SPOKE_BATCHES_BIN="$(CARGO_TARGET_DIR)/debug/spoke-batches" \
+	  node --test --test-timeout=600000 e2e/bridge.e2e.test.js
 
 lint: toolchain
 	$(CARGO) fmt --all -- --check
@@ -83,6 +92,10 @@ bench: strategies
 	$(CARGO) bench -p spoke-batches --bench sandbox
 	$(CARGO) bench -p spoke-batches --bench assign
 	$(CARGO) bench -p spoke-batches --bench service
+	# 7. The Spoke bridge: bridged requests against Spoke's own query sequence (release binary).
+	$(MAKE) --no-print-directory host bridge-deps
+	cd bridge/spoke && SPOKE_BATCHES_BIN="$(HOST)" \
+	  BENCH_DATABASE_URL="$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" node bench/bridged.js $(CURDIR)/bench/out/7-bridge.md
 	@{ echo "# Benchmark results"; echo; \
 	   echo "Machine: $$(nproc) cores, $$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $$(free -g | awk '/^Mem/ {print $$2}') GiB; $$(date -u '+%Y-%m-%d %H:%M UTC'); $$(rustc --version)."; \
 	   for section in bench/out/*.md; do echo; cat "$$section"; done; } > bench/RESULTS.md
