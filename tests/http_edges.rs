@@ -426,3 +426,54 @@ async fn server_side_failures_answer_without_internal_text(db: &TestDb) {
         assert!(!message.contains(internal), "internal text ({internal}) in {message}");
     }
 }
+
+#[tokio::test]
+async fn a_trickled_body_is_cut_off_after_the_header_and_request_timeouts() {
+    let db = TestDb::sqlite().await;
+    seed(&db).await;
+    let server = TestServer::start_with(
+        &db,
+        ServerOptions {
+            limits: limits(Duration::from_millis(300), 1_024, Duration::from_secs(30)),
+            request_timeout: Duration::from_millis(300),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    stream
+        .write_all(
+            b"POST /v1/assignments/100/batches HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"texterId\"",
+        )
+        .await
+        .unwrap();
+    // The body trickles on; the service answers 408 and closes.
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    let read = tokio::time::timeout(BOUND, async {
+        loop {
+            tokio::select! {
+                read = stream.read(&mut buffer) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(read) => answer.extend_from_slice(&buffer[..read]),
+                },
+                () = tokio::time::sleep(Duration::from_millis(20)) => {
+                    if stream.write_all(b" ").await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "a trickled body held its connection");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("REQUEST_TIMEOUT"), "{answer}");
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL")
+            .await,
+        0
+    );
+}

@@ -27,6 +27,8 @@ pub struct ServerOptions<'a> {
     pub limits: ServeLimits,
     /// `--public-metrics`.
     pub public_metrics: bool,
+    /// `--request-timeout-ms`.
+    pub request_timeout: Duration,
 }
 
 impl Default for ServerOptions<'_> {
@@ -38,6 +40,7 @@ impl Default for ServerOptions<'_> {
             fixed_now: None,
             limits: ServeLimits::default(),
             public_metrics: false,
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -78,7 +81,7 @@ impl TestServer {
         let engine = db.engine(options.env).await;
         let sandbox = Arc::clone(&loaded().await.sandbox);
         let tokens = AccessTokens::new(options.token, options.operator_token).expect("valid test tokens");
-        let mut state = AppState::new(engine, sandbox, tokens, Duration::from_secs(10))
+        let mut state = AppState::new(engine, sandbox, tokens, options.request_timeout)
             .with_public_metrics(options.public_metrics);
         if let Some(now) = options.fixed_now {
             state = state.with_fixed_now(now);

@@ -9,6 +9,8 @@
 //! - a connection with no request being answered is closed once it has been quiet for the
 //!   header read timeout (a silent client, a request head or an HTTP/2 preface trickled byte by
 //!   byte, an idle keep-alive connection); hyper's own HTTP/1 header read timeout is set too;
+//! - a request must be read and answered within the header read timeout plus the request
+//!   timeout, so a body trickled after a prompt head cannot hold its connection either;
 //! - on shutdown the listener closes, every connection is asked to finish its request in flight
 //!   and close, and those still open at the shutdown deadline are dropped.
 
@@ -20,7 +22,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper::service::Service as HyperService;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -31,6 +34,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::error::ApiError;
 use super::{AppState, router};
 
 /// How long clients may take and how many may be connected.
@@ -70,6 +74,8 @@ pub async fn serve_until(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     state.listen = Some(listener.local_addr()?);
+    // Reading the body may take as long as a head may; the engine has the request timeout.
+    let request_bound = limits.header_read_timeout.saturating_add(state.request_timeout);
     let app = router(state);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (closing, closing_seen) = watch::channel(false);
@@ -93,10 +99,15 @@ pub async fn serve_until(
             },
             () = &mut shutdown => break,
         };
+        let tracked = Tracked {
+            inner: TowerToHyperService::new(app.clone()),
+            activity: Arc::new(Activity::new()),
+            request_bound,
+        };
         connections.spawn(serve_connection(
             stream,
             peer,
-            app.clone(),
+            tracked,
             limits.header_read_timeout,
             closing_seen.clone(),
             permit,
@@ -142,16 +153,12 @@ async fn wait_after_accept_error(error: &std::io::Error) {
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    app: Router,
+    service: Tracked,
     quiet_limit: Duration,
     mut closing: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
-    let activity = Arc::new(Activity::new());
-    let service = Tracked {
-        inner: TowerToHyperService::new(app),
-        activity: Arc::clone(&activity),
-    };
+    let activity = Arc::clone(&service.activity);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -240,11 +247,13 @@ impl Drop for Answering {
     }
 }
 
-/// The router, with each request counted in the connection's [`Activity`].
+/// The router, with each request counted in the connection's [`Activity`] and bounded in time.
 #[derive(Clone)]
 struct Tracked {
     inner: TowerToHyperService<Router>,
     activity: Arc<Activity>,
+    /// How long a request may take from its head to its answer.
+    request_bound: Duration,
 }
 
 type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -257,12 +266,31 @@ impl HyperService<hyper::Request<Incoming>> for Tracked {
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         let answering = self.activity.begin();
         let response = self.inner.call(request);
+        let bound = self.request_bound;
         Box::pin(async move {
-            let response = response.await;
+            // Dropping a handler mid-operation rolls its transaction back, as the engine's own
+            // request timeout does.
+            let response = tokio::time::timeout(bound, response)
+                .await
+                .unwrap_or_else(|_| Ok(too_slow(bound)));
             drop(answering);
             response
         })
     }
+}
+
+/// The answer to a request not received and answered within `bound`: its body trickled in.
+fn too_slow(bound: Duration) -> Response {
+    // hyper closes an HTTP/1 connection whose request body was left unread.
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "REQUEST_TIMEOUT",
+        format!(
+            "the request was not received and answered within {} ms; send its body promptly",
+            bound.as_millis()
+        ),
+    )
+    .into_response()
 }
 
 /// Ctrl-C or SIGTERM.
