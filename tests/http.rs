@@ -225,10 +225,19 @@ async fn every_error_has_its_status_and_a_json_body(db: &TestDb) {
     for (path, body) in [
         ("/v1/assignments/100/batches", json!({"texterId": "five"})),
         ("/v1/assignments/100/batches", json!({"texterID": 5})),
-        ("/v1/assignments/100/batches", json!({"texterId": 5, "numberContacts": -3})),
-        ("/v1/assignments/100/batches", json!({"texterId": 5, "numberContacts": 1e30})),
+        (
+            "/v1/assignments/100/batches",
+            json!({"texterId": 5, "numberContacts": -3}),
+        ),
+        (
+            "/v1/assignments/100/batches",
+            json!({"texterId": 5, "numberContacts": 1e30}),
+        ),
         ("/v1/assignments/abc/batches", json!({"texterId": 5})),
-        ("/v1/assignments/100/batches", json!({"texterId": 5, "batchType": "nope"})),
+        (
+            "/v1/assignments/100/batches",
+            json!({"texterId": 5, "batchType": "nope"}),
+        ),
         (
             "/v1/campaigns/10/join",
             json!({"userId": 6, "joinToken": "wrong"}),
@@ -423,13 +432,18 @@ async fn the_service_token_acts_only_for_the_texter_it_names(db: &TestDb) {
     // Without texterId, every texter operation is a 400 naming the field, and changes nothing.
     for (status, answer) in [
         api.post("/v1/assignments/100/batches", json!({})).await,
-        api.post("/v1/assignments/100/batches", json!({"numberContacts": 2})).await,
+        api.post("/v1/assignments/100/batches", json!({"numberContacts": 2}))
+            .await,
         api.post("/v1/assignments/100/release", json!({"conversations": true}))
             .await,
         api.get("/v1/assignments/100/unassigned-count").await,
         api.get("/v1/assignments/100/explain").await,
     ] {
-        assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{answer}");
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            "{answer}"
+        );
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.contains("texterId is required"), "{message}");
     }
@@ -448,10 +462,12 @@ async fn the_service_token_acts_only_for_the_texter_it_names(db: &TestDb) {
     let (status, answer) = api
         .post_as(Some(OPERATOR), "/v1/assignments/102/batches", json!({}))
         .await;
-    assert_eq!((status, answer["assigned"].clone()), (StatusCode::OK, json!(3)), "{answer}");
-    let (status, answer) = api
-        .get_as(Some(OPERATOR), "/v1/assignments/102/explain")
-        .await;
+    assert_eq!(
+        (status, answer["assigned"].clone()),
+        (StatusCode::OK, json!(3)),
+        "{answer}"
+    );
+    let (status, answer) = api.get_as(Some(OPERATOR), "/v1/assignments/102/explain").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let (status, answer) = api
         .post_as(Some(OPERATOR), "/v1/assignments/102/release", json!({}))
@@ -467,10 +483,16 @@ async fn the_service_token_acts_only_for_the_texter_it_names(db: &TestDb) {
             .contains("SPOKE_BATCHES_OPERATOR_TOKEN"),
         "{answer}"
     );
-    assert_eq!(api.get_as(Some(OPERATOR), "/v1/dashboard").await.0, StatusCode::OK);
+    assert_eq!(
+        api.get_as(Some(OPERATOR), "/v1/dashboard").await.0,
+        StatusCode::OK
+    );
     for token in [TOKEN, OPERATOR] {
         assert_eq!(api.get_as(Some(token), "/v1/strategies").await.0, StatusCode::OK);
-        assert_eq!(api.get_as(Some(token), "/v1/campaigns/10/texter-ui").await.0, StatusCode::OK);
+        assert_eq!(
+            api.get_as(Some(token), "/v1/campaigns/10/texter-ui").await.0,
+            StatusCode::OK
+        );
         let (status, _) = api
             .post_as(Some(token), "/v1/contacts/1/message-sent", json!({}))
             .await;
@@ -503,15 +525,28 @@ async fn requests_that_write_refuse_a_client_time(db: &TestDb) {
     );
     for (path, body) in [
         ("/v1/assignments/100/batches", json!({"texterId": 5, "now": NOW})),
-        ("/v1/assignments/100/batches", json!({"texterId": 5, "now": "2020-01-01T00:00:00Z"})),
+        (
+            "/v1/assignments/100/batches",
+            json!({"texterId": 5, "now": "2020-01-01T00:00:00Z"}),
+        ),
         ("/v1/assignments/100/release", json!({"texterId": 5, "now": NOW})),
-        ("/v1/campaigns/10/join", json!({"userId": 6, "joinToken": "tok", "now": NOW})),
+        (
+            "/v1/campaigns/10/join",
+            json!({"userId": 6, "joinToken": "tok", "now": NOW}),
+        ),
         ("/v1/contacts/1/message-sent", json!({"now": NOW})),
     ] {
         let (status, answer) = api.post(path, body.clone()).await;
-        assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{path} {body}");
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            "{path} {body}"
+        );
         let message = answer["error"]["message"].as_str().unwrap();
-        assert!(message.contains("`now` is refused on requests that write"), "{path}: {message}");
+        assert!(
+            message.contains("`now` is refused on requests that write"),
+            "{path}: {message}"
+        );
     }
     let after = (
         db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL")
@@ -526,7 +561,10 @@ async fn requests_that_write_refuse_a_client_time(db: &TestDb) {
 async fn read_only_requests_take_a_client_time_within_range(db: &TestDb) {
     let api = Api::start(
         db,
-        &[("DYNAMICASSIGNMENT_BATCHES", "all-texters"), ("DEFAULT_TZ", "US/Eastern")],
+        &[
+            ("DYNAMICASSIGNMENT_BATCHES", "all-texters"),
+            ("DEFAULT_TZ", "US/Eastern"),
+        ],
     )
     .await;
     let (status, answer) = api
@@ -538,14 +576,25 @@ async fn read_only_requests_take_a_client_time_within_range(db: &TestDb) {
         .get("/v1/assignments/100/unassigned-count?texterId=5&now=2199-12-31T23:59:59Z")
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    for now in ["%2B262142-12-31T23:59:59Z", "1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z"] {
+    for now in [
+        "%2B262142-12-31T23:59:59Z",
+        "1969-12-31T23:59:59Z",
+        "2200-01-01T00:00:00Z",
+    ] {
         for path in ["explain", "unassigned-count"] {
             let (status, answer) = api
                 .get(&format!("/v1/assignments/100/{path}?texterId=5&now={now}"))
                 .await;
-            assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{path} {now}");
+            assert_eq!(
+                (status, code(&answer)),
+                (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+                "{path} {now}"
+            );
             assert!(
-                answer["error"]["message"].as_str().unwrap().contains("out of range"),
+                answer["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("out of range"),
                 "{answer}"
             );
         }
@@ -553,7 +602,11 @@ async fn read_only_requests_take_a_client_time_within_range(db: &TestDb) {
     let (status, answer) = api
         .get("/v1/assignments/100/explain?texterId=5&now=yesterday")
         .await;
-    assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{answer}");
+    assert_eq!(
+        (status, code(&answer)),
+        (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        "{answer}"
+    );
     assert_eq!(
         db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL")
             .await,

@@ -93,10 +93,18 @@ async fn healthz_on(stream: &mut TcpStream) -> String {
     let mut buffer = [0u8; 1024];
     while !answer.ends_with(b"ok\n") {
         let read = stream.read(&mut buffer).await.unwrap();
-        assert!(read > 0, "closed before answering: {}", String::from_utf8_lossy(&answer));
+        assert!(
+            read > 0,
+            "closed before answering: {}",
+            String::from_utf8_lossy(&answer)
+        );
         answer.extend_from_slice(&buffer[..read]);
     }
-    String::from_utf8_lossy(&answer).lines().next().unwrap().to_string()
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -115,7 +123,10 @@ async fn silent_and_trickling_clients_are_cut_off_at_the_header_read_timeout() {
     // A request head trickled byte by byte, each byte well within the timeout.
     let trickler = TcpStream::connect(server.address).await.unwrap();
     let trickling = tokio::spawn(trickle(trickler));
-    assert!(closed_by_server(&mut silent).await, "a silent connection stayed open");
+    assert!(
+        closed_by_server(&mut silent).await,
+        "a silent connection stayed open"
+    );
     assert!(
         tokio::time::timeout(BOUND, trickling).await.is_ok(),
         "a trickling connection stayed open"
@@ -123,7 +134,10 @@ async fn silent_and_trickling_clients_are_cut_off_at_the_header_read_timeout() {
     // An idle keep-alive connection after its answer is closed too; a prompt client is served.
     let mut prompt = TcpStream::connect(server.address).await.unwrap();
     assert_eq!(healthz_on(&mut prompt).await, "HTTP/1.1 200 OK");
-    assert!(closed_by_server(&mut prompt).await, "an idle keep-alive connection stayed open");
+    assert!(
+        closed_by_server(&mut prompt).await,
+        "an idle keep-alive connection stayed open"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +157,10 @@ async fn a_trickling_client_does_not_hold_a_shutdown_past_its_deadline() {
     let trickling = tokio::spawn(trickle(trickler));
     let mut prompt = TcpStream::connect(address).await.unwrap();
     assert_eq!(healthz_on(&mut prompt).await, "HTTP/1.1 200 OK");
-    assert!(server.shut_down_within(BOUND).await, "the shutdown waited for the trickling client");
+    assert!(
+        server.shut_down_within(BOUND).await,
+        "the shutdown waited for the trickling client"
+    );
     assert!(
         tokio::time::timeout(BOUND, trickling).await.is_ok(),
         "the trickling connection outlived the shutdown"
@@ -203,7 +220,11 @@ async fn a_token_less_instance_refuses_other_names_other_sites_and_non_json_post
     let client = Client::new();
     let port = server.address.port();
     let assigned = "SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL";
-    for host in ["evil.example", "127.0.0.1.evil.example", "localhost.evil.example:80"] {
+    for host in [
+        "evil.example",
+        "127.0.0.1.evil.example",
+        "localhost.evil.example:80",
+    ] {
         let response = client
             .get(server.url("/healthz"))
             .header("host", host)
@@ -221,7 +242,11 @@ async fn a_token_less_instance_refuses_other_names_other_sites_and_non_json_post
             .unwrap();
         assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST, "{host}");
     }
-    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}"), "localhost".to_string()] {
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        "localhost".to_string(),
+    ] {
         let response = client
             .get(server.url("/healthz"))
             .header("host", &host)
@@ -250,14 +275,22 @@ async fn a_token_less_instance_refuses_other_names_other_sites_and_non_json_post
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // A form or text/plain post (what a page can send without a preflight) is refused.
-    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
         for path in ["/v1/contacts/1/message-sent", "/v1/assignments/100/batches"] {
             let mut request = client.post(server.url(path)).body(r#"{"texterId": 5}"#);
             if let Some(content_type) = content_type {
                 request = request.header("content-type", content_type);
             }
             let response = request.send().await.unwrap();
-            assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path} {content_type:?}");
+            assert_eq!(
+                response.status(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{path} {content_type:?}"
+            );
             assert_eq!(code(&response.json().await.unwrap()), "UNSUPPORTED_MEDIA_TYPE");
         }
     }
@@ -330,14 +363,15 @@ async fn metrics_and_unknown_v1_paths_need_the_token_when_one_is_set() {
     for path in ["/v1/nothing-here", "/v1/assignments/100/nothing", "/v1"] {
         let anonymous = client.get(server.url(path)).send().await.unwrap();
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
-        let known = client.get(server.url(path)).bearer_auth(TOKEN).send().await.unwrap();
+        let known = client
+            .get(server.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(known.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let wrong_method = client
-        .delete(server.url("/v1/strategies"))
-        .send()
-        .await
-        .unwrap();
+    let wrong_method = client.delete(server.url("/v1/strategies")).send().await.unwrap();
     assert_eq!(wrong_method.status(), StatusCode::UNAUTHORIZED);
     // /healthz stays open; --public-metrics opens /metrics.
     assert_eq!(
@@ -391,7 +425,8 @@ on_both_databases!(server_side_failures_answer_without_internal_text);
 /// 503 `DATABASE`; neither body carries the parser's or the database's own text.
 async fn server_side_failures_answer_without_internal_text(db: &TestDb) {
     seed(db).await;
-    db.exec("UPDATE organization SET features = '{not json' WHERE id = 1").await;
+    db.exec("UPDATE organization SET features = '{not json' WHERE id = 1")
+        .await;
     let server = TestServer::start(db, &[], Some(TOKEN)).await;
     let client = Client::new();
     let response = client
@@ -407,9 +442,13 @@ async fn server_side_failures_answer_without_internal_text(db: &TestDb) {
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(message.contains("an administrator must fix them"), "{message}");
     for internal in ["not json", "line 1", "key must be a string", "organization 1"] {
-        assert!(!message.contains(internal), "internal text ({internal}) in {message}");
+        assert!(
+            !message.contains(internal),
+            "internal text ({internal}) in {message}"
+        );
     }
-    db.exec("UPDATE organization SET features = '{}' WHERE id = 1").await;
+    db.exec("UPDATE organization SET features = '{}' WHERE id = 1")
+        .await;
     db.exec("DROP TABLE campaign_contact").await;
     let response = client
         .post(server.url("/v1/assignments/100/batches"))
@@ -420,10 +459,22 @@ async fn server_side_failures_answer_without_internal_text(db: &TestDb) {
         .unwrap();
     let status = response.status();
     let answer: Value = response.json().await.unwrap();
-    assert_eq!((status, code(&answer)), (StatusCode::SERVICE_UNAVAILABLE, "DATABASE"), "{answer}");
+    assert_eq!(
+        (status, code(&answer)),
+        (StatusCode::SERVICE_UNAVAILABLE, "DATABASE"),
+        "{answer}"
+    );
     let message = answer["error"]["message"].as_str().unwrap();
-    for internal in ["campaign_contact", "no such table", "does not exist", "error returned from database"] {
-        assert!(!message.contains(internal), "internal text ({internal}) in {message}");
+    for internal in [
+        "campaign_contact",
+        "no such table",
+        "does not exist",
+        "error returned from database",
+    ] {
+        assert!(
+            !message.contains(internal),
+            "internal text ({internal}) in {message}"
+        );
     }
 }
 

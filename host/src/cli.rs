@@ -19,9 +19,9 @@ use crate::engine::{BatchRequest, Caller, Engine, EngineError};
 use crate::fixtures;
 use crate::registry::StrategyRegistry;
 use crate::reload::{Reloader, watch_sources};
+use crate::request_time::RequestTime;
 use crate::runtime::{Sandbox, SandboxLimits};
 use crate::scaffold;
-use crate::request_time::RequestTime;
 use crate::service::{self, AccessTokens, AppState, ServeLimits, bind, check_exposure};
 
 /// Runs Spoke's dynamic-assignment batch strategies as sandboxed WebAssembly components.
@@ -822,9 +822,51 @@ mod tests {
         assert_eq!(defaults, SandboxLimits::default());
     }
 
+    #[test]
+    fn the_serve_edge_flags_have_their_defaults_and_take_values() {
+        let edges = |args: &[&str]| match Cli::parse_from(args).command {
+            Command::Serve {
+                header_read_timeout_ms,
+                max_connections,
+                shutdown_timeout_ms,
+                public_metrics,
+                ..
+            } => (
+                header_read_timeout_ms,
+                max_connections,
+                shutdown_timeout_ms,
+                public_metrics,
+            ),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(edges(&["spoke-batches", "serve"]), (10_000, 1_024, 30_000, false));
+        let set = [
+            "spoke-batches",
+            "serve",
+            "--header-read-timeout-ms",
+            "5",
+            "--max-connections",
+            "7",
+            "--shutdown-timeout-ms",
+            "0",
+            "--public-metrics",
+        ];
+        assert_eq!(edges(&set), (5, 7, 0, true));
+        for zero in ["--header-read-timeout-ms", "--max-connections"] {
+            assert!(
+                Cli::try_parse_from(["spoke-batches", "serve", zero, "0"]).is_err(),
+                "{zero} 0"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn a_now_out_of_range_is_a_bad_request_before_anything_loads() {
-        for now in ["+262142-12-31T23:59:59Z", "1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z"] {
+        for now in [
+            "+262142-12-31T23:59:59Z",
+            "1969-12-31T23:59:59Z",
+            "2200-01-01T00:00:00Z",
+        ] {
             for command in ["request-batch", "explain", "replay", "has-unassigned"] {
                 // A database and a strategies folder that do not exist: the check comes first.
                 let cli = Cli::parse_from([
@@ -840,7 +882,11 @@ mod tests {
                     now,
                 ]);
                 let error = execute(cli).await.unwrap_err();
-                assert_eq!(error.code, "BAD_REQUEST", "{command} --now {now}: {}", error.message);
+                assert_eq!(
+                    error.code, "BAD_REQUEST",
+                    "{command} --now {now}: {}",
+                    error.message
+                );
                 assert!(error.message.contains("2200-01-01"), "{}", error.message);
             }
         }

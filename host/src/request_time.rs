@@ -96,12 +96,23 @@ mod tests {
     #[test]
     fn the_range_is_1970_up_to_2200() {
         assert_eq!(RequestTime::end().to_rfc3339(), "2200-01-01T00:00:00+00:00");
-        for inside in ["1970-01-01T00:00:00Z", "2026-03-02T15:00:00-05:00", "2199-12-31T23:59:59Z"] {
+        for inside in [
+            "1970-01-01T00:00:00Z",
+            "2026-03-02T15:00:00-05:00",
+            "2199-12-31T23:59:59Z",
+        ] {
             assert!(inside.parse::<RequestTime>().is_ok(), "{inside}");
         }
-        for outside in ["1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+        for outside in [
+            "1969-12-31T23:59:59Z",
+            "2200-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
             let error = outside.parse::<RequestTime>().unwrap_err();
-            assert!(matches!(error, RequestTimeError::OutOfRange(_)), "{outside}: {error}");
+            assert!(
+                matches!(error, RequestTimeError::OutOfRange(_)),
+                "{outside}: {error}"
+            );
             assert!(error.to_string().contains("2200-01-01"), "{error}");
         }
     }
@@ -109,7 +120,10 @@ mod tests {
     #[test]
     fn malformed_and_far_away_times_are_refused_with_their_reason() {
         let error = "yesterday".parse::<RequestTime>().unwrap_err();
-        assert!(error.to_string().contains("`yesterday` is not an RFC 3339 time"), "{error}");
+        assert!(
+            error.to_string().contains("`yesterday` is not an RFC 3339 time"),
+            "{error}"
+        );
         let error = "+262142-12-31T23:59:59Z".parse::<RequestTime>().unwrap_err();
         assert!(matches!(error, RequestTimeError::OutOfRange(_)), "{error}");
         let far = DateTime::<Utc>::MAX_UTC;

@@ -131,7 +131,10 @@ pub async fn unassigned_count(
 ) -> ApiResult {
     let caller = authenticated.caller(query.texter_id)?;
     let now = request_time(query.now, &state);
-    let count = within(state.request_timeout, state.engine.has_unassigned(id, caller, now))
+    let count = within(
+        state.request_timeout,
+        state.engine.has_unassigned(id, caller, now),
+    )
     .await?;
     Ok(Json(json!({ "count": count })))
 }

@@ -89,8 +89,12 @@ impl AccessTokens {
             return Err(TokenError::Same);
         }
         Ok(AccessTokens {
-            service: service.map(|token| checked(SERVICE_TOKEN_VAR, token)).transpose()?,
-            operator: operator.map(|token| checked(OPERATOR_TOKEN_VAR, token)).transpose()?,
+            service: service
+                .map(|token| checked(SERVICE_TOKEN_VAR, token))
+                .transpose()?,
+            operator: operator
+                .map(|token| checked(OPERATOR_TOKEN_VAR, token))
+                .transpose()?,
         })
     }
 
@@ -120,8 +124,14 @@ impl AccessTokens {
         };
         let presented = TokenDigest::of(presented);
         // Both comparisons always run, so the time taken does not tell which token matched.
-        let operator = self.operator.as_ref().is_some_and(|token| token.matches(&presented));
-        let service = self.service.as_ref().is_some_and(|token| token.matches(&presented));
+        let operator = self
+            .operator
+            .as_ref()
+            .is_some_and(|token| token.matches(&presented));
+        let service = self
+            .service
+            .as_ref()
+            .is_some_and(|token| token.matches(&presented));
         match (operator, service) {
             (true, _) => Ok(Authenticated::Operator),
             (false, true) => Ok(Authenticated::Service),
@@ -203,8 +213,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
 
 /// Checks `Authorization: Bearer <token>` when a token is configured and records who is
 /// calling in the request's extensions.
-pub(super) async fn require_token(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    match state.tokens.authenticate(request.headers().get(header::AUTHORIZATION)) {
+pub(super) async fn require_token(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match state
+        .tokens
+        .authenticate(request.headers().get(header::AUTHORIZATION))
+    {
         Ok(authenticated) => {
             request.extensions_mut().insert(authenticated);
             next.run(request).await
@@ -234,17 +251,25 @@ mod tests {
     fn short_blank_unprintable_and_shared_tokens_are_refused() {
         assert!(matches!(
             AccessTokens::new(Some(" "), None),
-            Err(TokenError::NotPrintable { variable: SERVICE_TOKEN_VAR })
+            Err(TokenError::NotPrintable {
+                variable: SERVICE_TOKEN_VAR
+            })
         ));
         assert!(matches!(
             AccessTokens::new(None, Some("short-token")),
-            Err(TokenError::TooShort { variable: OPERATOR_TOKEN_VAR, length: 11 })
+            Err(TokenError::TooShort {
+                variable: OPERATOR_TOKEN_VAR,
+                length: 11
+            })
         ));
         assert!(matches!(
             AccessTokens::new(Some("0123456789abcdé!"), None),
             Err(TokenError::NotPrintable { .. })
         ));
-        assert!(matches!(AccessTokens::new(Some(SERVICE), Some(SERVICE)), Err(TokenError::Same)));
+        assert!(matches!(
+            AccessTokens::new(Some(SERVICE), Some(SERVICE)),
+            Err(TokenError::Same)
+        ));
         // Exactly the minimum is fine; empty means unset.
         assert!(AccessTokens::new(Some(&"x".repeat(MIN_TOKEN_CHARS)), None).is_ok());
         assert!(!AccessTokens::new(Some(""), Some("")).unwrap().any());
@@ -253,8 +278,14 @@ mod tests {
     #[test]
     fn each_token_proves_its_own_role() {
         let tokens = AccessTokens::new(Some(SERVICE), Some(OPERATOR)).unwrap();
-        assert_eq!(tokens.authenticate(Some(&bearer(SERVICE))).unwrap(), Authenticated::Service);
-        assert_eq!(tokens.authenticate(Some(&bearer(OPERATOR))).unwrap(), Authenticated::Operator);
+        assert_eq!(
+            tokens.authenticate(Some(&bearer(SERVICE))).unwrap(),
+            Authenticated::Service
+        );
+        assert_eq!(
+            tokens.authenticate(Some(&bearer(OPERATOR))).unwrap(),
+            Authenticated::Operator
+        );
         for wrong in [&SERVICE[1..], "service-token-012345678X", ""] {
             assert!(tokens.authenticate(Some(&bearer(wrong))).is_err(), "{wrong}");
         }
@@ -265,7 +296,10 @@ mod tests {
             Authenticated::Operator
         );
         assert!(operator_only.authenticate(Some(&bearer(SERVICE))).is_err());
-        assert_eq!(AccessTokens::none().authenticate(None).unwrap(), Authenticated::Development);
+        assert_eq!(
+            AccessTokens::none().authenticate(None).unwrap(),
+            Authenticated::Development
+        );
     }
 
     #[test]

@@ -21,12 +21,19 @@ use super::error::ApiError;
 
 /// Refuses, on an instance without a token, requests addressed to another name or sent by a
 /// page of another origin.
-pub(super) async fn refuse_foreign_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(super) async fn refuse_foreign_pages(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if state.tokens.any() {
         return next.run(request).await;
     }
     let host = request_host(&request);
-    if !host.as_ref().is_some_and(|host| is_local_name(host, state.listen)) {
+    if !host
+        .as_ref()
+        .is_some_and(|host| is_local_name(host, state.listen))
+    {
         let shown = host.map_or_else(|| "none".to_string(), |host| format!("`{host}`"));
         return ApiError::new(
             StatusCode::MISDIRECTED_REQUEST,
@@ -64,10 +71,18 @@ pub(super) async fn require_json_posts(request: Request, next: Next) -> Response
 
 /// `application/json` or `application/<something>+json`, with any parameters.
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json"
         || essence
             .strip_prefix("application/")
@@ -138,10 +153,22 @@ mod tests {
     #[test]
     fn local_names_are_loopback_names_and_the_listen_address() {
         let listen: SocketAddr = "192.0.2.7:8080".parse().unwrap();
-        for local in ["localhost", "LOCALHOST:8080", "127.0.0.1:8080", "127.1.2.3", "[::1]:8080", "192.0.2.7:80"] {
+        for local in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1:8080",
+            "127.1.2.3",
+            "[::1]:8080",
+            "192.0.2.7:80",
+        ] {
             assert!(is_local_name(&authority(local), Some(listen)), "{local}");
         }
-        for foreign in ["evil.example", "127.0.0.1.evil.example", "localhost.evil.example", "10.0.0.1:8080"] {
+        for foreign in [
+            "evil.example",
+            "127.0.0.1.evil.example",
+            "localhost.evil.example",
+            "10.0.0.1:8080",
+        ] {
             assert!(!is_local_name(&authority(foreign), Some(listen)), "{foreign}");
         }
         assert!(!is_local_name(&authority("192.0.2.7"), None));
@@ -151,7 +178,11 @@ mod tests {
     fn only_the_same_origin_is_the_same_origin() {
         let host = authority("127.0.0.1:8080");
         let mut headers = HeaderMap::new();
-        assert_eq!(foreign_origin(&headers, Some(&host)), None, "no Origin: not a cross-site page");
+        assert_eq!(
+            foreign_origin(&headers, Some(&host)),
+            None,
+            "no Origin: not a cross-site page"
+        );
         for (origin, foreign) in [
             ("http://127.0.0.1:8080", false),
             ("http://127.0.0.1", true),
@@ -160,7 +191,11 @@ mod tests {
             ("null", true),
         ] {
             headers.insert(header::ORIGIN, origin.parse().unwrap());
-            assert_eq!(foreign_origin(&headers, Some(&host)).is_some(), foreign, "{origin}");
+            assert_eq!(
+                foreign_origin(&headers, Some(&host)).is_some(),
+                foreign,
+                "{origin}"
+            );
         }
         let mut cross = HeaderMap::new();
         cross.insert("sec-fetch-site", "cross-site".parse().unwrap());

@@ -50,7 +50,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", rejection.body_text())
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    rejection.body_text(),
+                )
             } else {
                 ApiError::bad_request(rejection.body_text())
             }
@@ -60,7 +64,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         }
         serde_json::from_slice(&bytes)
             .map(OptionalJsonBody)
-            .map_err(|error| ApiError::bad_request(format!("the body is not the JSON this endpoint takes: {error}")))
+            .map_err(|error| {
+                ApiError::bad_request(format!("the body is not the JSON this endpoint takes: {error}"))
+            })
     }
 }
 

@@ -25,7 +25,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 
-pub use auth::{AccessTokens, Authenticated, MIN_TOKEN_CHARS, OPERATOR_TOKEN_VAR, SERVICE_TOKEN_VAR, TokenError};
+pub use auth::{
+    AccessTokens, Authenticated, MIN_TOKEN_CHARS, OPERATOR_TOKEN_VAR, SERVICE_TOKEN_VAR, TokenError,
+};
 pub use error::ApiError;
 pub use server::{ServeLimits, serve, serve_until};
 
@@ -53,7 +55,12 @@ pub struct AppState {
 impl AppState {
     /// The state of a service answering with `engine`; `/v1` needs one of `tokens` when any
     /// is configured.
-    pub fn new(engine: Engine, sandbox: Arc<Sandbox>, tokens: AccessTokens, request_timeout: Duration) -> Self {
+    pub fn new(
+        engine: Engine,
+        sandbox: Arc<Sandbox>,
+        tokens: AccessTokens,
+        request_timeout: Duration,
+    ) -> Self {
         AppState {
             engine,
             sandbox,
@@ -118,7 +125,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), browser::refuse_foreign_pages))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            browser::refuse_foreign_pages,
+        ))
         .with_state(state)
 }
 
