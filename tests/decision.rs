@@ -19,7 +19,7 @@ use spoke_batches::db::{Database, HostIndex};
 use spoke_batches::engine::Engine;
 use spoke_batches::registry::StrategyRegistry;
 use spoke_batches::runtime::StrategyComponent;
-use spoke_batches::service::{AppState, router};
+use spoke_batches::service::{AccessTokens, AppState, router};
 use support::db::TestDb;
 use support::loaded;
 use tokio::sync::OnceCell;
@@ -76,7 +76,7 @@ impl Drop for Service {
 impl Service {
     async fn start(engine: Engine) -> Service {
         let sandbox = Arc::clone(&loaded().await.sandbox);
-        let state = AppState::new(engine, sandbox, None, Duration::from_secs(10));
+        let state = AppState::new(engine, sandbox, AccessTokens::none(), Duration::from_secs(10));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {

@@ -11,9 +11,10 @@ use proptest::test_runner::{Config, TestRunner};
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 use support::db::TestDb;
-use support::server::TestServer;
+use support::server::{ServerOptions, TestServer};
 
-const TOKEN: &str = "fuzz-token";
+const TOKEN: &str = "fuzz-service-token";
+const OPERATOR: &str = "fuzz-operator-token";
 
 async fn seed(db: &TestDb) {
     db.exec(
@@ -65,6 +66,9 @@ fn path() -> impl Strategy<Value = (Method, String)> {
         (Method::POST, "/v1/contacts/{}/message-sent"),
         (Method::GET, "/v1/campaigns/{}/texter-ui"),
         (Method::GET, "/v1/strategies"),
+        (Method::GET, "/v1/assignments/{}/explain"),
+        (Method::GET, "/v1/dashboard"),
+        (Method::GET, "/metrics"),
         (Method::DELETE, "/v1/assignments/{}/batches"),
         (Method::GET, "/v1/{}"),
     ]);
@@ -122,7 +126,8 @@ fn body() -> impl Strategy<Value = (Option<&'static str>, Vec<u8>)> {
 
 fn token() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
-        4 => Just(Some(TOKEN.to_string())),
+        3 => Just(Some(TOKEN.to_string())),
+        1 => Just(Some(OPERATOR.to_string())),
         1 => Just(None),
         1 => "[ -~]{0,20}".prop_map(Some),
     ]
@@ -137,10 +142,14 @@ fn no_input_gets_a_server_error_or_changes_data_when_refused() {
         .unwrap();
     let db = runtime.block_on(TestDb::sqlite());
     runtime.block_on(seed(&db));
-    let server = runtime.block_on(TestServer::start(
+    let server = runtime.block_on(TestServer::start_with(
         &db,
-        &[("DYNAMICASSIGNMENT_BATCHES", "all-texters")],
-        Some(TOKEN),
+        ServerOptions {
+            env: &[("DYNAMICASSIGNMENT_BATCHES", "all-texters")],
+            token: Some(TOKEN),
+            operator_token: Some(OPERATOR),
+            ..ServerOptions::default()
+        },
     ));
     let client = Client::new();
     let mut runner = TestRunner::new(Config {

@@ -8,9 +8,13 @@ mod support;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use support::db::TestDb;
-use support::server::TestServer;
+use support::server::{ServerOptions, TestServer};
 
-const TOKEN: &str = "s3cret-token";
+/// The service token (Spoke's server).
+const TOKEN: &str = "s3cret-service-token";
+/// The operator token.
+const OPERATOR: &str = "s3cret-operator-token";
+/// The service's fixed clock in these tests.
 const NOW: &str = "2026-03-02T15:00:00Z";
 
 async fn seed(db: &TestDb) {
@@ -47,34 +51,47 @@ struct Api {
 }
 
 impl Api {
+    /// The seeded database served with both tokens, its clock fixed at [`NOW`].
     async fn start(db: &TestDb, env: &[(&str, &str)]) -> Api {
         seed(db).await;
+        let options = ServerOptions {
+            env,
+            token: Some(TOKEN),
+            operator_token: Some(OPERATOR),
+            fixed_now: Some(NOW.parse().unwrap()),
+            ..ServerOptions::default()
+        };
         Api {
-            server: TestServer::start(db, env, Some(TOKEN)).await,
+            server: TestServer::start_with(db, options).await,
             client: Client::new(),
         }
     }
 
+    /// POSTs `body` with the service token.
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(self.server.url(path))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        self.post_as(Some(TOKEN), path, body).await
+    }
+
+    /// GETs with the service token.
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.get_as(Some(TOKEN), path).await
+    }
+
+    async fn post_as(&self, token: Option<&str>, path: &str, body: Value) -> (StatusCode, Value) {
+        let mut request = self.client.post(self.server.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
         (response.status(), response.json().await.unwrap())
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .get(self.server.url(path))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
+    async fn get_as(&self, token: Option<&str>, path: &str) -> (StatusCode, Value) {
+        let mut request = self.client.get(self.server.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
         (response.status(), response.json().await.unwrap())
     }
 }
@@ -91,7 +108,7 @@ on_both_databases!(
 async fn every_operation_answers_the_clis_json(db: &TestDb) {
     let api = Api::start(db, &[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
     let (status, body) = api
-        .post("/v1/assignments/100/batches", json!({"texterId": 5, "now": NOW}))
+        .post("/v1/assignments/100/batches", json!({"texterId": 5}))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -152,7 +169,7 @@ async fn every_operation_answers_the_clis_json(db: &TestDb) {
         body["settings"]["releaseContactsConvosLabel"],
         "Release all my contacts"
     );
-    // Unauthenticated endpoints.
+    // /healthz needs no token; /metrics takes either token.
     let health = api.client.get(api.server.url("/healthz")).send().await.unwrap();
     assert_eq!(
         (health.status(), health.text().await.unwrap()),
@@ -161,6 +178,7 @@ async fn every_operation_answers_the_clis_json(db: &TestDb) {
     let metrics = api
         .client
         .get(api.server.url("/metrics"))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap()
@@ -207,10 +225,19 @@ async fn every_error_has_its_status_and_a_json_body(db: &TestDb) {
     for (path, body) in [
         ("/v1/assignments/100/batches", json!({"texterId": "five"})),
         ("/v1/assignments/100/batches", json!({"texterID": 5})),
-        ("/v1/assignments/100/batches", json!({"numberContacts": -3})),
-        ("/v1/assignments/100/batches", json!({"numberContacts": 1e30})),
-        ("/v1/assignments/abc/batches", json!({})),
-        ("/v1/assignments/100/batches", json!({"batchType": "nope"})),
+        (
+            "/v1/assignments/100/batches",
+            json!({"texterId": 5, "numberContacts": -3}),
+        ),
+        (
+            "/v1/assignments/100/batches",
+            json!({"texterId": 5, "numberContacts": 1e30}),
+        ),
+        ("/v1/assignments/abc/batches", json!({"texterId": 5})),
+        (
+            "/v1/assignments/100/batches",
+            json!({"texterId": 5, "batchType": "nope"}),
+        ),
         (
             "/v1/campaigns/10/join",
             json!({"userId": 6, "joinToken": "wrong"}),
@@ -229,14 +256,14 @@ async fn every_error_has_its_status_and_a_json_body(db: &TestDb) {
         .client
         .post(&url)
         .bearer_auth(TOKEN)
-        .body("{}")
+        .body(r#"{"texterId": 5}"#)
         .send()
         .await
         .unwrap();
     assert_eq!(untyped.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(code(&untyped.json().await.unwrap()), "UNSUPPORTED_MEDIA_TYPE");
     // 413: oversized body.
-    let huge = json!({"batchType": "x".repeat(100_000)});
+    let huge = json!({"texterId": 5, "batchType": "x".repeat(100_000)});
     let (status, answer) = api.post("/v1/assignments/100/batches", huge).await;
     assert_eq!(
         (status, code(&answer)),
@@ -248,12 +275,14 @@ async fn every_error_has_its_status_and_a_json_body(db: &TestDb) {
         .await;
     assert_eq!((status, code(&answer)), (StatusCode::FORBIDDEN, "FORBIDDEN"));
     // 404: unknown ids and routes.
-    let (status, answer) = api.post("/v1/assignments/999/batches", json!({})).await;
+    let (status, answer) = api
+        .post("/v1/assignments/999/batches", json!({"texterId": 5}))
+        .await;
     assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
     let (status, answer) = api.get("/v1/campaigns/999/texter-ui").await;
     assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
-    let (status, _) = api.get("/v1/nothing-here").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, answer) = api.get("/v1/nothing-here").await;
+    assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
     // 409: the campaign is full (it has 2 texters).
     let (status, answer) = api
         .post("/v1/campaigns/10/join", json!({"userId": 6, "joinToken": "tok"}))
@@ -290,26 +319,31 @@ async fn every_error_has_its_status_and_a_json_body(db: &TestDb) {
 
 #[tokio::test]
 async fn without_a_token_the_api_is_open_only_on_loopback() {
-    use spoke_batches::service::{AppState, check_exposure};
+    use spoke_batches::service::{AccessTokens, AppState, check_exposure};
     let db = TestDb::sqlite().await;
     let engine = db.engine(&[]).await;
     let sandbox = std::sync::Arc::clone(&support::loaded().await.sandbox);
     let open = AppState::new(
         engine.clone(),
         std::sync::Arc::clone(&sandbox),
-        None,
+        AccessTokens::none(),
         std::time::Duration::from_secs(1),
     );
     assert!(check_exposure("127.0.0.1:8080".parse().unwrap(), &open).is_ok());
     let error = check_exposure("0.0.0.0:8080".parse().unwrap(), &open).unwrap_err();
     assert!(error.to_string().contains("set SPOKE_BATCHES_TOKEN"), "{error}");
-    let guarded = AppState::new(
-        engine,
-        sandbox,
-        Some(TOKEN.into()),
-        std::time::Duration::from_secs(1),
-    );
-    assert!(check_exposure("0.0.0.0:8080".parse().unwrap(), &guarded).is_ok());
+    for tokens in [
+        AccessTokens::new(Some(TOKEN), None).unwrap(),
+        AccessTokens::new(None, Some(OPERATOR)).unwrap(),
+    ] {
+        let guarded = AppState::new(
+            engine.clone(),
+            std::sync::Arc::clone(&sandbox),
+            tokens,
+            std::time::Duration::from_secs(1),
+        );
+        assert!(check_exposure("0.0.0.0:8080".parse().unwrap(), &guarded).is_ok());
+    }
     // Without a token, loopback clients need no Authorization header.
     seed(&db).await;
     let server = TestServer::start(&db, &[], None).await;
@@ -339,13 +373,13 @@ async fn no_answer_carries_contact_data_and_tokens_are_checked_whole(db: &TestDb
     .await;
     let mut answers = Vec::new();
     answers.push(
-        api.post("/v1/assignments/100/batches", json!({"texterId": 5, "now": NOW}))
+        api.post("/v1/assignments/100/batches", json!({"texterId": 5}))
             .await
             .1,
     );
     answers.push(api.get("/v1/assignments/100/unassigned-count?texterId=5").await.1);
     answers.push(api.get("/v1/campaigns/30/texter-ui").await.1);
-    answers.push(api.get("/v1/dashboard").await.1);
+    answers.push(api.get_as(Some(OPERATOR), "/v1/dashboard").await.1);
     answers.push(api.get("/v1/strategies").await.1);
     answers.push(api.post("/v1/contacts/9/message-sent", json!({})).await.1);
     answers.push(
@@ -382,4 +416,200 @@ async fn no_answer_carries_contact_data_and_tokens_are_checked_whole(db: &TestDb
         .await
         .unwrap();
     assert_eq!(prefix.status(), StatusCode::UNAUTHORIZED);
+}
+
+on_both_databases!(
+    the_service_token_acts_only_for_the_texter_it_names,
+    requests_that_write_refuse_a_client_time,
+    read_only_requests_take_a_client_time_within_range
+);
+
+/// The service token authenticates Spoke's server, which must name the texter on every texter
+/// operation; acting as an administrator takes the operator token.
+async fn the_service_token_acts_only_for_the_texter_it_names(db: &TestDb) {
+    let api = Api::start(db, &[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
+    let assigned = "SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL";
+    // Without texterId, every texter operation is a 400 naming the field, and changes nothing.
+    for (status, answer) in [
+        api.post("/v1/assignments/100/batches", json!({})).await,
+        api.post("/v1/assignments/100/batches", json!({"numberContacts": 2}))
+            .await,
+        api.post("/v1/assignments/100/release", json!({"conversations": true}))
+            .await,
+        api.get("/v1/assignments/100/unassigned-count").await,
+        api.get("/v1/assignments/100/explain").await,
+    ] {
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("texterId is required"), "{message}");
+    }
+    assert_eq!(db.int(assigned).await, 0);
+    // Naming a texter, the service checks them against the assignment.
+    let (status, answer) = api
+        .post("/v1/assignments/102/batches", json!({"texterId": 5}))
+        .await;
+    assert_eq!((status, code(&answer)), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    assert_eq!(db.int(assigned).await, 0);
+    let (status, answer) = api
+        .post("/v1/assignments/100/batches", json!({"texterId": 5}))
+        .await;
+    assert_eq!((status, answer["assigned"].clone()), (StatusCode::OK, json!(3)));
+    // The operator token acts as an administrator, with or without a texter.
+    let (status, answer) = api
+        .post_as(Some(OPERATOR), "/v1/assignments/102/batches", json!({}))
+        .await;
+    assert_eq!(
+        (status, answer["assigned"].clone()),
+        (StatusCode::OK, json!(3)),
+        "{answer}"
+    );
+    let (status, answer) = api.get_as(Some(OPERATOR), "/v1/assignments/102/explain").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = api
+        .post_as(Some(OPERATOR), "/v1/assignments/102/release", json!({}))
+        .await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({"released": 3})));
+    // The dashboard's data is the operator's; the Spoke server's operations take either token.
+    let (status, answer) = api.get("/v1/dashboard").await;
+    assert_eq!((status, code(&answer)), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SPOKE_BATCHES_OPERATOR_TOKEN"),
+        "{answer}"
+    );
+    assert_eq!(
+        api.get_as(Some(OPERATOR), "/v1/dashboard").await.0,
+        StatusCode::OK
+    );
+    for token in [TOKEN, OPERATOR] {
+        assert_eq!(api.get_as(Some(token), "/v1/strategies").await.0, StatusCode::OK);
+        assert_eq!(
+            api.get_as(Some(token), "/v1/campaigns/10/texter-ui").await.0,
+            StatusCode::OK
+        );
+        let (status, _) = api
+            .post_as(Some(token), "/v1/contacts/1/message-sent", json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, answer) = api
+        .post("/v1/campaigns/10/join", json!({"userId": 6, "joinToken": "tok"}))
+        .await;
+    assert_eq!((status, answer["created"].clone()), (StatusCode::OK, json!(true)));
+    // Without any token configured (loopback development), texterId stays optional.
+    let open = TestServer::start(db, &[("DYNAMICASSIGNMENT_BATCHES", "all-texters")], None).await;
+    let response = api
+        .client
+        .post(open.url("/v1/assignments/102/batches"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// `now` on a request that writes is a 400 and changes nothing: a write runs at the service's
+/// clock, so a client cannot move texting hours or due dates or stamp a time of its choosing.
+async fn requests_that_write_refuse_a_client_time(db: &TestDb) {
+    let api = Api::start(db, &[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
+    let before = (
+        db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL")
+            .await,
+        db.int("SELECT COUNT(*) FROM assignment").await,
+    );
+    for (path, body) in [
+        ("/v1/assignments/100/batches", json!({"texterId": 5, "now": NOW})),
+        (
+            "/v1/assignments/100/batches",
+            json!({"texterId": 5, "now": "2020-01-01T00:00:00Z"}),
+        ),
+        ("/v1/assignments/100/release", json!({"texterId": 5, "now": NOW})),
+        (
+            "/v1/campaigns/10/join",
+            json!({"userId": 6, "joinToken": "tok", "now": NOW}),
+        ),
+        ("/v1/contacts/1/message-sent", json!({"now": NOW})),
+    ] {
+        let (status, answer) = api.post(path, body.clone()).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            "{path} {body}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("`now` is refused on requests that write"),
+            "{path}: {message}"
+        );
+    }
+    let after = (
+        db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL")
+            .await,
+        db.int("SELECT COUNT(*) FROM assignment").await,
+    );
+    assert_eq!(after, before);
+}
+
+/// Explain and the unassigned count take `now` (they only change an answer), within
+/// 1970-01-01 .. 2200-01-01; a time beyond it is a 400, not a panic in the timezone arithmetic.
+async fn read_only_requests_take_a_client_time_within_range(db: &TestDb) {
+    let api = Api::start(
+        db,
+        &[
+            ("DYNAMICASSIGNMENT_BATCHES", "all-texters"),
+            ("DEFAULT_TZ", "US/Eastern"),
+        ],
+    )
+    .await;
+    let (status, answer) = api
+        .get("/v1/assignments/100/explain?texterId=5&now=2026-03-02T15:00:00Z")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["trace"]["dryRun"], true);
+    let (status, answer) = api
+        .get("/v1/assignments/100/unassigned-count?texterId=5&now=2199-12-31T23:59:59Z")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    for now in [
+        "%2B262142-12-31T23:59:59Z",
+        "1969-12-31T23:59:59Z",
+        "2200-01-01T00:00:00Z",
+    ] {
+        for path in ["explain", "unassigned-count"] {
+            let (status, answer) = api
+                .get(&format!("/v1/assignments/100/{path}?texterId=5&now={now}"))
+                .await;
+            assert_eq!(
+                (status, code(&answer)),
+                (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+                "{path} {now}"
+            );
+            assert!(
+                answer["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("out of range"),
+                "{answer}"
+            );
+        }
+    }
+    let (status, answer) = api
+        .get("/v1/assignments/100/explain?texterId=5&now=yesterday")
+        .await;
+    assert_eq!(
+        (status, code(&answer)),
+        (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        "{answer}"
+    );
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL")
+            .await,
+        0
+    );
 }

@@ -19,9 +19,10 @@ use crate::engine::{BatchRequest, Caller, DecisionMode, DecisionPlan, DecisionRe
 use crate::fixtures;
 use crate::registry::StrategyRegistry;
 use crate::reload::{Reloader, watch_sources};
+use crate::request_time::RequestTime;
 use crate::runtime::{Sandbox, SandboxLimits};
 use crate::scaffold;
-use crate::service::{self, AppState, bind, check_exposure};
+use crate::service::{self, AccessTokens, AppState, ServeLimits, bind, check_exposure};
 use crate::spoke_extension::{self, ExtensionError};
 
 /// Runs Spoke's dynamic-assignment batch strategies as sandboxed WebAssembly components.
@@ -117,6 +118,22 @@ pub enum Command {
         /// Rebuild the strategies with this command whenever their sources change (make dev).
         #[arg(long)]
         rebuild_command: Option<String>,
+        /// Longest time a connection may go without a request being answered on it (a request
+        /// head must arrive within it), in milliseconds.
+        #[arg(long, env = "SPOKE_BATCHES_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        header_read_timeout_ms: u64,
+        /// Connections open at once; more wait to be accepted.
+        #[arg(long, env = "SPOKE_BATCHES_MAX_CONNECTIONS", default_value_t = 1_024,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        max_connections: u32,
+        /// How long a shutdown waits for the requests in flight before dropping them, in
+        /// milliseconds.
+        #[arg(long, env = "SPOKE_BATCHES_SHUTDOWN_TIMEOUT_MS", default_value_t = 30_000)]
+        shutdown_timeout_ms: u64,
+        /// Serve /metrics without a token even when one is set.
+        #[arg(long)]
+        public_metrics: bool,
     },
     /// Creates Spoke's tables in the database (never alters tables Spoke created).
     Migrate {
@@ -417,6 +434,16 @@ fn caller(texter_id: Option<i64>) -> Caller {
     texter_id.map_or(Caller::Operator, Caller::User)
 }
 
+/// `--now` within the range a request time may have, or now.
+fn request_time(now: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, CliError> {
+    match now {
+        Some(now) => RequestTime::new(now)
+            .map(RequestTime::get)
+            .map_err(|error| CliError::new("BAD_REQUEST", format!("--now: {error}"))),
+        None => Ok(Utc::now()),
+    }
+}
+
 async fn execute(cli: Cli) -> Result<Value, CliError> {
     let limits = cli.limits();
     match cli.command {
@@ -427,6 +454,10 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             no_watch,
             request_timeout_ms,
             rebuild_command,
+            header_read_timeout_ms,
+            max_connections,
+            shutdown_timeout_ms,
+            public_metrics,
         } => {
             let env = Environment::from_process();
             let cache_dir = if no_cache {
@@ -440,6 +471,12 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
                 watch: !no_watch,
                 request_timeout: Duration::from_millis(request_timeout_ms),
                 rebuild_command,
+                limits: ServeLimits {
+                    header_read_timeout: Duration::from_millis(header_read_timeout_ms),
+                    max_connections: max_connections as usize,
+                    shutdown_timeout: Duration::from_millis(shutdown_timeout_ms),
+                },
+                public_metrics,
             };
             serve(&cli.database_url, &cli.strategies_dir, limits, options, env).await?;
             Ok(Value::Null)
@@ -566,6 +603,8 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             batch_type,
             now,
         } => {
+            // Checked before anything loads: a time out of range is the caller's mistake.
+            let now = request_time(now)?;
             let engine = engine(&cli.database_url, Some((&cli.strategies_dir, limits.clone()))).await?;
             let outcome = engine
                 .request_batch(BatchRequest {
@@ -573,7 +612,7 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
                     caller: caller(texter_id),
                     number_contacts,
                     batch_type,
-                    now: now.unwrap_or_else(Utc::now),
+                    now,
                 })
                 .await?;
             Ok(serde_json::to_value(outcome).unwrap_or_default())
@@ -585,13 +624,15 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             batch_type,
             now,
         } => {
+            // Checked before anything loads: a time out of range is the caller's mistake.
+            let now = request_time(now)?;
             let engine = engine(&cli.database_url, Some((&cli.strategies_dir, limits.clone()))).await?;
             let request = BatchRequest {
                 assignment_id,
                 caller: caller(texter_id),
                 number_contacts,
                 batch_type,
-                now: now.unwrap_or_else(Utc::now),
+                now,
             };
             let (outcome, trace) = engine.explain_batch(request, None).await?;
             Ok(json!({ "outcome": outcome, "trace": trace }))
@@ -603,6 +644,8 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             number_contacts,
             now,
         } => {
+            // Checked before anything loads: a time out of range is the caller's mistake.
+            let now = request_time(now)?;
             let engine = engine(&cli.database_url, Some((&cli.strategies_dir, limits.clone()))).await?;
             let replacement = match strategy {
                 Some(file) => {
@@ -622,7 +665,7 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
                 caller: caller(texter_id),
                 number_contacts,
                 batch_type: None,
-                now: now.unwrap_or_else(Utc::now),
+                now,
             };
             let (outcome, trace) = engine.explain_batch(request, replacement).await?;
             Ok(json!({ "outcome": outcome, "trace": trace }))
@@ -636,6 +679,7 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             contacts_count,
             now,
         } => {
+            let now = request_time(now)?;
             let engine = engine(&cli.database_url, Some((&cli.strategies_dir, limits.clone()))).await?;
             let plan = number_contacts
                 .zip(contacts_count)
@@ -650,7 +694,7 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
                     strategy,
                     mode,
                     plan,
-                    now: now.unwrap_or_else(Utc::now),
+                    now,
                 })
                 .await?;
             Ok(serde_json::to_value(decision).unwrap_or_default())
@@ -681,9 +725,11 @@ async fn execute(cli: Cli) -> Result<Value, CliError> {
             texter_id,
             now,
         } => {
+            // Checked before anything loads: a time out of range is the caller's mistake.
+            let now = request_time(now)?;
             let engine = engine(&cli.database_url, Some((&cli.strategies_dir, limits.clone()))).await?;
             let count = engine
-                .has_unassigned(assignment_id, caller(texter_id), now.unwrap_or_else(Utc::now))
+                .has_unassigned(assignment_id, caller(texter_id), now)
                 .await?;
             Ok(json!({ "count": count }))
         }
@@ -722,6 +768,8 @@ struct ServeOptions {
     watch: bool,
     request_timeout: Duration,
     rebuild_command: Option<String>,
+    limits: ServeLimits,
+    public_metrics: bool,
 }
 
 fn default_cache_dir(env: &Environment) -> Option<PathBuf> {
@@ -739,7 +787,15 @@ async fn serve(
     options: ServeOptions,
     env: Environment,
 ) -> Result<(), CliError> {
-    let token = env.get("SPOKE_BATCHES_TOKEN").map(str::to_string);
+    let tokens = AccessTokens::from_env(&env).map_err(|error| CliError::new("BAD_TOKEN", error))?;
+    // The variable whose token the example request sends, if the service needs one.
+    let token_var = if env.get(service::SERVICE_TOKEN_VAR).is_some() {
+        Some(service::SERVICE_TOKEN_VAR)
+    } else if tokens.any() {
+        Some(service::OPERATOR_TOKEN_VAR)
+    } else {
+        None
+    };
     let db = Database::connect(database_url).await?;
     db.prepare_schema().await?;
     let mut claim_index = true;
@@ -767,9 +823,9 @@ async fn serve(
     let shared = Arc::new(RwLock::new(Arc::new(registry)));
     let engine = Engine::new(db, Arc::clone(&shared), env);
     engine.know_claim_index(claim_index);
-    let has_token = token.is_some();
     let state_engine = engine.clone();
-    let state = AppState::new(engine, Arc::clone(&sandbox), token, options.request_timeout);
+    let state = AppState::new(engine, Arc::clone(&sandbox), tokens, options.request_timeout)
+        .with_public_metrics(options.public_metrics);
     check_exposure(options.listen, &state).map_err(|error| CliError::new("UNSAFE_LISTEN", error))?;
     let listener = bind(options.listen)
         .await
@@ -788,7 +844,7 @@ async fn serve(
         }
         None => None,
     };
-    let example = example_request(&state_engine, address, has_token).await;
+    let example = example_request(&state_engine, address, token_var).await;
     print_stdout(
         &json!({"listening": format!("http://{address}"), "dashboard": format!("http://{address}/"),
                "compiled": sandbox.compilations(), "example": example})
@@ -799,19 +855,15 @@ async fn serve(
         print_stderr(&format!("Try:       {example}"));
     }
     tracing::info!(%address, "serving");
-    service::serve(listener, state)
+    service::serve(listener, state, options.limits)
         .await
         .map_err(|error| CliError::new("SERVE", error))
 }
 
 /// A working `curl` batch request for the newest dynamic campaign's first texter, if any.
-async fn example_request(engine: &Engine, address: SocketAddr, has_token: bool) -> Option<String> {
+async fn example_request(engine: &Engine, address: SocketAddr, token_var: Option<&str>) -> Option<String> {
     let (assignment_id, user_id) = engine.example_assignment().await.ok().flatten()?;
-    let auth = if has_token {
-        " -H \"Authorization: Bearer $SPOKE_BATCHES_TOKEN\""
-    } else {
-        ""
-    };
+    let auth = token_var.map_or_else(String::new, |var| format!(" -H \"Authorization: Bearer ${var}\""));
     Some(format!(
         "curl -s -X POST http://{address}/v1/assignments/{assignment_id}/batches{auth} \
          -H 'Content-Type: application/json' -d '{{\"texterId\": {user_id}}}'"
@@ -880,5 +932,77 @@ mod tests {
         assert_eq!(limits, expected);
         let defaults = Cli::parse_from(["spoke-batches", "strategies"]).limits();
         assert_eq!(defaults, SandboxLimits::default());
+    }
+
+    #[test]
+    fn the_serve_edge_flags_have_their_defaults_and_take_values() {
+        let edges = |args: &[&str]| match Cli::parse_from(args).command {
+            Command::Serve {
+                header_read_timeout_ms,
+                max_connections,
+                shutdown_timeout_ms,
+                public_metrics,
+                ..
+            } => (
+                header_read_timeout_ms,
+                max_connections,
+                shutdown_timeout_ms,
+                public_metrics,
+            ),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(edges(&["spoke-batches", "serve"]), (10_000, 1_024, 30_000, false));
+        let set = [
+            "spoke-batches",
+            "serve",
+            "--header-read-timeout-ms",
+            "5",
+            "--max-connections",
+            "7",
+            "--shutdown-timeout-ms",
+            "0",
+            "--public-metrics",
+        ];
+        assert_eq!(edges(&set), (5, 7, 0, true));
+        for zero in ["--header-read-timeout-ms", "--max-connections"] {
+            assert!(
+                Cli::try_parse_from(["spoke-batches", "serve", zero, "0"]).is_err(),
+                "{zero} 0"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_now_out_of_range_is_a_bad_request_before_anything_loads() {
+        for now in [
+            "+262142-12-31T23:59:59Z",
+            "1969-12-31T23:59:59Z",
+            "2200-01-01T00:00:00Z",
+        ] {
+            for command in ["request-batch", "explain", "replay", "has-unassigned"] {
+                // A database and a strategies folder that do not exist: the check comes first.
+                let cli = Cli::parse_from([
+                    "spoke-batches",
+                    "--database-url",
+                    "postgres://nobody@127.0.0.1:1/none",
+                    "--strategies",
+                    "/nonexistent",
+                    command,
+                    "--assignment-id",
+                    "1",
+                    "--now",
+                    now,
+                ]);
+                let error = execute(cli).await.unwrap_err();
+                assert_eq!(
+                    error.code, "BAD_REQUEST",
+                    "{command} --now {now}: {}",
+                    error.message
+                );
+                assert!(error.message.contains("2200-01-01"), "{}", error.message);
+            }
+        }
+        let inside = request_time(Some("2199-12-31T23:59:59Z".parse().unwrap())).unwrap();
+        assert_eq!(inside.to_rfc3339(), "2199-12-31T23:59:59+00:00");
     }
 }

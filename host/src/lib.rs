@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod registry;
 pub mod reload;
+pub mod request_time;
 pub mod runtime;
 pub mod scaffold;
 pub mod service;

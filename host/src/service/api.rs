@@ -6,19 +6,38 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use super::auth::Authenticated;
 use super::error::ApiError;
-use super::extract::{Id, JsonBody, QueryParams};
+use super::extract::{Id, JsonBody, OptionalJsonBody, QueryParams};
 use crate::config::CampaignSettings;
-use crate::engine::{BatchRequest, Caller, DecisionMode, DecisionPlan, DecisionRequest, EngineError};
+use crate::engine::{BatchRequest, DecisionMode, DecisionPlan, DecisionRequest, EngineError};
+use crate::request_time::RequestTime;
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-fn caller(texter_id: Option<i64>) -> Caller {
-    texter_id.map_or(Caller::Operator, Caller::User)
+/// The `now` field of a request that writes: present, it fails the body with this message.
+/// A write always runs at the service's clock, or a client could move texting hours and due
+/// dates and stamp that time on the rows it changes.
+#[derive(Debug)]
+pub struct ServerClockOnly;
+
+impl<'de> Deserialize<'de> for ServerClockOnly {
+    fn deserialize<D: Deserializer<'de>>(_deserializer: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "`now` is refused on requests that write: they run at the service's clock (GET \
+             /v1/assignments/{id}/explain?now=... shows what a request at another time would do)",
+        ))
+    }
+}
+
+/// The request's time: the client's `now` where a read-only request may name one, else the
+/// service's clock.
+fn request_time(now: Option<RequestTime>, state: &AppState) -> DateTime<Utc> {
+    now.map_or_else(|| state.now(), RequestTime::get)
 }
 
 /// Runs an engine operation within the request timeout.
@@ -39,47 +58,59 @@ async fn within<T>(
     }
 }
 
-/// The parameters of a batch request: the body of `POST /v1/assignments/{id}/batches`, or the
-/// query of `GET /v1/assignments/{id}/explain`.
+/// The body of `POST /v1/assignments/{id}/batches`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BatchParams {
+pub struct BatchBody {
     texter_id: Option<i64>,
     number_contacts: Option<i64>,
     batch_type: Option<String>,
-    /// The request's time (for replays and tests); absent means now.
-    now: Option<DateTime<Utc>>,
-}
-
-impl BatchParams {
-    fn into_request(self, assignment_id: i64, state: &AppState) -> BatchRequest {
-        BatchRequest {
-            assignment_id,
-            caller: caller(self.texter_id),
-            number_contacts: self.number_contacts,
-            batch_type: self.batch_type,
-            now: self.now.unwrap_or_else(|| state.now()),
-        }
-    }
+    #[allow(dead_code)] // refused when present
+    now: Option<ServerClockOnly>,
 }
 
 pub async fn request_batch(
     State(state): State<AppState>,
+    authenticated: Authenticated,
     Id(id): Id,
-    JsonBody(params): JsonBody<BatchParams>,
+    JsonBody(body): JsonBody<BatchBody>,
 ) -> ApiResult {
-    let request = params.into_request(id, &state);
+    let request = BatchRequest {
+        assignment_id: id,
+        caller: authenticated.caller(body.texter_id)?,
+        number_contacts: body.number_contacts,
+        batch_type: body.batch_type,
+        now: state.now(),
+    };
     let outcome = within(state.request_timeout, state.engine.request_batch(request)).await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
+}
+
+/// The query of `GET /v1/assignments/{id}/explain`: a batch request, at `now` if given.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExplainQuery {
+    texter_id: Option<i64>,
+    number_contacts: Option<i64>,
+    batch_type: Option<String>,
+    /// The request's time (for replays and tests); absent means now.
+    now: Option<RequestTime>,
 }
 
 /// A batch request run and rolled back, with its trace.
 pub async fn explain(
     State(state): State<AppState>,
+    authenticated: Authenticated,
     Id(id): Id,
-    QueryParams(params): QueryParams<BatchParams>,
+    QueryParams(query): QueryParams<ExplainQuery>,
 ) -> ApiResult {
-    let request = params.into_request(id, &state);
+    let request = BatchRequest {
+        assignment_id: id,
+        caller: authenticated.caller(query.texter_id)?,
+        number_contacts: query.number_contacts,
+        batch_type: query.batch_type,
+        now: request_time(query.now, &state),
+    };
     let (outcome, trace) = within(state.request_timeout, state.engine.explain_batch(request, None)).await?;
     Ok(Json(json!({ "outcome": outcome, "trace": trace })))
 }
@@ -93,21 +124,23 @@ pub struct DecisionBody {
     mode: DecisionMode,
     texter_id: Option<i64>,
     plan: Option<DecisionPlan>,
-    now: Option<DateTime<Utc>>,
+    /// It only changes an answer (nothing is written), as on explain.
+    now: Option<RequestTime>,
 }
 
 pub async fn decision(
     State(state): State<AppState>,
+    authenticated: Authenticated,
     Id(id): Id,
     JsonBody(body): JsonBody<DecisionBody>,
 ) -> ApiResult {
     let request = DecisionRequest {
         assignment_id: id,
-        caller: caller(body.texter_id),
+        caller: authenticated.caller(body.texter_id)?,
         strategy: body.strategy,
         mode: body.mode,
         plan: body.plan,
-        now: body.now.unwrap_or_else(|| state.now()),
+        now: request_time(body.now, &state),
     };
     let decision = within(state.request_timeout, state.engine.decide(request)).await?;
     Ok(Json(serde_json::to_value(decision).unwrap_or_default()))
@@ -118,18 +151,20 @@ pub async fn decision(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UnassignedQuery {
     texter_id: Option<i64>,
-    now: Option<DateTime<Utc>>,
+    now: Option<RequestTime>,
 }
 
 pub async fn unassigned_count(
     State(state): State<AppState>,
+    authenticated: Authenticated,
     Id(id): Id,
     QueryParams(query): QueryParams<UnassignedQuery>,
 ) -> ApiResult {
-    let now = query.now.unwrap_or_else(|| state.now());
+    let caller = authenticated.caller(query.texter_id)?;
+    let now = request_time(query.now, &state);
     let count = within(
         state.request_timeout,
-        state.engine.has_unassigned(id, caller(query.texter_id), now),
+        state.engine.has_unassigned(id, caller, now),
     )
     .await?;
     Ok(Json(json!({ "count": count })))
@@ -142,18 +177,20 @@ pub struct ReleaseBody {
     texter_id: Option<i64>,
     #[serde(default)]
     conversations: bool,
+    #[allow(dead_code)] // refused when present
+    now: Option<ServerClockOnly>,
 }
 
 pub async fn release(
     State(state): State<AppState>,
+    authenticated: Authenticated,
     Id(id): Id,
     JsonBody(body): JsonBody<ReleaseBody>,
 ) -> ApiResult {
+    let caller = authenticated.caller(body.texter_id)?;
     let released = within(
         state.request_timeout,
-        state
-            .engine
-            .release(id, caller(body.texter_id), body.conversations),
+        state.engine.release(id, caller, body.conversations),
     )
     .await?;
     Ok(Json(json!({ "released": released })))
@@ -165,6 +202,8 @@ pub async fn release(
 pub struct JoinBody {
     user_id: i64,
     join_token: String,
+    #[allow(dead_code)] // refused when present
+    now: Option<ServerClockOnly>,
 }
 
 pub async fn join(
@@ -180,7 +219,19 @@ pub async fn join(
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
 }
 
-pub async fn message_sent(State(state): State<AppState>, Id(id): Id) -> ApiResult {
+/// `POST /v1/contacts/{id}/message-sent`: an empty body or `{}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSentBody {
+    #[allow(dead_code)] // refused when present
+    now: Option<ServerClockOnly>,
+}
+
+pub async fn message_sent(
+    State(state): State<AppState>,
+    Id(id): Id,
+    OptionalJsonBody(_body): OptionalJsonBody<MessageSentBody>,
+) -> ApiResult {
     let unassigned = within(state.request_timeout, state.engine.message_sent(id)).await?;
     Ok(Json(json!({ "unassigned": unassigned })))
 }
@@ -263,7 +314,9 @@ pub async fn texter_ui(State(state): State<AppState>, Id(id): Id) -> ApiResult {
 
 /// `GET /v1/dashboard`: the strategies with their statistics and the campaigns with their
 /// enabled strategies.
-pub async fn dashboard(State(state): State<AppState>) -> ApiResult {
+pub async fn dashboard(State(state): State<AppState>, authenticated: Authenticated) -> ApiResult {
+    // Every organization's campaigns and every strategy's statistics: the operator's view.
+    authenticated.require_operator("the dashboard's data")?;
     let metrics = state.sandbox.metrics();
     let strategies: Vec<Value> = state
         .engine

@@ -1,5 +1,7 @@
 //! The API's one error type: a stable code, a message, and the status it maps to. Nothing a
-//! client sends produces a 500.
+//! client sends produces a 500, and no 5xx body carries internal text (database messages,
+//! configuration details): those go to the log, the client gets what happened in words it
+//! can act on.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -57,10 +59,29 @@ impl From<EngineError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        if status.is_server_error() {
-            tracing::error!(code = error.code(), %error, "request failed on the server side");
+        if !status.is_server_error() {
+            return ApiError::new(status, error.code(), error.to_string());
         }
-        ApiError::new(status, error.code(), error.to_string())
+        tracing::error!(code = error.code(), %error, "request failed on the server side");
+        ApiError::new(status, error.code(), server_side_message(&error))
+    }
+}
+
+/// What a client is told of a failure on the service's side; the detail is in the log.
+fn server_side_message(error: &EngineError) -> String {
+    const DATABASE: &str =
+        "the database failed or did not answer; try again shortly (the service's log has the details)";
+    const CONFIG: &str = "the settings stored in the database for this campaign or organization cannot \
+                          be used (malformed features JSON or an unknown timezone); an administrator \
+                          must fix them (the service's log names the row and the setting)";
+    const INTERNAL: &str =
+        "the service failed on its side and rolled the request back (the service's log has the details)";
+    match error {
+        // The host's own words (every instance slot is busy), no internal text.
+        EngineError::Strategy(failure) => failure.to_string(),
+        EngineError::Database(_) => DATABASE.to_string(),
+        EngineError::Config(_) | EngineError::Timezone(_) => CONFIG.to_string(),
+        _ => INTERNAL.to_string(),
     }
 }
 

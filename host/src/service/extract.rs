@@ -1,6 +1,7 @@
 //! Extractors that turn every malformed request into an [`ApiError`] (a JSON 4xx) instead of
 //! axum's plain-text rejections.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -37,6 +38,36 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         ""
     };
     ApiError::new(status, code, format!("{}{hint}", rejection.body_text()))
+}
+
+/// A JSON body that may also be empty (then `T::default()`). The router's `Content-Type`
+/// check has run before.
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    rejection.body_text(),
+                )
+            } else {
+                ApiError::bad_request(rejection.body_text())
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(OptionalJsonBody)
+            .map_err(|error| {
+                ApiError::bad_request(format!("the body is not the JSON this endpoint takes: {error}"))
+            })
+    }
 }
 
 /// The numeric id in the path.

@@ -1,23 +1,35 @@
 //! The HTTP service Spoke (or any client) calls: the `/v1` JSON API, `/healthz`, `/metrics`
 //! and the dashboard at `/`.
+//!
+//! - `auth`: the tokens, who a request is from, and the `texterId` rule.
+//! - `browser`: `Host`, `Origin` and `Content-Type` checks against pages in a browser.
+//! - `server`: the accept loop with its header read timeout, connection cap and shutdown
+//!   deadline.
 
 mod api;
+mod auth;
+mod browser;
 mod error;
 mod extract;
+mod server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 
+pub use auth::{
+    AccessTokens, Authenticated, MIN_TOKEN_CHARS, OPERATOR_TOKEN_VAR, SERVICE_TOKEN_VAR, TokenError,
+};
 pub use error::ApiError;
+pub use server::{ServeLimits, serve, serve_until};
 
 use crate::engine::Engine;
 use crate::runtime::Sandbox;
@@ -30,26 +42,33 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     engine: Engine,
     sandbox: Arc<Sandbox>,
-    token: Option<Arc<str>>,
+    tokens: AccessTokens,
     request_timeout: Duration,
     /// A fixed time for every request (tests); `None` reads the clock.
     fixed_now: Option<DateTime<Utc>>,
+    /// Whether `/metrics` answers without a token when one is configured.
+    public_metrics: bool,
+    /// The address served, a name requests may be addressed to (set by [`serve_until`]).
+    listen: Option<SocketAddr>,
 }
 
 impl AppState {
-    /// The state of a service answering with `engine`; `/v1` needs `token` when it is set.
+    /// The state of a service answering with `engine`; `/v1` needs one of `tokens` when any
+    /// is configured.
     pub fn new(
         engine: Engine,
         sandbox: Arc<Sandbox>,
-        token: Option<String>,
+        tokens: AccessTokens,
         request_timeout: Duration,
     ) -> Self {
         AppState {
             engine,
             sandbox,
-            token: token.filter(|token| !token.is_empty()).map(Arc::from),
+            tokens,
             request_timeout,
             fixed_now: None,
+            public_metrics: false,
+            listen: None,
         }
     }
 
@@ -57,6 +76,17 @@ impl AppState {
     pub fn with_fixed_now(mut self, now: DateTime<Utc>) -> Self {
         self.fixed_now = Some(now);
         self
+    }
+
+    /// The same state with `/metrics` open to anyone who reaches it, token or not.
+    pub fn with_public_metrics(mut self, public: bool) -> Self {
+        self.public_metrics = public;
+        self
+    }
+
+    /// Whether any token is configured.
+    pub fn has_token(&self) -> bool {
+        self.tokens.any()
     }
 
     /// The time of a request: the fixed time, else the clock.
@@ -78,45 +108,29 @@ pub fn router(state: AppState) -> Router {
         .route("/strategies", get(api::strategies))
         .route("/campaigns/{id}/texter-ui", get(api::texter_ui))
         .route("/dashboard", get(api::dashboard))
+        .route_layer(middleware::from_fn(browser::require_json_posts))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        // A layer, not a route layer: unknown /v1 paths need the token too (401 before 404).
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+    let mut metrics_route = Router::new().route("/metrics", get(metrics));
+    if !state.public_metrics {
+        metrics_route =
+            metrics_route.route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+    }
     Router::new()
         .nest("/v1", v1)
+        .merge(metrics_route)
         .route("/", get(dashboard_page))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            browser::refuse_foreign_pages,
+        ))
         .with_state(state)
-}
-
-/// Checks `Authorization: Bearer <token>` in constant time when a token is configured.
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(expected) = &state.token else {
-        return next.run(request).await;
-    };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let authorized = presented
-        .is_some_and(|token| constant_time_eq::constant_time_eq(token.as_bytes(), expected.as_bytes()));
-    if authorized {
-        return next.run(request).await;
-    }
-    let message = if presented.is_none() {
-        "send Authorization: Bearer <token> (the service's SPOKE_BATCHES_TOKEN)"
-    } else {
-        "the bearer token is wrong"
-    };
-    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message).into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
 }
 
 async fn not_found() -> ApiError {
@@ -176,7 +190,7 @@ pub enum ServeError {
 
 /// Checks that the service may listen on `address`.
 pub fn check_exposure(address: SocketAddr, state: &AppState) -> Result<(), ServeError> {
-    if state.token.is_none() && !address.ip().is_loopback() {
+    if !state.tokens.any() && !address.ip().is_loopback() {
         return Err(ServeError::PublicWithoutToken(address));
     }
     Ok(())
@@ -190,33 +204,4 @@ pub async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, ServeE
             address,
             reason: error.to_string(),
         })
-}
-
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-}
-
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down: finishing the requests in flight");
 }
