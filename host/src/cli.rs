@@ -655,7 +655,7 @@ async fn serve(
         }
     }
     let shared = Arc::new(RwLock::new(Arc::new(registry)));
-    let engine = Engine::new(db, Arc::clone(&shared), env);
+    let engine = Engine::new(db, Arc::clone(&shared), env).with_metrics(Arc::clone(sandbox.metrics()));
     let has_token = token.is_some();
     let state_engine = engine.clone();
     let state = AppState::new(engine, Arc::clone(&sandbox), token, options.request_timeout);

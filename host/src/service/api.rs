@@ -1,8 +1,6 @@
 //! The `/v1` handlers: the engine's operations with the CLI's JSON shapes, the strategies, the
 //! texter UI settings and the dashboard's data.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -13,7 +11,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Id, JsonBody, QueryParams};
 use crate::config::CampaignSettings;
-use crate::engine::{BatchRequest, Caller, EngineError};
+use crate::engine::{BatchRequest, Caller, Engine, EngineError};
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -21,22 +19,18 @@ fn caller(texter_id: Option<i64>) -> Caller {
     texter_id.map_or(Caller::Operator, Caller::User)
 }
 
-/// Runs an engine operation within the request timeout.
-async fn within<T>(
-    timeout: Duration,
-    operation: impl Future<Output = Result<T, EngineError>>,
-) -> Result<T, ApiError> {
-    match tokio::time::timeout(timeout, operation).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(_) => Err(ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "TIMEOUT",
-            format!(
-                "the request took longer than {} ms; nothing was changed",
-                timeout.as_millis()
-            ),
-        )),
-    }
+/// Runs an engine operation within the request timeout ([`Engine::within`]): `TIMEOUT` only
+/// when the operation wrote nothing; once it writes, its real answer, however long it takes.
+async fn within<T, F>(state: &AppState, operation: impl FnOnce(Engine) -> F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, EngineError>> + Send + 'static,
+{
+    state
+        .engine
+        .within(state.request_timeout, operation)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// The parameters of a batch request: the body of `POST /v1/assignments/{id}/batches`, or the
@@ -69,7 +63,7 @@ pub async fn request_batch(
     JsonBody(params): JsonBody<BatchParams>,
 ) -> ApiResult {
     let request = params.into_request(id, &state);
-    let outcome = within(state.request_timeout, state.engine.request_batch(request)).await?;
+    let outcome = within(&state, |engine| async move { engine.request_batch(request).await }).await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
 }
 
@@ -80,7 +74,10 @@ pub async fn explain(
     QueryParams(params): QueryParams<BatchParams>,
 ) -> ApiResult {
     let request = params.into_request(id, &state);
-    let (outcome, trace) = within(state.request_timeout, state.engine.explain_batch(request, None)).await?;
+    let (outcome, trace) = within(&state, |engine| async move {
+        engine.explain_batch(request, None).await
+    })
+    .await?;
     Ok(Json(json!({ "outcome": outcome, "trace": trace })))
 }
 
@@ -98,10 +95,10 @@ pub async fn unassigned_count(
     QueryParams(query): QueryParams<UnassignedQuery>,
 ) -> ApiResult {
     let now = query.now.unwrap_or_else(|| state.now());
-    let count = within(
-        state.request_timeout,
-        state.engine.has_unassigned(id, caller(query.texter_id), now),
-    )
+    let caller = caller(query.texter_id);
+    let count = within(&state, |engine| async move {
+        engine.has_unassigned(id, caller, now).await
+    })
     .await?;
     Ok(Json(json!({ "count": count })))
 }
@@ -120,12 +117,10 @@ pub async fn release(
     Id(id): Id,
     JsonBody(body): JsonBody<ReleaseBody>,
 ) -> ApiResult {
-    let released = within(
-        state.request_timeout,
-        state
-            .engine
-            .release(id, caller(body.texter_id), body.conversations),
-    )
+    let caller = caller(body.texter_id);
+    let released = within(&state, |engine| async move {
+        engine.release(id, caller, body.conversations).await
+    })
     .await?;
     Ok(Json(json!({ "released": released })))
 }
@@ -143,16 +138,16 @@ pub async fn join(
     Id(id): Id,
     JsonBody(body): JsonBody<JoinBody>,
 ) -> ApiResult {
-    let outcome = within(
-        state.request_timeout,
-        state.engine.join(id, body.user_id, &body.join_token, state.now()),
-    )
+    let now = state.now();
+    let outcome = within(&state, |engine| async move {
+        engine.join(id, body.user_id, &body.join_token, now).await
+    })
     .await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
 }
 
 pub async fn message_sent(State(state): State<AppState>, Id(id): Id) -> ApiResult {
-    let unassigned = within(state.request_timeout, state.engine.message_sent(id)).await?;
+    let unassigned = within(&state, |engine| async move { engine.message_sent(id).await }).await?;
     Ok(Json(json!({ "unassigned": unassigned })))
 }
 
@@ -212,18 +207,23 @@ fn enabled_strategies(state: &AppState, settings: &CampaignSettings) -> Vec<Valu
         .enumerate()
         .map(|(position, name)| {
             let serving = registry.get(name);
+            let load_error = registry
+                .entry(name)
+                .and_then(|entry| entry.error.as_ref())
+                .map(|error| error.to_string());
             json!({
                 "name": name,
                 "displayName": serving.map(|component| component.display_name()),
                 "default": position == 0,
                 "loaded": serving.is_some(),
+                "loadError": load_error,
             })
         })
         .collect()
 }
 
 pub async fn texter_ui(State(state): State<AppState>, Id(id): Id) -> ApiResult {
-    let view = within(state.request_timeout, state.engine.campaign_view(id)).await?;
+    let view = within(&state, |engine| async move { engine.campaign_view(id).await }).await?;
     Ok(Json(json!({
         "campaignId": view.campaign.id,
         "strategies": enabled_strategies(&state, &view.settings),
@@ -248,7 +248,7 @@ pub async fn dashboard(State(state): State<AppState>) -> ApiResult {
             value
         })
         .collect();
-    let campaigns = within(state.request_timeout, state.engine.dynamic_campaigns(50)).await?;
+    let campaigns = within(&state, |engine| async move { engine.dynamic_campaigns(50).await }).await?;
     let campaigns: Vec<Value> = campaigns
         .into_iter()
         .map(|overview| match overview.settings {
