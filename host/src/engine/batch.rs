@@ -84,6 +84,7 @@ pub(super) async fn request_batch<T: Queries>(
         trace.decide(Decision::MaxContactsZero);
         return Ok((answer(&context, None), trace));
     }
+    engine.stop_if_abandoned()?;
     let settings = engine.settings(&context)?;
     let campaign = context.campaign.id;
     let policy: Option<Arc<dyn Policy>> = match (run.strategy, &request.batch_type) {
@@ -248,6 +249,7 @@ pub(super) async fn has_unassigned<T: Queries>(
     if context.campaign.is_archived {
         return Ok(0);
     }
+    engine.stop_if_abandoned()?;
     let settings = engine.settings(&context)?;
     let Some(first) = engine.enabled(&settings).into_iter().next() else {
         return Ok(0);

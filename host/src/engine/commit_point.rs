@@ -3,10 +3,15 @@
 //!
 //! An operation runs in a task of its own on a copy of the engine that carries a
 //! [`CommitPoint`]. Right before its first write (a batch's claim, a release's update, a join's
-//! insert, an outbound unassign), the engine passes the point; from then on the operation is
-//! never cancelled and its caller waits for its real answer. A caller whose time runs out
-//! before that abandons the operation instead: the engine then refuses to pass the point, so
-//! the operation writes nothing, and the task is aborted (its transaction rolls back).
+//! insert, an outbound unassign), the engine passes the point; from then on its caller waits
+//! for its real answer. A caller whose time runs out before that abandons the operation
+//! instead: the engine then refuses to pass the point (and stops early where it looks), so the
+//! operation writes nothing and its transaction rolls back as any failed one does.
+//!
+//! The task is never cancelled: a future dropped in the middle of a statement leaves its
+//! connection's state unknown (sqlx's SQLite connection can even go back to the pool inside
+//! a transaction, failing every later request on it), so an abandoned operation runs to its
+//! point of no return, or to its end if it only reads, and stops there by itself.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -69,11 +74,15 @@ impl CommitPoint {
     fn committing(&self) -> bool {
         self.state.load(Ordering::Acquire) == COMMITTING
     }
+
+    fn abandoned(&self) -> bool {
+        self.state.load(Ordering::Acquire) == ABANDONED
+    }
 }
 
 /// An operation's task and its point. Dropped before the task passed the point (its caller
-/// timed out, or was itself dropped), it abandons and aborts the task; past the point, the
-/// task finishes on its own.
+/// timed out, or was itself dropped), it abandons the operation; past the point, the task
+/// finishes and nobody hears of it.
 struct Watched<T> {
     task: JoinHandle<Result<T, EngineError>>,
     point: Arc<CommitPoint>,
@@ -81,9 +90,7 @@ struct Watched<T> {
 
 impl<T> Drop for Watched<T> {
     fn drop(&mut self) {
-        if self.point.abandon() {
-            self.task.abort();
-        }
+        self.point.abandon();
     }
 }
 
@@ -141,11 +148,95 @@ impl Engine {
     pub(super) fn pass_point_of_no_return(&self) -> Result<(), EngineError> {
         self.commit_point.as_ref().map_or(Ok(()), |point| point.pass())
     }
+
+    /// Stops an operation whose caller already gave up (before it runs a strategy, say), so
+    /// abandoned work ends early; the point of no return is what makes that safe, this only
+    /// saves the work.
+    pub(super) fn stop_if_abandoned(&self) -> Result<(), EngineError> {
+        match &self.commit_point {
+            Some(point) if point.abandoned() => Err(EngineError::Timeout { limit: point.limit }),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::RwLock;
+    use std::sync::atomic::AtomicBool;
+
+    use tokio::sync::oneshot;
+
     use super::*;
+    use crate::config::Environment;
+    use crate::db::Database;
+    use crate::registry::StrategyRegistry;
+
+    async fn engine() -> Engine {
+        let db = Database::connect("sqlite::memory:").await.expect("in-memory database");
+        let registry = Arc::new(RwLock::new(Arc::new(StrategyRegistry::default())));
+        Engine::new(db, registry, Environment::default())
+    }
+
+    const LIMIT: Duration = Duration::from_millis(20);
+
+    #[tokio::test]
+    async fn an_operation_past_its_point_of_no_return_is_waited_for() {
+        let engine = engine().await;
+        let (passed, on_passed) = oneshot::channel();
+        let (finish, on_finish) = oneshot::channel::<()>();
+        let answering = tokio::spawn(async move {
+            engine
+                .within(LIMIT, |engine| async move {
+                    engine.pass_point_of_no_return()?;
+                    let _ = passed.send(());
+                    // "Writing" until the test has seen the time limit go by.
+                    let _ = on_finish.await;
+                    Ok(7)
+                })
+                .await
+        });
+        on_passed.await.expect("the operation passed its point");
+        tokio::time::sleep(LIMIT * 3).await;
+        assert!(!answering.is_finished(), "past the point, the caller waits");
+        let _ = finish.send(());
+        let answer = answering.await.expect("caller task");
+        assert!(matches!(answer, Ok(7)), "{answer:?}");
+    }
+
+    #[tokio::test]
+    async fn an_operation_timed_out_before_its_point_of_no_return_never_writes() {
+        let engine = engine().await;
+        let wrote = Arc::new(AtomicBool::new(false));
+        let (start, on_start) = oneshot::channel::<()>();
+        let written = Arc::clone(&wrote);
+        let answer: Result<(), EngineError> = engine
+            .within(LIMIT, |engine| async move {
+                // Still reading when the time runs out.
+                let _ = on_start.await;
+                engine.pass_point_of_no_return()?;
+                written.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+        assert!(matches!(answer, Err(EngineError::Timeout { limit }) if limit == LIMIT), "{answer:?}");
+        // The abandoned operation goes on, and finds it may not write.
+        let _ = start.send(());
+        tokio::time::sleep(LIMIT).await;
+        assert!(!wrote.load(Ordering::SeqCst), "the abandoned operation wrote nothing");
+    }
+
+    #[tokio::test]
+    async fn an_operation_in_time_answers_for_itself() {
+        let engine = engine().await;
+        let answer: Result<u8, EngineError> = engine
+            .within(LIMIT * 50, |engine| async move {
+                engine.pass_point_of_no_return()?;
+                Err(EngineError::InvalidJoin)
+            })
+            .await;
+        assert!(matches!(answer, Err(EngineError::InvalidJoin)), "{answer:?}");
+    }
 
     #[test]
     fn exactly_one_of_abandoning_and_committing_happens() {
