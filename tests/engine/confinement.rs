@@ -237,6 +237,57 @@ async fn an_enabled_strategy_that_failed_to_load_is_a_clear_error(db: &TestDb) {
     assert_eq!(metrics.stats("broken").unavailable, 3);
 }
 
+/// The service answers 503 `STRATEGY_UNAVAILABLE`, and its dashboard shows the load error
+/// beside the campaign's strategy.
+#[tokio::test]
+async fn the_service_and_its_dashboard_tell_of_a_strategy_that_failed_to_load() {
+    let db = TestDb::sqlite().await;
+    seed(&db).await;
+    let metrics = Arc::new(Metrics::default());
+    let engine = engine_with_a_broken_strategy(&db, &metrics, &[("DYNAMICASSIGNMENT_BATCHES", "broken")]).await;
+    let state = spoke_batches::service::AppState::new(
+        engine,
+        Arc::clone(&loaded().await.sandbox),
+        None,
+        std::time::Duration::from_secs(10),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, spoke_batches::service::router(state)).await;
+    });
+    let client = reqwest::Client::new();
+    let answer = client
+        .post(format!("{base}/v1/assignments/100/batches"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 503);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "STRATEGY_UNAVAILABLE", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("strategy `broken`"), "{message}");
+    let dashboard: serde_json::Value = client
+        .get(format!("{base}/v1/dashboard"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let strategy = &dashboard["campaigns"][0]["strategies"][0];
+    assert_eq!((&strategy["name"], &strategy["loaded"]), (&"broken".into(), &false.into()), "{dashboard}");
+    assert!(
+        strategy["loadError"]
+            .as_str()
+            .is_some_and(|error| error.contains("is not a WebAssembly component")),
+        "{dashboard}"
+    );
+    server.abort();
+    db.cleanup().await;
+}
+
 /// The update of an outbound unassign on its own: whether it unassigned contact `id`.
 async fn unassign<T: Queries>(mut tx: T, id: i64) -> bool {
     let unassigned = tx.unassign_initial_contact(id).await.expect("update");

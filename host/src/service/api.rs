@@ -207,17 +207,17 @@ fn enabled_strategies(state: &AppState, settings: &CampaignSettings) -> Vec<Valu
         .enumerate()
         .map(|(position, name)| {
             let serving = registry.get(name);
-            let load_error = registry
-                .entry(name)
-                .and_then(|entry| entry.error.as_ref())
-                .map(|error| error.to_string());
-            json!({
+            let mut strategy = json!({
                 "name": name,
                 "displayName": serving.map(|component| component.display_name()),
                 "default": position == 0,
                 "loaded": serving.is_some(),
-                "loadError": load_error,
-            })
+            });
+            // Why its file failed to load (nothing serves, or an earlier version still does).
+            if let Some(error) = registry.entry(name).and_then(|entry| entry.error.as_ref()) {
+                strategy["loadError"] = Value::String(error.to_string());
+            }
+            strategy
         })
         .collect()
 }
