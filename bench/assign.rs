@@ -250,9 +250,7 @@ async fn floor_claim(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i64) 
 /// the default offsets compile exactly as the engine's.
 async fn statements_alone(pool: &sqlx::PgPool, assignment_id: i64, questions: &[Question]) -> Duration {
     let started = Instant::now();
-    let mut tx = sqlx::Postgres::begin_write(pool)
-        .await
-        .expect("connection");
+    let mut tx = sqlx::Postgres::begin_write(pool).await.expect("connection");
     let context = tx
         .assignment_context(assignment_id, None, true)
         .await

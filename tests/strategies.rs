@@ -391,7 +391,10 @@ async fn the_host_refuses_a_batch_query_for_held_or_opted_out_contacts() {
         assert!(failure.to_string().contains(field), "{title}: {failure}");
     }
     scenario.campaign.title = "has-current-anything".to_string();
-    let selection = scenario.select("overreach", PLAN).await.expect("a has-current filter only reads");
+    let selection = scenario
+        .select("overreach", PLAN)
+        .await
+        .expect("a has-current filter only reads");
     assert_eq!(
         selection.has_current_query.map(|filter| filter.assignment),
         Some(AssignmentScope::Any)

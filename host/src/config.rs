@@ -462,7 +462,11 @@ mod tests {
 
     #[test]
     fn features_without_secrets_reach_a_strategy_as_they_are() {
-        for text in ["", "{}", r#"{"DYNAMICASSIGNMENT_BATCHES": "all-texters", "FEWER_THAN_N_REPLIES": 3}"#] {
+        for text in [
+            "",
+            "{}",
+            r#"{"DYNAMICASSIGNMENT_BATCHES": "all-texters", "FEWER_THAN_N_REPLIES": 3}"#,
+        ] {
             assert_eq!(strategy_features(text), text);
         }
         // Not JSON, and it names a secret: nothing of it gets through.

@@ -4,9 +4,9 @@
 
 use spoke_batches::engine::{BatchRequest, Caller, Engine, EngineError};
 
-use crate::on_both_databases;
 use super::support::db::TestDb;
 use super::{CAMPAIGN, MINE, OTHERS, VETTED_ASSIGNMENT, contacts, held, now, request, seed};
+use crate::on_both_databases;
 
 on_both_databases!(
     concurrent_requests_of_one_assignment_never_exceed_max_contacts,
@@ -46,8 +46,16 @@ async fn concurrent_requests_of_one_assignment_never_exceed_max_contacts(db: &Te
     let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
     let assigned = at_once(&engine, 8, Some(5)).await;
     for (assignment_id, given) in ASSIGNMENTS.into_iter().zip(assigned) {
-        assert_eq!(held(db, assignment_id).await, 5, "assignment {assignment_id}: {given:?}");
-        assert_eq!(given.iter().sum::<u64>(), 5, "assignment {assignment_id}: {given:?}");
+        assert_eq!(
+            held(db, assignment_id).await,
+            5,
+            "assignment {assignment_id}: {given:?}"
+        );
+        assert_eq!(
+            given.iter().sum::<u64>(),
+            5,
+            "assignment {assignment_id}: {given:?}"
+        );
     }
 }
 
@@ -101,8 +109,10 @@ async fn concurrent_joins_of_one_user_make_one_membership(db: &TestDb) {
             "user {user_id} is a member once"
         );
         assert_eq!(
-            db.int(&format!("SELECT COUNT(*) FROM assignment WHERE user_id = {user_id}"))
-                .await,
+            db.int(&format!(
+                "SELECT COUNT(*) FROM assignment WHERE user_id = {user_id}"
+            ))
+            .await,
             CAMPAIGNS.len() as i64
         );
     }

@@ -11,10 +11,10 @@ use spoke_batches::metrics::Metrics;
 use spoke_batches::registry::StrategyRegistry;
 use spoke_batches::runtime::{FailureKind, LoadError};
 
-use crate::on_both_databases;
 use super::support::db::TestDb;
 use super::support::loaded;
 use super::{CAMPAIGN, MINE, NEWCOMER, OTHERS, TEXTER, contacts, held, now, request, seed, set_campaign};
+use crate::on_both_databases;
 
 on_both_databases!(
     a_strategy_can_claim_neither_other_texters_nor_opted_out_contacts,
@@ -48,7 +48,10 @@ async fn a_strategy_can_claim_neither_other_texters_nor_opted_out_contacts(db: &
     let engine = db.engine(&[]).await;
     let refusals = [
         ("any-contact", "assignment `any`; it must be `unassigned`"),
-        ("this-assignment", "assignment `this-assignment`; it must be `unassigned`"),
+        (
+            "this-assignment",
+            "assignment `this-assignment`; it must be `unassigned`",
+        ),
         ("opted-out", "opted-out `some(true)`; it must be `some(false)`"),
         ("opted-out-unset", "opted-out `none`; it must be `some(false)`"),
     ];
@@ -71,7 +74,10 @@ async fn a_strategy_can_claim_neither_other_texters_nor_opted_out_contacts(db: &
     }
     // The same component with the host's batch query takes only the five available contacts.
     overreach(db, "ok").await;
-    let outcome = engine.request_batch(request(MINE, Caller::User(TEXTER))).await.unwrap();
+    let outcome = engine
+        .request_batch(request(MINE, Caller::User(TEXTER)))
+        .await
+        .unwrap();
     assert_eq!(outcome.assigned, 5);
     assert_eq!(
         db.int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = 100 AND is_opted_out = FALSE")
@@ -119,7 +125,10 @@ async fn a_has_current_filter_may_read_any_contact(db: &TestDb) {
     // With it, the filter counts every contact of the campaign (10, at least the batch of 5):
     // a valid answer, "finish your batch first", not a failure.
     let strict = db.engine(&[("TEXTER_SIDEBOXES", "per-campaign-bulk-send")]).await;
-    let outcome = strict.request_batch(request(MINE, Caller::User(TEXTER))).await.unwrap();
+    let outcome = strict
+        .request_batch(request(MINE, Caller::User(TEXTER)))
+        .await
+        .unwrap();
     assert!(!outcome.found);
     assert_eq!(held(db, MINE).await, 0);
 
@@ -127,11 +136,17 @@ async fn a_has_current_filter_may_read_any_contact(db: &TestDb) {
         Database::Postgres(pool) => claim_directly(sqlx::Postgres::begin_write(pool).await.unwrap()).await,
         Database::Sqlite(pool) => claim_directly(sqlx::Sqlite::begin_write(pool).await.unwrap()).await,
     };
-    assert_eq!(claimed.len(), 5, "the five available contacts, nothing else: {claimed:?}");
+    assert_eq!(
+        claimed.len(),
+        5,
+        "the five available contacts, nothing else: {claimed:?}"
+    );
     assert_eq!(held(db, OTHERS).await, 2);
     assert_eq!(
-        db.int("SELECT COUNT(*) FROM campaign_contact WHERE is_opted_out = TRUE AND assignment_id IS NOT NULL")
-            .await,
+        db.int(
+            "SELECT COUNT(*) FROM campaign_contact WHERE is_opted_out = TRUE AND assignment_id IS NOT NULL"
+        )
+        .await,
         0
     );
 }
@@ -163,7 +178,10 @@ async fn secret_looking_features_never_reach_a_strategy(db: &TestDb) {
         "Slack_Password",
         "webhookSecret",
     ] {
-        assert!(!message.contains(secret), "{secret} reached the strategy: {message}");
+        assert!(
+            !message.contains(secret),
+            "{secret} reached the strategy: {message}"
+        );
     }
 }
 
@@ -203,7 +221,8 @@ async fn an_enabled_strategy_that_failed_to_load_is_a_clear_error(db: &TestDb) {
     seed(db).await;
     contacts(db, 20, None, "needsMessage", false, "").await;
     let metrics = Arc::new(Metrics::default());
-    let engine = engine_with_a_broken_strategy(db, &metrics, &[("DYNAMICASSIGNMENT_BATCHES", "broken")]).await;
+    let engine =
+        engine_with_a_broken_strategy(db, &metrics, &[("DYNAMICASSIGNMENT_BATCHES", "broken")]).await;
     let error = engine
         .request_batch(request(MINE, Caller::User(TEXTER)))
         .await
@@ -214,17 +233,33 @@ async fn an_enabled_strategy_that_failed_to_load_is_a_clear_error(db: &TestDb) {
         message.starts_with("strategy `broken`, enabled for campaign 10, failed to load"),
         "{message}"
     );
-    assert!(message.contains("broken.wasm is not a WebAssembly component (it is a core module)"), "{message}");
-    assert!(!message.contains("/srv/spoke"), "the folder stays private: {message}");
+    assert!(
+        message.contains("broken.wasm is not a WebAssembly component (it is a core module)"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("/srv/spoke"),
+        "the folder stays private: {message}"
+    );
     let count = engine.has_unassigned(MINE, Caller::User(TEXTER), now()).await;
     assert_eq!(count.map_err(|error| error.code()), Err("STRATEGY_UNAVAILABLE"));
     assert_eq!(metrics.stats("broken").unavailable, 2);
     assert_eq!(held(db, MINE).await, 0);
 
     // A campaign listing it second still serves its default; asking for it by name fails.
-    set_campaign(db, r#"features = '{"DYNAMICASSIGNMENT_BATCHES":"all-texters,broken"}'"#).await;
-    let outcome = engine.request_batch(request(MINE, Caller::User(TEXTER))).await.unwrap();
-    assert_eq!((outcome.assigned, outcome.strategy.as_deref()), (10, Some("all-texters")));
+    set_campaign(
+        db,
+        r#"features = '{"DYNAMICASSIGNMENT_BATCHES":"all-texters,broken"}'"#,
+    )
+    .await;
+    let outcome = engine
+        .request_batch(request(MINE, Caller::User(TEXTER)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.assigned, outcome.strategy.as_deref()),
+        (10, Some("all-texters"))
+    );
     let mut by_name = request(MINE, Caller::User(TEXTER));
     by_name.batch_type = Some("broken".to_string());
     assert_eq!(
@@ -233,7 +268,13 @@ async fn an_enabled_strategy_that_failed_to_load_is_a_clear_error(db: &TestDb) {
     );
     // A name with no component at all is skipped, as Spoke skips a handler it cannot find.
     set_campaign(db, r#"features = '{"DYNAMICASSIGNMENT_BATCHES":"nowhere"}'"#).await;
-    assert!(!engine.request_batch(request(MINE, Caller::User(TEXTER))).await.unwrap().found);
+    assert!(
+        !engine
+            .request_batch(request(MINE, Caller::User(TEXTER)))
+            .await
+            .unwrap()
+            .found
+    );
     assert_eq!(metrics.stats("broken").unavailable, 3);
 }
 
@@ -244,7 +285,8 @@ async fn the_service_and_its_dashboard_tell_of_a_strategy_that_failed_to_load() 
     let db = TestDb::sqlite().await;
     seed(&db).await;
     let metrics = Arc::new(Metrics::default());
-    let engine = engine_with_a_broken_strategy(&db, &metrics, &[("DYNAMICASSIGNMENT_BATCHES", "broken")]).await;
+    let engine =
+        engine_with_a_broken_strategy(&db, &metrics, &[("DYNAMICASSIGNMENT_BATCHES", "broken")]).await;
     let state = spoke_batches::service::AppState::new(
         engine,
         Arc::clone(&loaded().await.sandbox),
@@ -277,7 +319,11 @@ async fn the_service_and_its_dashboard_tell_of_a_strategy_that_failed_to_load() 
         .await
         .unwrap();
     let strategy = &dashboard["campaigns"][0]["strategies"][0];
-    assert_eq!((&strategy["name"], &strategy["loaded"]), (&"broken".into(), &false.into()), "{dashboard}");
+    assert_eq!(
+        (&strategy["name"], &strategy["loaded"]),
+        (&"broken".into(), &false.into()),
+        "{dashboard}"
+    );
     assert!(
         strategy["loadError"]
             .as_str()
@@ -310,7 +356,11 @@ async fn outbound_unassign_leaves_a_contact_that_changed_since_it_was_read(db: &
         };
         assert_eq!(unassigned, expected, "contact {id}");
     }
-    assert_eq!(held(db, MINE).await, 1, "the answered contact stays with its texter");
+    assert_eq!(
+        held(db, MINE).await,
+        1,
+        "the answered contact stays with its texter"
+    );
 }
 
 async fn a_join_token_must_match_exactly(db: &TestDb) {
@@ -318,15 +368,29 @@ async fn a_join_token_must_match_exactly(db: &TestDb) {
     let engine = db.engine(&[]).await;
     for wrong in ["", "to", "tokk", "TOK", "tok ", "xok"] {
         assert_eq!(
-            engine.join(CAMPAIGN, NEWCOMER, wrong, now()).await.unwrap_err().code(),
+            engine
+                .join(CAMPAIGN, NEWCOMER, wrong, now())
+                .await
+                .unwrap_err()
+                .code(),
             "INVALID_JOIN",
             "{wrong:?}"
         );
     }
-    assert!(engine.join(CAMPAIGN, NEWCOMER, "tok", now()).await.unwrap().created);
+    assert!(
+        engine
+            .join(CAMPAIGN, NEWCOMER, "tok", now())
+            .await
+            .unwrap()
+            .created
+    );
     set_campaign(db, "join_token = NULL").await;
     assert_eq!(
-        engine.join(CAMPAIGN, NEWCOMER, "", now()).await.unwrap_err().code(),
+        engine
+            .join(CAMPAIGN, NEWCOMER, "", now())
+            .await
+            .unwrap_err()
+            .code(),
         "INVALID_JOIN",
         "a campaign without a token takes none"
     );

@@ -6,9 +6,9 @@ use std::time::Duration;
 use spoke_batches::db::Database;
 use spoke_batches::engine::{Caller, Engine, EngineError};
 
-use crate::on_both_databases;
 use super::support::db::TestDb;
 use super::{CAMPAIGN, MINE, TEXTER, contacts, held, now, request, seed, set_campaign};
+use crate::on_both_databases;
 
 on_both_databases!(
     a_timeout_never_hides_a_change_that_was_made,
@@ -62,7 +62,10 @@ async fn a_timeout_never_hides_a_change_that_was_made(db: &TestDb) {
                 }
                 Err(EngineError::Timeout { .. }) => {
                     timeouts += 1;
-                    assert_eq!(after, before, "TIMEOUT after assigning ({limit:?}, round {round})");
+                    assert_eq!(
+                        after, before,
+                        "TIMEOUT after assigning ({limit:?}, round {round})"
+                    );
                 }
                 Err(other) => panic!("{limit:?}: {other}"),
             }
@@ -72,7 +75,10 @@ async fn a_timeout_never_hides_a_change_that_was_made(db: &TestDb) {
                 .await;
             if contact > 0 {
                 let sent = engine
-                    .within(limit, move |engine| async move { engine.message_sent(contact).await })
+                    .within(
+                        limit,
+                        move |engine| async move { engine.message_sent(contact).await },
+                    )
                     .await;
                 let still_held = db
                     .int(&format!(
@@ -90,30 +96,44 @@ async fn a_timeout_never_hides_a_change_that_was_made(db: &TestDb) {
 
             let before = held(db, MINE).await;
             let released = engine
-                .within(limit, |engine| async move { engine.release(MINE, Caller::User(TEXTER), false).await })
+                .within(limit, |engine| async move {
+                    engine.release(MINE, Caller::User(TEXTER), false).await
+                })
                 .await;
             let after = held(db, MINE).await;
             match released {
                 Ok(count) => assert_eq!(before - after, count as i64, "{limit:?}"),
-                Err(EngineError::Timeout { .. }) => assert_eq!(after, before, "TIMEOUT after releasing ({limit:?})"),
+                Err(EngineError::Timeout { .. }) => {
+                    assert_eq!(after, before, "TIMEOUT after releasing ({limit:?})")
+                }
                 Err(other) => panic!("{limit:?}: {other}"),
             }
 
             let user_id = next_user;
             next_user += 1;
             let joined = engine
-                .within(limit, move |engine| async move { engine.join(CAMPAIGN, user_id, "tok", now()).await })
+                .within(limit, move |engine| async move {
+                    engine.join(CAMPAIGN, user_id, "tok", now()).await
+                })
                 .await;
             let assignments = db
-                .int(&format!("SELECT COUNT(*) FROM assignment WHERE user_id = {user_id}"))
+                .int(&format!(
+                    "SELECT COUNT(*) FROM assignment WHERE user_id = {user_id}"
+                ))
                 .await;
             let memberships = db
-                .int(&format!("SELECT COUNT(*) FROM user_organization WHERE user_id = {user_id}"))
+                .int(&format!(
+                    "SELECT COUNT(*) FROM user_organization WHERE user_id = {user_id}"
+                ))
                 .await;
             match joined {
                 Ok(outcome) => assert_eq!((outcome.created, assignments, memberships), (true, 1, 1)),
                 Err(EngineError::Timeout { .. }) => {
-                    assert_eq!((assignments, memberships), (0, 0), "TIMEOUT after joining ({limit:?})")
+                    assert_eq!(
+                        (assignments, memberships),
+                        (0, 0),
+                        "TIMEOUT after joining ({limit:?})"
+                    )
                 }
                 Err(other) => panic!("{limit:?}: {other}"),
             }
@@ -133,7 +153,10 @@ async fn an_operation_still_reading_when_time_runs_out_changes_nothing(db: &Test
     contacts(db, 20, None, "needsMessage", false, "").await;
     let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
     let limit = Duration::from_millis(50);
-    async fn ask(engine: &Engine, limit: Duration) -> Result<spoke_batches::engine::BatchOutcome, EngineError> {
+    async fn ask(
+        engine: &Engine,
+        limit: Duration,
+    ) -> Result<spoke_batches::engine::BatchOutcome, EngineError> {
         engine
             .within(limit, |engine| async move {
                 engine.request_batch(request(MINE, Caller::User(TEXTER))).await
@@ -210,7 +233,12 @@ where
     while db.int(&waiting).await == 0 {
         polls += 1;
         if answering.is_finished() {
-            panic!("answered before its write was held: {:?}", answering.await.map(|answer| answer.err().map(|error| error.to_string())));
+            panic!(
+                "answered before its write was held: {:?}",
+                answering
+                    .await
+                    .map(|answer| answer.err().map(|error| error.to_string()))
+            );
         }
         assert!(polls < 1_000, "the write never started");
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -238,7 +266,10 @@ async fn a_write_under_way_when_time_runs_out_is_answered_postgres() {
     db.add_users(6000, 1).await;
     let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
     // Connections and the strategy warm, so every operation reads well within its limit.
-    let (rehearsal, _) = engine.explain_batch(request(MINE, Caller::User(TEXTER)), None).await.unwrap();
+    let (rehearsal, _) = engine
+        .explain_batch(request(MINE, Caller::User(TEXTER)), None)
+        .await
+        .unwrap();
     assert_eq!(rehearsal.assigned, 10, "rolled back");
     db.exec(HOLD_WRITES).await;
 
@@ -275,6 +306,10 @@ async fn a_write_under_way_when_time_runs_out_is_answered_postgres() {
     .await
     .expect("the join's answer");
     assert!(joined.created);
-    assert_eq!(db.int("SELECT COUNT(*) FROM assignment WHERE user_id = 6000").await, 1);
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM assignment WHERE user_id = 6000")
+            .await,
+        1
+    );
     db.cleanup().await;
 }

@@ -8,11 +8,13 @@ use chrono::{DateTime, Utc};
 
 use super::access::{Context, load_and_authorize};
 use super::ahead::{Answered, Operation};
+use super::error::commit;
 use super::explain::{Decision, Trace};
 use super::policy::Policy;
 use super::source::TxSource;
-use super::error::commit;
-use super::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, Enabled, Engine, EngineError, Run, sizing};
+use super::{
+    AssignmentSummary, BatchOutcome, BatchRequest, Caller, Enabled, Engine, EngineError, Run, sizing,
+};
 use crate::db::{Asker, Queries};
 use crate::filter::ContactFilter;
 use crate::runtime::{BatchPlan, StrategyRequest};

@@ -95,7 +95,10 @@ impl<T> Drop for Watched<T> {
 }
 
 /// The operation's answer, or what its task's end means.
-fn answer<T>(joined: Result<Result<T, EngineError>, JoinError>, point: &CommitPoint) -> Result<T, EngineError> {
+fn answer<T>(
+    joined: Result<Result<T, EngineError>, JoinError>,
+    point: &CommitPoint,
+) -> Result<T, EngineError> {
     joined.unwrap_or_else(|failure| {
         tracing::error!(%failure, "an engine operation's task failed");
         Err(if point.committing() {
@@ -173,7 +176,9 @@ mod tests {
     use crate::registry::StrategyRegistry;
 
     async fn engine() -> Engine {
-        let db = Database::connect("sqlite::memory:").await.expect("in-memory database");
+        let db = Database::connect("sqlite::memory:")
+            .await
+            .expect("in-memory database");
         let registry = Arc::new(RwLock::new(Arc::new(StrategyRegistry::default())));
         Engine::new(db, registry, Environment::default())
     }
@@ -219,11 +224,17 @@ mod tests {
                 Ok(())
             })
             .await;
-        assert!(matches!(answer, Err(EngineError::Timeout { limit }) if limit == LIMIT), "{answer:?}");
+        assert!(
+            matches!(answer, Err(EngineError::Timeout { limit }) if limit == LIMIT),
+            "{answer:?}"
+        );
         // The abandoned operation goes on, and finds it may not write.
         let _ = start.send(());
         tokio::time::sleep(LIMIT).await;
-        assert!(!wrote.load(Ordering::SeqCst), "the abandoned operation wrote nothing");
+        assert!(
+            !wrote.load(Ordering::SeqCst),
+            "the abandoned operation wrote nothing"
+        );
     }
 
     #[tokio::test]

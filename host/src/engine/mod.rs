@@ -225,7 +225,8 @@ impl Engine {
         let assignment = request.assignment_id;
         // One transaction that locks the assignment first: requests of one assignment take
         // turns, so `max_contacts` and the has-current rule hold under any concurrency.
-        let result = in_transaction!(self, begin_write, request_batch(request, run)).map(|(outcome, _)| outcome);
+        let result =
+            in_transaction!(self, begin_write, request_batch(request, run)).map(|(outcome, _)| outcome);
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(outcome) => tracing::info!(

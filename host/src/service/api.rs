@@ -63,7 +63,11 @@ pub async fn request_batch(
     JsonBody(params): JsonBody<BatchParams>,
 ) -> ApiResult {
     let request = params.into_request(id, &state);
-    let outcome = within(&state, |engine| async move { engine.request_batch(request).await }).await?;
+    let outcome = within(
+        &state,
+        |engine| async move { engine.request_batch(request).await },
+    )
+    .await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
 }
 

@@ -16,7 +16,9 @@ wit_bindgen::generate!({
 });
 
 use spoke::batches::host::count_contacts;
-use spoke::batches::types::{AssignmentFilter, ContactFilter, ContactQuery, MessageStatus, StatusFilter, TimezoneFilter};
+use spoke::batches::types::{
+    AssignmentFilter, ContactFilter, ContactQuery, MessageStatus, StatusFilter, TimezoneFilter,
+};
 
 fn available() -> ContactFilter {
     ContactFilter {
