@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::task::{JoinError, JoinHandle};
+use tracing::Instrument;
 
 use super::{Engine, EngineError};
 
@@ -128,10 +129,9 @@ impl Engine {
             commit_point: Some(Arc::clone(&point)),
             ..self.clone()
         };
-        let mut watched = Watched {
-            task: tokio::spawn(operation(engine)),
-            point,
-        };
+        // The task logs within the caller's span (the HTTP request's, say).
+        let task = tokio::spawn(operation(engine).instrument(tracing::Span::current()));
+        let mut watched = Watched { task, point };
         match tokio::time::timeout(limit, &mut watched.task).await {
             Ok(joined) => answer(joined, &watched.point),
             Err(_elapsed) if watched.point.abandon() => Err(EngineError::Timeout { limit }),
