@@ -244,17 +244,15 @@ async fn floor_claim(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i64) 
 }
 
 /// The statements our request sends, alone: the assignment's context, the texter's contact count
-/// with the strategy's questions asked ahead, and the claim, autocommitted on one connection as
-/// the engine sends them, without the strategy or the engine. `questions` are the ones the
+/// with the strategy's questions asked ahead, and the claim, in one transaction that locks the
+/// assignment first, as the engine sends them, without the strategy or the engine. `questions` are the ones the
 /// strategy asked (from an explained request); the campaign does not enforce texting hours, so
 /// the default offsets compile exactly as the engine's.
 async fn statements_alone(pool: &sqlx::PgPool, assignment_id: i64, questions: &[Question]) -> Duration {
     let started = Instant::now();
-    let mut tx = sqlx::Postgres::begin_single_write(pool)
-        .await
-        .expect("connection");
+    let mut tx = sqlx::Postgres::begin_write(pool).await.expect("connection");
     let context = tx
-        .assignment_context(assignment_id, None)
+        .assignment_context(assignment_id, None, true)
         .await
         .expect("context")
         .expect("the assignment exists");

@@ -1,6 +1,7 @@
 //! Property test of the descriptor-to-SQL compiler: for random filters and random contact
 //! tables, the SQL answers (count with cap, any, claim) equal the plain in-memory evaluation
-//! of the same descriptor, on SQLite and on PostgreSQL.
+//! of the same descriptor, on SQLite and on PostgreSQL. A claim takes only the matching contacts
+//! that are unassigned and not opted out, whatever the filter says.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
@@ -215,11 +216,17 @@ async fn check(
     };
     let expected_count = memory.count_contacts(&filter, cap).await.expect("memory count");
     let expected_any = memory.any_contact(&filter).await.expect("memory any");
+    let claimable = filter.claimable();
     let matching: BTreeSet<i64> = rows
         .iter()
-        .filter(|row| filter.matches(row, &scope))
+        .filter(|row| claimable.matches(row, &scope))
         .map(|row| row.id)
         .collect();
+    prop_assert!(
+        rows.iter()
+            .all(|row| !matching.contains(&row.id) || (row.assignment_id.is_none() && !row.is_opted_out)),
+        "a claim's filter took a held or opted-out contact"
+    );
 
     let (count, any, claimed, held) = match &db.db {
         Database::Postgres(pool) => {
@@ -250,7 +257,7 @@ async fn check(
     for id in &claimed {
         prop_assert!(
             matching.contains(id),
-            "claimed contact {} did not match {:?}",
+            "claimed contact {} did not match {:?} (unassigned, not opted out)",
             id,
             filter
         );

@@ -5,6 +5,13 @@
 
 mod support;
 
+#[path = "engine/concurrency.rs"]
+mod concurrency;
+#[path = "engine/confinement.rs"]
+mod confinement;
+#[path = "engine/timeouts.rs"]
+mod timeouts;
+
 use chrono::{DateTime, TimeZone, Utc};
 use spoke_batches::engine::{BatchOutcome, BatchRequest, Caller, Engine, EngineError};
 use support::db::TestDb;

@@ -346,6 +346,61 @@ async fn vetted_takeconversations_replaces_both_queries() {
     assert_eq!(current.opted_out, Some(false));
 }
 
+/// The host refuses a batch query for held or opted-out contacts; every strategy shipped asks
+/// only for unassigned contacts that are not opted out, in every state of the campaign.
+#[tokio::test]
+async fn every_shipped_strategys_batch_query_passes_the_hosts_check() {
+    let past_due = {
+        let mut scenario = busy_campaign();
+        scenario.campaign.due_by = Some(scenario.now - chrono::Duration::hours(25));
+        scenario
+    };
+    let not_vetted = {
+        let mut scenario = busy_campaign().with_contacts(3, Some(100), NeedsResponse, false, "-5_1");
+        scenario.role = Some(Role::Texter);
+        scenario
+    };
+    let mut campaign_settings = busy_campaign();
+    campaign_settings.campaign.features = Some(r#"{"FEWER_THAN_N_REPLIES":"2"}"#.to_string());
+    let scenarios = [busy_campaign(), past_due, not_vetted, campaign_settings];
+    for name in SHIPPED.iter().copied().chain(["fewer-than-n-replies"]) {
+        for (index, scenario) in scenarios.iter().enumerate() {
+            let selection = scenario
+                .select(name, PLAN)
+                .await
+                .unwrap_or_else(|failure| panic!("{name}, scenario {index}: {failure}"));
+            if let Some(batch) = selection.batch_query {
+                assert_eq!(batch.filter.claimable(), batch.filter, "{name}, scenario {index}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_host_refuses_a_batch_query_for_held_or_opted_out_contacts() {
+    let mut scenario = busy_campaign();
+    for (title, field) in [
+        ("any-contact", "assignment `any`"),
+        ("this-assignment", "assignment `this-assignment`"),
+        ("opted-out", "opted-out `some(true)`"),
+        ("opted-out-unset", "opted-out `none`"),
+    ] {
+        scenario.campaign.title = title.to_string();
+        let failure = scenario.select("overreach", PLAN).await.expect_err(title);
+        assert_eq!(failure.kind.code(), "invalid-value", "{title}");
+        assert!(failure.to_string().contains(field), "{title}: {failure}");
+    }
+    scenario.campaign.title = "has-current-anything".to_string();
+    let selection = scenario
+        .select("overreach", PLAN)
+        .await
+        .expect("a has-current filter only reads");
+    assert_eq!(
+        selection.has_current_query.map(|filter| filter.assignment),
+        Some(AssignmentScope::Any)
+    );
+}
+
 #[tokio::test]
 async fn a_call_reports_the_fuel_it_used() {
     let (report, _) = busy_campaign().count_report("vetted-texters").await.unwrap();

@@ -821,7 +821,7 @@ async fn serve(
         }
     }
     let shared = Arc::new(RwLock::new(Arc::new(registry)));
-    let engine = Engine::new(db, Arc::clone(&shared), env);
+    let engine = Engine::new(db, Arc::clone(&shared), env).with_metrics(Arc::clone(sandbox.metrics()));
     engine.know_claim_index(claim_index);
     let state_engine = engine.clone();
     let state = AppState::new(engine, Arc::clone(&sandbox), tokens, options.request_timeout)

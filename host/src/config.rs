@@ -122,6 +122,55 @@ impl Features {
     }
 }
 
+/// What marks a `features` key as a secret (compared in upper case): Spoke keeps credentials
+/// there, such as `TWILIO_AUTH_TOKEN_ENCRYPTED`, and a strategy must never see them.
+const SECRET_KEY_PARTS: [&str; 5] = ["SECRET", "TOKEN", "PASSWORD", "API_KEY", "AUTH"];
+
+/// A `features` key ending in this is a secret too (Spoke's encrypted settings).
+const SECRET_KEY_SUFFIX: &str = "_ENCRYPTED";
+
+/// Whether a `features` key looks like a secret: it ends in `_ENCRYPTED` or contains `SECRET`,
+/// `TOKEN`, `PASSWORD`, `API_KEY` or `AUTH`, in any case.
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    key.ends_with(SECRET_KEY_SUFFIX) || SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
+}
+
+/// Removes the secret-looking keys ([`is_secret_key`]) from every object in `value`.
+fn strip_secrets(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, _| !is_secret_key(key));
+            map.values_mut().for_each(strip_secrets);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_secrets),
+        _ => {}
+    }
+}
+
+/// A `features` column as a strategy may see it: the same JSON without its secret-looking keys
+/// ([`is_secret_key`]), at any depth. A text in which no such key can appear comes back as it
+/// is, so the usual request pays a scan of the text, not a parse; a text that is not JSON at
+/// all comes back as an empty object (the engine refuses malformed features before any
+/// strategy runs, so only a caller of its own meets this).
+pub fn strategy_features(text: &str) -> String {
+    let upper = text.to_ascii_uppercase();
+    // A backslash may escape a key's letters, so only a text without one is judged unparsed.
+    let may_hold_secrets = upper.contains('\\')
+        || upper.contains(SECRET_KEY_SUFFIX)
+        || SECRET_KEY_PARTS.iter().any(|part| upper.contains(part));
+    if !may_hold_secrets {
+        return text.to_string();
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut value) => {
+            strip_secrets(&mut value);
+            value.to_string()
+        }
+        Err(_) => "{}".to_string(),
+    }
+}
+
 /// Spoke's `getConfig(key, organization)`: the organization's features, else the environment.
 fn org_config(key: &str, organization: &Features, env: &Environment) -> Option<String> {
     match organization.lookup(key) {
@@ -389,6 +438,43 @@ mod tests {
             &Environment::from_pairs(env.to_vec()),
         )
         .expect("valid settings")
+    }
+
+    #[test]
+    fn secret_looking_keys_never_reach_a_strategy() {
+        let features = r#"{"TWILIO_AUTH_TOKEN_ENCRYPTED":"abc","twilio_api_key":"k","MySecret":1,
+            "SMTP_PASSWORD":"p","oauth":{"x":1},"BANDWIDTH_ENCRYPTED":"b","DB_TOKEN":"t",
+            "FEWER_THAN_N_REPLIES":"4","nested":{"slack_token":"t","keep":[{"Authorization":"x","ok":true}]},
+            "TEXTER_UI_SETTINGS":"{\"releaseContactsReleaseConvos\":true}"}"#;
+        let seen: Value = serde_json::from_str(&strategy_features(features)).expect("JSON");
+        assert_eq!(
+            seen,
+            serde_json::json!({
+                "FEWER_THAN_N_REPLIES": "4",
+                "nested": {"keep": [{"ok": true}]},
+                "TEXTER_UI_SETTINGS": "{\"releaseContactsReleaseConvos\":true}",
+            })
+        );
+        // A key spelled with escapes is still a key.
+        let escaped = r#"{"TWILIO_AUTH_TOK\u0045N":"abc","n":1}"#;
+        assert_eq!(strategy_features(escaped), r#"{"n":1}"#);
+    }
+
+    #[test]
+    fn features_without_secrets_reach_a_strategy_as_they_are() {
+        for text in [
+            "",
+            "{}",
+            r#"{"DYNAMICASSIGNMENT_BATCHES": "all-texters", "FEWER_THAN_N_REPLIES": 3}"#,
+        ] {
+            assert_eq!(strategy_features(text), text);
+        }
+        // Not JSON, and it names a secret: nothing of it gets through.
+        assert_eq!(strategy_features("{TOKEN: oops"), "{}");
+        assert!(!is_secret_key("DYNAMICASSIGNMENT_BATCHES"));
+        assert!(!is_secret_key("TEXTER_UI_SETTINGS"));
+        assert!(is_secret_key("twilio_auth_token_encrypted"));
+        assert!(is_secret_key("X_ENCRYPTED"));
     }
 
     #[test]

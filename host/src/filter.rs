@@ -84,6 +84,18 @@ impl ContactFilter {
         }
     }
 
+    /// The contacts a claim may take of those this filter selects: the same conditions, and
+    /// always unassigned and not opted out, whatever the filter says. The claim compiles this
+    /// instead of the strategy's filter, so a strategy can never take another texter's contact
+    /// or an opted-out one, even past the validation of its batch query.
+    pub fn claimable(&self) -> ContactFilter {
+        ContactFilter {
+            assignment: AssignmentScope::Unassigned,
+            opted_out: Some(false),
+            ..self.clone()
+        }
+    }
+
     /// Whether `contact` matches this filter within `scope`. This is the reference meaning
     /// of a descriptor; the SQL compiled from it must select exactly these rows.
     pub fn matches(&self, contact: &CampaignContact, scope: &RequestScope) -> bool {
@@ -246,6 +258,28 @@ mod tests {
         let mut opted_out = contact(None, MessageStatus::NeedsMessage, "");
         opted_out.is_opted_out = true;
         assert!(!available.matches(&opted_out, &scope()));
+    }
+
+    #[test]
+    fn a_claim_takes_only_unassigned_contacts_not_opted_out() {
+        let anything = ContactFilter {
+            status: StatusFilter::Any,
+            assignment: AssignmentScope::Any,
+            opted_out: None,
+            timezone: TimezoneScope::Any,
+        };
+        let claimable = anything.claimable();
+        assert_eq!(claimable.assignment, AssignmentScope::Unassigned);
+        assert_eq!(claimable.opted_out, Some(false));
+        let mut opted_out = contact(None, MessageStatus::Messaged, "");
+        opted_out.is_opted_out = true;
+        assert!(anything.matches(&opted_out, &scope()));
+        assert!(!claimable.matches(&opted_out, &scope()));
+        let held = contact(Some(4), MessageStatus::Messaged, "");
+        assert!(anything.matches(&held, &scope()));
+        assert!(!claimable.matches(&held, &scope()));
+        assert!(claimable.matches(&contact(None, MessageStatus::Convo, ""), &scope()));
+        assert_eq!(ContactFilter::available().claimable(), ContactFilter::available());
     }
 
     #[test]

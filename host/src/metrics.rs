@@ -49,6 +49,8 @@ pub struct StrategyStats {
     pub failures: u64,
     /// Load failures.
     pub load_failures: u64,
+    /// Requests refused because it failed to load.
+    pub unavailable: u64,
     /// Median latency of the recent calls, in microseconds.
     pub median_micros: Option<u64>,
     /// 99th percentile latency of the recent calls, in microseconds.
@@ -60,6 +62,7 @@ struct Recent {
     calls: u64,
     failures: u64,
     load_failures: u64,
+    unavailable: u64,
     latencies: VecDeque<u64>,
 }
 
@@ -68,6 +71,7 @@ pub struct Metrics {
     registry: Registry,
     calls: Family<CallLabels, Counter>,
     failures: Family<FailureLabels, Counter>,
+    unavailable: Family<StrategyLabels, Counter>,
     durations: Family<StrategyLabels, Histogram, fn() -> Histogram>,
     fuel: Family<StrategyLabels, Histogram, fn() -> Histogram>,
     decisions: Family<DecisionLabels, Counter>,
@@ -95,6 +99,7 @@ impl Default for Metrics {
         let mut registry = Registry::default();
         let calls = Family::<CallLabels, Counter>::default();
         let failures = Family::<FailureLabels, Counter>::default();
+        let unavailable = Family::<StrategyLabels, Counter>::default();
         let durations = Family::new_with_constructor(duration_histogram as fn() -> Histogram);
         let fuel = Family::new_with_constructor(fuel_histogram as fn() -> Histogram);
         let decisions = Family::<DecisionLabels, Counter>::default();
@@ -108,6 +113,11 @@ impl Default for Metrics {
             "Failed strategy calls and loads, by kind (trap, fuel, deadline, memory, error-result, \
              invalid-value, host-calls, host, busy, load)",
             failures.clone(),
+        );
+        registry.register(
+            "spoke_batches_strategy_unavailable",
+            "Requests refused because the strategy they would use is enabled but failed to load",
+            unavailable.clone(),
         );
         registry.register(
             "spoke_batches_strategy_call_duration_seconds",
@@ -129,6 +139,7 @@ impl Default for Metrics {
             registry,
             calls,
             failures,
+            unavailable,
             durations,
             fuel,
             decisions,
@@ -209,6 +220,20 @@ impl Metrics {
         recent.entry(strategy.to_string()).or_default().load_failures += 1;
     }
 
+    /// Records a request refused because `strategy`, enabled for its campaign, failed to load.
+    pub fn record_unavailable(&self, strategy: &str) {
+        self.unavailable
+            .get_or_create(&StrategyLabels {
+                strategy: strategy.to_string(),
+            })
+            .inc();
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        recent.entry(strategy.to_string()).or_default().unavailable += 1;
+    }
+
     fn count_failure(&self, strategy: &str, kind: &str) {
         self.failures
             .get_or_create(&FailureLabels {
@@ -237,6 +262,7 @@ impl Metrics {
             calls: entry.calls,
             failures: entry.failures,
             load_failures: entry.load_failures,
+            unavailable: entry.unavailable,
             median_micros: percentile(0.5),
             p99_micros: percentile(0.99),
         }
@@ -277,11 +303,14 @@ mod tests {
         metrics.record_load_failure("broken");
         metrics.record_decision("all-texters", "has-any");
         metrics.record_decision("all-texters", "has-any");
+        metrics.record_unavailable("broken");
+        metrics.record_unavailable("broken");
         let stats = metrics.stats("all-texters");
         assert_eq!((stats.calls, stats.failures), (6, 1));
         assert_eq!(stats.median_micros, Some(30));
         assert_eq!(stats.p99_micros, Some(1_000));
         assert_eq!(metrics.stats("broken").load_failures, 1);
+        assert_eq!(metrics.stats("broken").unavailable, 2);
         let text = metrics.encode();
         assert!(
             text.contains(
@@ -295,6 +324,10 @@ mod tests {
         );
         assert!(
             text.contains(r#"spoke_batches_decisions_total{strategy="all-texters",mode="has-any"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"spoke_batches_strategy_unavailable_total{strategy="broken"} 2"#),
             "{text}"
         );
         assert!(

@@ -138,8 +138,8 @@ impl TestDb {
         result.unwrap_or_else(|error| panic!("{sql}: {error}"))
     }
 
-    /// An engine on this database serving the shipped strategies and `hostile`, with `env` as
-    /// the process environment.
+    /// An engine on this database serving the shipped strategies, `hostile` and `overreach`,
+    /// with `env` as the process environment.
     pub async fn engine(&self, env: &[(&str, &str)]) -> Engine {
         let mut registry = StrategyRegistry::default();
         for strategy in &loaded().await.strategies {

@@ -77,7 +77,7 @@ pub fn test_limits() -> SandboxLimits {
     }
 }
 
-/// The shipped strategies and `hostile`, loaded once per test binary.
+/// The shipped strategies, `hostile` and `overreach`, loaded once per test binary.
 pub struct Loaded {
     pub sandbox: Arc<Sandbox>,
     pub strategies: Vec<Arc<StrategyComponent>>,
@@ -95,13 +95,17 @@ impl Loaded {
 
 static LOADED: OnceCell<Loaded> = OnceCell::const_new();
 
-/// The shared sandbox with every shipped strategy and `hostile` loaded.
+/// The shared sandbox with every shipped strategy, `hostile` and `overreach` loaded.
 pub async fn loaded() -> &'static Loaded {
     LOADED
         .get_or_init(|| async {
             let sandbox = Sandbox::new(test_limits()).expect("sandbox");
             let mut strategies = Vec::new();
-            for name in SHIPPED.iter().copied().chain(["fewer-than-n-replies", "hostile"]) {
+            for name in SHIPPED
+                .iter()
+                .copied()
+                .chain(["fewer-than-n-replies", "hostile", "overreach"])
+            {
                 let path = component_path(name);
                 let bytes = std::fs::read(&path).expect("read component");
                 let renamed = path.with_file_name(format!("{name}.wasm"));

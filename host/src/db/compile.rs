@@ -62,9 +62,10 @@ where
 }
 
 /// Appends the claim: an `UPDATE` giving the scope's assignment up to `limit` contacts matching
-/// `filter`, the lowest ids first, returning their ids. In id order the claim index (migration
-/// 0002) hands over its first entries and the scan stops at the limit; on PostgreSQL
-/// concurrent claims skip each other's locked rows.
+/// `filter` that are unassigned and not opted out ([`ContactFilter::claimable`], whatever
+/// `filter` says), the lowest ids first, returning their ids. In id order the claim index
+/// (migration 0002) hands over its first entries and the scan stops at the limit; on
+/// PostgreSQL concurrent claims skip each other's locked rows.
 pub fn push_claim<'a, DB>(
     query: &mut QueryBuilder<'a, DB>,
     filter: &ContactFilter,
@@ -84,10 +85,9 @@ pub fn push_claim<'a, DB>(
         .push(", updated_at = ")
         .push_bind(now)
         .push(" WHERE id IN (SELECT id FROM campaign_contact");
-    push_where(query, filter, scope);
-    if !push_index_order(query, filter) {
-        query.push(" ORDER BY id");
-    }
+    let claimable = filter.claimable();
+    push_where(query, &claimable, scope);
+    push_index_order(query, &claimable);
     query
         .push(" LIMIT ")
         .push_bind(i64::from(limit))
@@ -238,6 +238,39 @@ mod tests {
             query.sql(),
             "SELECT id FROM campaign_contact WHERE campaign_id = $1 AND message_status IN ($2) \
              AND assignment_id IS NULL AND is_opted_out = $3"
+        );
+    }
+
+    #[test]
+    fn the_claim_takes_only_unassigned_contacts_not_opted_out_whatever_the_filter_says() {
+        let anything = ContactFilter {
+            status: StatusFilter::Any,
+            assignment: AssignmentScope::Any,
+            opted_out: None,
+            timezone: TimezoneScope::Any,
+        };
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let mut permissive = QueryBuilder::<Postgres>::new("");
+        push_claim(&mut permissive, &anything, &scope(), 5, now);
+        assert_eq!(
+            permissive.sql(),
+            "UPDATE campaign_contact SET assignment_id = $1, updated_at = $2 WHERE id IN \
+             (SELECT id FROM campaign_contact WHERE campaign_id = $3 AND assignment_id IS NULL \
+             AND is_opted_out = $4 ORDER BY CAST(id AS BIGINT) LIMIT $5 FOR UPDATE SKIP LOCKED) \
+             RETURNING CAST(id AS BIGINT)"
+        );
+        let mine = ContactFilter {
+            assignment: AssignmentScope::ThisAssignment,
+            opted_out: Some(true),
+            ..anything
+        };
+        let mut held = QueryBuilder::<Sqlite>::new("");
+        push_claim(&mut held, &mine, &scope(), 5, now);
+        assert!(
+            held.sql()
+                .contains("WHERE campaign_id = ? AND assignment_id IS NULL AND is_opted_out = ? ORDER BY"),
+            "{}",
+            held.sql()
         );
     }
 

@@ -17,7 +17,12 @@ pub trait Dialect: sqlx::Database {
     /// (SQLite).
     const CLAIM_LOCK: &'static str;
 
-    /// Appended to a `SELECT` of a campaign row to serialize joins of that campaign.
+    /// Appended to a `SELECT` of one row (an assignment, a campaign, an organization) to keep
+    /// it locked until the transaction ends, so the operations that lock it take turns. On
+    /// PostgreSQL it is `FOR NO KEY UPDATE`: it excludes its own kind and every update, but
+    /// not the key-share locks of foreign-key checks, so Spoke's inserts that refer to the row
+    /// (contacts of a campaign, messages of an assignment) never wait for it. SQLite's write
+    /// transaction already keeps every other writer out.
     const ROW_LOCK: &'static str;
 
     /// Reads `campaign.due_by` as a timestamp. Spoke on SQLite stores JavaScript dates as
@@ -34,14 +39,6 @@ pub trait Dialect: sqlx::Database {
     fn begin_write(pool: &Pool<Self>) -> impl Future<Output = sqlx::Result<Tx<Self>>> + Send {
         async move { Ok(Tx::new(Self::begin_transaction(pool).await?)) }
     }
-
-    /// Begins work that reads, then writes with one statement (a batch request's claim). On
-    /// PostgreSQL it runs in autocommit: at READ COMMITTED every statement sees what was
-    /// committed when it started, inside a transaction or not, and the one write is atomic by
-    /// itself, so `BEGIN` and `COMMIT` would only add two round trips. On SQLite it is a write
-    /// transaction, which also keeps other writers out between the reads and the write (at
-    /// the cost of a few microseconds in process).
-    fn begin_single_write(pool: &Pool<Self>) -> impl Future<Output = sqlx::Result<Tx<Self>>> + Send;
 
     /// Rows changed by a statement.
     fn rows_affected(result: &Self::QueryResult) -> u64;
@@ -61,17 +58,13 @@ pub trait Dialect: sqlx::Database {
 impl Dialect for Postgres {
     const NAME: &'static str = "postgres";
     const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
-    const ROW_LOCK: &'static str = " FOR UPDATE";
+    const ROW_LOCK: &'static str = " FOR NO KEY UPDATE";
     const DUE_BY: &'static str = "due_by";
 
     fn begin_transaction(
         pool: &Pool<Self>,
     ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self>>> + Send {
         pool.begin()
-    }
-
-    async fn begin_single_write(pool: &Pool<Self>) -> sqlx::Result<Tx<Self>> {
-        Self::begin_read(pool).await
     }
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
@@ -99,10 +92,6 @@ impl Dialect for Sqlite {
         pool: &Pool<Self>,
     ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self>>> + Send {
         pool.begin_with("BEGIN IMMEDIATE")
-    }
-
-    async fn begin_single_write(pool: &Pool<Self>) -> sqlx::Result<Tx<Self>> {
-        Self::begin_write(pool).await
     }
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {

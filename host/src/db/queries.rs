@@ -165,9 +165,7 @@ pub struct Asker {
 }
 
 /// A unit of work on Spoke's tables: a transaction, or a connection in autocommit where the
-/// work only reads or writes with one statement (PostgreSQL's batch request, whose one write
-/// is the claim: at READ COMMITTED a transaction around it would add two round trips and no
-/// guarantee). Dropping it rolls an open transaction back.
+/// work only reads. Dropping it rolls an open transaction back.
 pub struct Tx<DB: Dialect> {
     work: Work<DB>,
 }
@@ -216,8 +214,12 @@ pub trait Queries: Send + 'static {
     /// Rolls back (dropping a `Tx` does too).
     fn rollback(self) -> impl Future<Output = sqlx::Result<()>> + Send;
 
-    /// The organization `id`.
-    fn organization(&mut self, id: i64) -> impl Future<Output = sqlx::Result<Option<Organization>>> + Send;
+    /// The organization `id`; with `lock`, the row stays locked until the transaction ends.
+    fn organization(
+        &mut self,
+        id: i64,
+        lock: bool,
+    ) -> impl Future<Output = sqlx::Result<Option<Organization>>> + Send;
 
     /// The campaign `id`; with `lock`, the row stays locked until the transaction ends.
     fn campaign(
@@ -227,11 +229,13 @@ pub trait Queries: Send + 'static {
     ) -> impl Future<Output = sqlx::Result<Option<Campaign>>> + Send;
 
     /// The assignment `id` with its campaign, organization and texter (`texter_id`, else the
-    /// assignment's user), in one round trip.
+    /// assignment's user), in one round trip; with `lock`, the assignment's row stays locked
+    /// until the transaction ends.
     fn assignment_context(
         &mut self,
         id: i64,
         texter_id: Option<i64>,
+        lock: bool,
     ) -> impl Future<Output = sqlx::Result<Option<AssignmentContext>>> + Send;
 
     /// The user `id`.
@@ -298,8 +302,10 @@ pub trait Queries: Send + 'static {
         conversations: bool,
     ) -> impl Future<Output = sqlx::Result<u64>> + Send;
 
-    /// Unassigns contact `id`; returns whether it changed.
-    fn unassign_contact(&mut self, id: i64) -> impl Future<Output = sqlx::Result<bool>> + Send;
+    /// Unassigns contact `id` if it is assigned and still needs its first message (the
+    /// conditions are the update's own, so a contact that changed since it was read stays as
+    /// it is); returns whether it changed.
+    fn unassign_initial_contact(&mut self, id: i64) -> impl Future<Output = sqlx::Result<bool>> + Send;
 
     /// How many assignments (texters) `campaign_id` has.
     fn assignment_count(&mut self, campaign_id: i64) -> impl Future<Output = sqlx::Result<i64>> + Send;
@@ -399,9 +405,10 @@ macro_rules! impl_queries {
                 self.end(false).await
             }
 
-            /// The organization `id`.
-            async fn organization(&mut self, id: i64) -> sqlx::Result<Option<Organization>> {
-                fetch_by_id!(self, *ORGANIZATION_SELECT, "organization", id, "")
+            /// The organization `id`; with `lock`, the row stays locked until the transaction ends.
+            async fn organization(&mut self, id: i64, lock: bool) -> sqlx::Result<Option<Organization>> {
+                let suffix = if lock { <$db as Dialect>::ROW_LOCK } else { "" };
+                fetch_by_id!(self, *ORGANIZATION_SELECT, "organization", id, suffix)
             }
 
             /// The campaign `id`; with `lock`, the row stays locked until the transaction ends.
@@ -412,17 +419,24 @@ macro_rules! impl_queries {
             }
 
             /// The assignment `id` with its campaign, organization and texter (`texter_id`, else
-            /// the assignment's user), in one round trip.
+            /// the assignment's user), in one round trip; with `lock`, the assignment's row
+            /// stays locked until the transaction ends.
             async fn assignment_context(
                 &mut self,
                 id: i64,
                 texter_id: Option<i64>,
+                lock: bool,
             ) -> sqlx::Result<Option<AssignmentContext>> {
                 static SQL: LazyLock<[String; 2]> =
                     LazyLock::new(|| assignment_context_sql(<$db as Dialect>::DUE_BY));
                 let [head, tail] = &*SQL;
                 let mut query = QueryBuilder::<$db>::new(head.as_str());
-                query.push_bind(id).push(tail);
+                query.push_bind(id);
+                // Inside the assignment's own subquery, the one side of the joins never null.
+                if lock {
+                    query.push(<$db as Dialect>::ROW_LOCK);
+                }
+                query.push(tail);
                 match texter_id {
                     Some(texter_id) => query.push_bind(texter_id),
                     None => query.push("a.a_user_key"),
@@ -614,11 +628,14 @@ macro_rules! impl_queries {
                 Ok(<$db as Dialect>::rows_affected(&done))
             }
 
-            /// Unassigns contact `id`; returns whether it changed.
-            async fn unassign_contact(&mut self, id: i64) -> sqlx::Result<bool> {
+            /// Unassigns contact `id` if it is assigned and still needs its first message;
+            /// returns whether it changed.
+            async fn unassign_initial_contact(&mut self, id: i64) -> sqlx::Result<bool> {
                 let mut query =
                     QueryBuilder::<$db>::new("UPDATE campaign_contact SET assignment_id = NULL WHERE id = ");
-                query.push_bind(id).push(" AND assignment_id IS NOT NULL");
+                query
+                    .push_bind(id)
+                    .push(" AND assignment_id IS NOT NULL AND message_status = 'needsMessage'");
                 let done = query.build().execute(self.connection()).await?;
                 Ok(<$db as Dialect>::rows_affected(&done) > 0)
             }

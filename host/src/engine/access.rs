@@ -22,7 +22,7 @@ pub(super) async fn campaign_and_organization<T: Queries>(
     let campaign = found(tx.campaign(campaign_id, false).await?, "campaign", campaign_id)?;
     let organization_id = campaign.organization_id;
     let organization = found(
-        tx.organization(organization_id).await?,
+        tx.organization(organization_id, false).await?,
         "organization",
         organization_id,
     )?;
@@ -31,18 +31,20 @@ pub(super) async fn campaign_and_organization<T: Queries>(
 
 /// Loads an assignment with its campaign and organization, and checks that `caller` may act
 /// on it (Spoke's `assignmentRequiredOrAdminRole`: its texter, a SUPERVOLUNTEER or higher of
-/// the organization, or a superadmin; never a SUSPENDED user).
+/// the organization, or a superadmin; never a SUSPENDED user). With `lock`, the assignment's
+/// row stays locked until the transaction ends, in the same statement.
 pub(super) async fn load_and_authorize<T: Queries>(
     tx: &mut T,
     assignment_id: i64,
     caller: Caller,
+    lock: bool,
 ) -> Result<Context, EngineError> {
     let caller_id = match caller {
         Caller::Operator => None,
         Caller::User(id) => Some(id),
     };
     let loaded = found(
-        tx.assignment_context(assignment_id, caller_id).await?,
+        tx.assignment_context(assignment_id, caller_id, lock).await?,
         "assignment",
         assignment_id,
     )?;

@@ -8,10 +8,13 @@ use chrono::{DateTime, Utc};
 
 use super::access::{Context, load_and_authorize};
 use super::ahead::{Answered, Operation};
+use super::error::commit;
 use super::explain::{Decision, Trace};
 use super::policy::Policy;
 use super::source::TxSource;
-use super::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, Engine, EngineError, Run, sizing};
+use super::{
+    AssignmentSummary, BatchOutcome, BatchRequest, Caller, Enabled, Engine, EngineError, Run, sizing,
+};
 use crate::db::{Asker, Queries};
 use crate::filter::ContactFilter;
 use crate::runtime::{BatchPlan, StrategyRequest};
@@ -35,6 +38,7 @@ pub(super) fn strategy_request(
         count_cap,
         now,
     }
+    .without_secrets()
 }
 
 /// The answer for `context`: nothing assigned yet, and the button hidden (Spoke's
@@ -76,31 +80,42 @@ pub(super) async fn request_batch<T: Queries>(
     run: Run,
 ) -> Result<(BatchOutcome, Trace), EngineError> {
     let mut trace = Trace::new(run.dry_run);
-    let context = load_and_authorize(&mut tx, request.assignment_id, request.caller).await?;
+    // The assignment's row stays locked until the transaction ends: this request's count of
+    // the texter's contacts, its has-current check and its claim see every earlier request's
+    // claim of the same assignment, in this process or another.
+    let context = load_and_authorize(&mut tx, request.assignment_id, request.caller, true).await?;
     if context.assignment.max_contacts == Some(0) {
         trace.decide(Decision::MaxContactsZero);
         return Ok((answer(&context, None), trace));
     }
+    engine.stop_if_abandoned()?;
     let settings = engine.settings(&context)?;
-    let policies = engine.policies(&settings);
+    let campaign = context.campaign.id;
     let policy: Option<Arc<dyn Policy>> = match (run.strategy, &request.batch_type) {
         (Some(replacement), _) => Some(replacement),
-        (None, None) => policies.first().cloned(),
-        (None, Some(name)) => Some(
-            policies
-                .iter()
-                .find(|policy| policy.name() == name)
-                .cloned()
-                .ok_or_else(|| EngineError::UnknownBatchType {
-                    name: name.clone(),
-                    campaign: context.campaign.id,
-                    enabled: policies
-                        .iter()
-                        .map(|policy| policy.name())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?,
-        ),
+        (None, batch_type) => {
+            let enabled = engine.enabled(&settings);
+            let chosen = match batch_type {
+                None => enabled.first(),
+                Some(name) => enabled.iter().find(|strategy| strategy.name() == name),
+            };
+            match (chosen, batch_type) {
+                (Some(strategy), _) => Some(engine.serving(strategy, campaign)?),
+                (None, None) => None,
+                (None, Some(name)) => {
+                    return Err(EngineError::UnknownBatchType {
+                        name: name.clone(),
+                        campaign,
+                        enabled: enabled
+                            .iter()
+                            .filter(|strategy| matches!(strategy, Enabled::Serving(_)))
+                            .map(Enabled::name)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+            }
+        }
     };
     let Some(policy) = policy else {
         trace.decide(Decision::NoStrategy);
@@ -199,6 +214,9 @@ pub(super) async fn request_batch<T: Queries>(
         return Ok((answer(&context, Some(policy.name())), trace));
     }
     let gate = engine.gates.enter(context.campaign.id).await;
+    if !run.dry_run {
+        engine.pass_point_of_no_return()?;
+    }
     // The instance is torn down (its pool slot resets the pages it wrote) while the database
     // claims: `join!` polls the claim first, which sends it, then drops the session.
     let (claimed, ()) = tokio::join!(tx.claim(&batch.filter, &scope, limit, request.now), async move {
@@ -208,7 +226,7 @@ pub(super) async fn request_batch<T: Queries>(
     if run.dry_run {
         tx.rollback().await?;
     } else {
-        tx.commit().await?;
+        commit(tx).await?;
     }
     drop(gate);
     trace.decide(if claimed.is_empty() {
@@ -230,14 +248,17 @@ pub(super) async fn has_unassigned<T: Queries>(
     caller: Caller,
     now: DateTime<Utc>,
 ) -> Result<u32, EngineError> {
-    let context = load_and_authorize(&mut tx, assignment_id, caller).await?;
+    // It only reads, so it takes no lock and waits for no batch request.
+    let context = load_and_authorize(&mut tx, assignment_id, caller, false).await?;
     if context.campaign.is_archived {
         return Ok(0);
     }
+    engine.stop_if_abandoned()?;
     let settings = engine.settings(&context)?;
-    let Some(policy) = engine.policies(&settings).into_iter().next() else {
+    let Some(first) = engine.enabled(&settings).into_iter().next() else {
         return Ok(0);
     };
+    let policy = engine.serving(&first, context.campaign.id)?;
     let scope = engine.scope(&context, &settings, now)?;
     let cap = sizing::has_any_cap(context.assignment.max_contacts, context.campaign.batch_size);
     let request = strategy_request(&context, true, None, cap, now);

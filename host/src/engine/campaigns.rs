@@ -49,7 +49,7 @@ pub(super) async fn dynamic_campaigns<T: Queries>(
         let organization = match organizations.get(&campaign.organization_id) {
             Some(organization) => Option::clone(organization),
             None => {
-                let organization = tx.organization(campaign.organization_id).await?;
+                let organization = tx.organization(campaign.organization_id, false).await?;
                 organizations.insert(campaign.organization_id, organization.clone());
                 organization
             }

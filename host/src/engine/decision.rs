@@ -225,7 +225,7 @@ pub(super) async fn decide<T: Queries>(
         .as_deref()
         .map(|name| named_strategy(&registry, name))
         .transpose()?;
-    let context = load_and_authorize(&mut tx, request.assignment_id, request.caller).await?;
+    let context = load_and_authorize(&mut tx, request.assignment_id, request.caller, false).await?;
     let settings = engine.settings(&context)?;
     let component = match named {
         Some(component) => component,

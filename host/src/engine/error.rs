@@ -1,5 +1,7 @@
 //! Why an operation failed, with a stable code for the CLI and HTTP API.
 
+use std::time::Duration;
+
 use crate::config::ConfigError;
 use crate::runtime::StrategyFailure;
 use crate::timezones::TimezoneError;
@@ -7,6 +9,18 @@ use crate::timezones::TimezoneError;
 /// `row`, or the error naming the `what` with `id` that was not found.
 pub(super) fn found<T>(row: Option<T>, what: &'static str, id: i64) -> Result<T, EngineError> {
     row.ok_or(EngineError::NotFound { what, id })
+}
+
+/// The error for committing `tx`'s change: the database's refusal (the change was rolled back,
+/// so nothing was changed), or, when the connection failed, [`EngineError::OutcomeUnknown`].
+pub(super) async fn commit<T: crate::db::Queries>(tx: T) -> Result<(), EngineError> {
+    tx.commit().await.map_err(|error| match error {
+        sqlx::Error::Database(_) => EngineError::Database(error),
+        other => {
+            tracing::error!(error = %other, "committing failed; whether the change was made is unknown");
+            EngineError::OutcomeUnknown
+        }
+    })
 }
 
 /// A failed operation.
@@ -53,6 +67,34 @@ pub enum EngineError {
     /// The strategy failed; nothing was assigned.
     #[error("{0}")]
     Strategy(#[from] StrategyFailure),
+    /// The strategy the request would use is enabled for the campaign but failed to load, so
+    /// nothing serves under its name.
+    #[error(
+        "strategy `{strategy}`, enabled for campaign {campaign}, failed to load, so it cannot \
+         hand out contacts: {error}. Fix or replace its component (GET /v1/strategies shows \
+         every load error), or enable another strategy"
+    )]
+    StrategyUnavailable {
+        /// The strategy's name.
+        strategy: String,
+        /// The campaign.
+        campaign: i64,
+        /// Why it failed to load (naming its file, not its folder).
+        error: String,
+    },
+    /// The caller's time ran out before the operation wrote anything; nothing was changed.
+    #[error("the request took longer than {} ms; nothing was changed", limit.as_millis())]
+    Timeout {
+        /// The caller's time limit.
+        limit: Duration,
+    },
+    /// The operation failed while its change was being committed: whether the change was
+    /// made is unknown (the reason is logged, not told).
+    #[error(
+        "the database failed while the change was being committed, so whether it was made is \
+         unknown; look at the assignment before retrying"
+    )]
+    OutcomeUnknown,
     /// The organization's or campaign's configuration cannot be used.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
@@ -79,6 +121,9 @@ impl EngineError {
             EngineError::InvalidJoin => "INVALID_JOIN",
             EngineError::TooManyTexters => "FAILEDJOIN_TOOMANYTEXTERS",
             EngineError::Strategy(_) => "STRATEGY_FAILED",
+            EngineError::StrategyUnavailable { .. } => "STRATEGY_UNAVAILABLE",
+            EngineError::Timeout { .. } => "TIMEOUT",
+            EngineError::OutcomeUnknown => "OUTCOME_UNKNOWN",
             EngineError::Config(_) | EngineError::Timezone(_) => "BAD_CONFIG",
             EngineError::Database(_) => "DATABASE",
             EngineError::Internal(_) => "INTERNAL",

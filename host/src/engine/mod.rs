@@ -5,6 +5,7 @@ mod access;
 mod ahead;
 mod batch;
 mod campaigns;
+mod commit_point;
 mod decision;
 mod error;
 mod explain;
@@ -29,11 +30,13 @@ pub use policy::{Policy, PolicySession, Sandboxed};
 
 use access::{Context, campaign_and_organization, load_and_authorize};
 use campaigns::{campaign_view, dynamic_campaigns, example_assignment};
-use error::found;
+use commit_point::CommitPoint;
+use error::{commit, found};
 
 use crate::config::{CampaignSettings, Environment};
 use crate::db::{Database, Dialect, HostIndex, Queries};
 use crate::filter::RequestScope;
+use crate::metrics::Metrics;
 use crate::model::{MessageStatus, Role};
 use crate::registry::StrategyRegistry;
 use crate::runtime::StrategyComponent;
@@ -129,6 +132,22 @@ pub struct Engine {
     /// Whether `campaign_contact_claim_index` exists: looked up once (by `serve` at start, else
     /// by the first decision), not per request.
     claim_index: Arc<tokio::sync::OnceCell<bool>>,
+    metrics: Arc<Metrics>,
+    /// The point of no return of the one operation this copy runs ([`Engine::within`]).
+    commit_point: Option<Arc<CommitPoint>>,
+}
+
+/// An enabled strategy of a campaign, as the registry has it.
+enum Enabled {
+    /// A version of it serves.
+    Serving(Arc<dyn Policy>),
+    /// It failed to load, and no earlier version serves.
+    Failed {
+        /// Its name.
+        name: String,
+        /// Why it failed, naming its file (not the folder).
+        error: String,
+    },
 }
 
 /// Runs `$op(engine, tx, ...)` on new work of the engine's database, begun with the
@@ -159,6 +178,8 @@ impl Engine {
             offsets: Arc::new(OffsetsCache::default()),
             foresight: Arc::new(Foresight::default()),
             claim_index: Arc::new(tokio::sync::OnceCell::new()),
+            metrics: Arc::new(Metrics::default()),
+            commit_point: None,
         }
     }
 
@@ -166,6 +187,13 @@ impl Engine {
     /// so no decision has to ask; a later call changes nothing.
     pub fn know_claim_index(&self, present: bool) {
         let _ = self.claim_index.set(present);
+    }
+
+    /// The engine counting into `metrics` (the service's, which `/metrics` shows) instead of
+    /// metrics of its own.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The database.
@@ -210,13 +238,10 @@ impl Engine {
         }
         let started = std::time::Instant::now();
         let assignment = request.assignment_id;
-        // A dry run rolls its claim back, so it needs a transaction; a real one writes once.
-        let result = if run.dry_run {
-            in_transaction!(self, begin_write, request_batch(request, run))
-        } else {
-            in_transaction!(self, begin_single_write, request_batch(request, run))
-        }
-        .map(|(outcome, _)| outcome);
+        // One transaction that locks the assignment first: requests of one assignment take
+        // turns, so `max_contacts` and the has-current rule hold under any concurrency.
+        let result =
+            in_transaction!(self, begin_write, request_batch(request, run)).map(|(outcome, _)| outcome);
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(outcome) => tracing::info!(
@@ -346,21 +371,69 @@ impl Engine {
         in_transaction!(self, begin_read, example_assignment())
     }
 
-    /// The enabled strategies of a campaign that are loaded, the default first; enabled names
-    /// that failed to load are skipped (and logged), as Spoke skips a handler it cannot load.
-    fn policies(&self, settings: &CampaignSettings) -> Vec<Arc<dyn Policy>> {
+    /// The enabled strategies of a campaign, the default first: each one serving, or failed
+    /// to load (a request that would use it fails, never silently gets nothing). A name with
+    /// no component file at all is skipped (and logged), as Spoke skips a handler it cannot
+    /// find.
+    fn enabled(&self, settings: &CampaignSettings) -> Vec<Enabled> {
         let registry = self.strategies();
         settings
             .strategies
             .iter()
             .filter_map(|name| {
-                let Some(component) = registry.get(name) else {
-                    tracing::warn!(strategy = %name, "enabled strategy is not loaded; skipped");
+                let Some(entry) = registry.entry(name) else {
+                    tracing::warn!(strategy = %name, "enabled strategy has no component; skipped");
                     return None;
                 };
-                Some(Arc::new(Sandboxed(Arc::clone(component))) as Arc<dyn Policy>)
+                Some(match (&entry.serving, &entry.error) {
+                    (Some(component), _) => Enabled::Serving(Arc::new(Sandboxed(Arc::clone(component)))),
+                    (None, error) => {
+                        let error = error.as_ref().map_or_else(
+                            || "it has not loaded".to_string(),
+                            |error| load_error_text(&error.to_string(), &entry.file),
+                        );
+                        Enabled::Failed {
+                            name: name.clone(),
+                            error,
+                        }
+                    }
+                })
             })
             .collect()
+    }
+
+    /// The policy of an enabled strategy, or the error a request that would use a strategy
+    /// that failed to load gets (counted in the metrics).
+    fn serving(&self, enabled: &Enabled, campaign: i64) -> Result<Arc<dyn Policy>, EngineError> {
+        match enabled {
+            Enabled::Serving(policy) => Ok(Arc::clone(policy)),
+            Enabled::Failed { name, error } => {
+                self.metrics.record_unavailable(name);
+                Err(EngineError::StrategyUnavailable {
+                    strategy: name.clone(),
+                    campaign,
+                    error: error.clone(),
+                })
+            }
+        }
+    }
+}
+
+impl Enabled {
+    /// The strategy's name.
+    fn name(&self) -> &str {
+        match self {
+            Enabled::Serving(policy) => policy.name(),
+            Enabled::Failed { name, .. } => name,
+        }
+    }
+}
+
+/// A load error as a client may read it: the component's file by its name, not its folder.
+fn load_error_text(error: &str, file: &std::path::Path) -> String {
+    match file.file_name() {
+        Some(name) => error.replace(&file.display().to_string(), &name.to_string_lossy()),
+        None => error.to_string(),
     }
 }
 
@@ -393,13 +466,14 @@ impl Engine {
 }
 
 async fn release<T: Queries>(
-    _engine: &Engine,
+    engine: &Engine,
     mut tx: T,
     assignment_id: i64,
     caller: Caller,
     conversations: bool,
 ) -> Result<u64, EngineError> {
-    let context = load_and_authorize(&mut tx, assignment_id, caller).await?;
+    let context = load_and_authorize(&mut tx, assignment_id, caller, true).await?;
+    engine.pass_point_of_no_return()?;
     let released = tx
         .release(
             context.assignment.id,
@@ -407,7 +481,7 @@ async fn release<T: Queries>(
             conversations,
         )
         .await?;
-    tx.commit().await?;
+    commit(tx).await?;
     Ok(released)
 }
 
@@ -425,14 +499,18 @@ async fn join<T: Queries>(
         .campaign(campaign_id, true)
         .await?
         .ok_or(EngineError::InvalidJoin)?;
-    if campaign.join_token.as_deref() != Some(join_token)
-        || !campaign.use_dynamic_assignment
-        || !campaign.is_started
-    {
+    let token_matches = campaign
+        .join_token
+        .as_deref()
+        .is_some_and(|expected| same_token(expected, join_token));
+    if !token_matches || !campaign.use_dynamic_assignment || !campaign.is_started {
         return Err(EngineError::InvalidJoin);
     }
+    // Locking the organization row makes "is the user a member? if not, add them" one step
+    // per organization: concurrent joins of one user to two of its campaigns add one
+    // membership, not two (Spoke's table has no unique index to lean on).
     let organization = tx
-        .organization(campaign.organization_id)
+        .organization(campaign.organization_id, true)
         .await?
         .ok_or(EngineError::InvalidJoin)?;
     let settings = CampaignSettings::resolve(&organization, &campaign, &engine.env)?;
@@ -456,17 +534,18 @@ async fn join<T: Queries>(
     {
         return Err(EngineError::TooManyTexters);
     }
+    if role.is_none() && settings.invites_current_users_only {
+        return Err(EngineError::InvalidJoin);
+    }
+    engine.pass_point_of_no_return()?;
     if role.is_none() {
-        if settings.invites_current_users_only {
-            return Err(EngineError::InvalidJoin);
-        }
         tx.insert_membership(user_id, organization.id, Role::Texter)
             .await?;
     }
     let assignment_id = tx
         .insert_assignment(campaign.id, user_id, settings.max_contacts_per_texter, now)
         .await?;
-    tx.commit().await?;
+    commit(tx).await?;
     Ok(JoinOutcome {
         assignment_id,
         created: true,
@@ -483,7 +562,18 @@ async fn message_sent<T: Queries>(engine: &Engine, mut tx: T, contact_id: i64) -
     if !settings.outbound_unassign {
         return Ok(false);
     }
-    let unassigned = tx.unassign_contact(contact.id).await?;
-    tx.commit().await?;
+    engine.pass_point_of_no_return()?;
+    // The update repeats the conditions read above: the contact may have changed since.
+    let unassigned = tx.unassign_initial_contact(contact.id).await?;
+    commit(tx).await?;
     Ok(unassigned)
+}
+
+/// Whether a join token matches the campaign's, in time that depends on neither: the digests
+/// are compared, in constant time, so not even the token's length shows.
+fn same_token(expected: &str, given: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (expected, given): ([u8; 32], [u8; 32]) =
+        (Sha256::digest(expected).into(), Sha256::digest(given).into());
+    constant_time_eq::constant_time_eq_32(&expected, &given)
 }

@@ -195,7 +195,39 @@ pub(crate) fn contact_filter(
     })
 }
 
-/// Validates the answer of `select-contacts` against the plan it was given.
+/// Refuses a batch query that could take contacts a claim never may: another texter's (or this
+/// texter's own) or opted-out ones. The claim itself also takes only unassigned contacts that
+/// are not opted out ([`ContactFilter::claimable`]); this check tells the strategy's author.
+fn claimable_only(filter: &ContactFilter) -> Result<(), String> {
+    let assignment = match filter.assignment {
+        AssignmentScope::Unassigned => None,
+        AssignmentScope::Any => Some("any"),
+        AssignmentScope::ThisAssignment => Some("this-assignment"),
+    };
+    if let Some(assignment) = assignment {
+        return Err(format!(
+            "the batch query's filter has assignment `{assignment}`; it must be `unassigned`: \
+             a batch may only take contacts no texter holds"
+        ));
+    }
+    let opted_out = match filter.opted_out {
+        Some(false) => None,
+        Some(true) => Some("some(true)"),
+        None => Some("none"),
+    };
+    if let Some(opted_out) = opted_out {
+        return Err(format!(
+            "the batch query's filter has opted-out `{opted_out}`; it must be `some(false)`: \
+             opted-out contacts are never assigned"
+        ));
+    }
+    Ok(())
+}
+
+/// Validates the answer of `select-contacts` against the plan it was given. Every caller of a
+/// strategy's `select-contacts` gets this check: a batch query's limit within the plan, and a
+/// batch query for unassigned contacts that are not opted out (the has-current filter only
+/// reads, so it may ask about any contact of the campaign).
 pub(crate) fn contact_selection(
     selection: wit::ContactSelection,
     plan: BatchPlan,
@@ -210,8 +242,10 @@ pub(crate) fn contact_selection(
                     plan.number_contacts
                 ));
             }
+            let filter = contact_filter(query.filter, limits)?;
+            claimable_only(&filter)?;
             Some(ContactQuery {
-                filter: contact_filter(query.filter, limits)?,
+                filter,
                 limit: query.limit,
             })
         }

@@ -3,15 +3,17 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::config::strategy_features;
 use crate::model::{Assignment, Campaign, Organization, User};
 
-/// Everything a strategy is told about one request (the WIT `batch-request`).
+/// Everything a strategy is told about one request (the WIT `batch-request`). Built from the
+/// database's rows, it goes through [`StrategyRequest::without_secrets`] first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StrategyRequest {
-    /// The campaign's organization.
+    /// The campaign's organization (its `features` without secret-looking keys).
     pub organization: Organization,
-    /// The campaign.
+    /// The campaign (its `features` without secret-looking keys).
     pub campaign: Campaign,
     /// The assignment asking for contacts.
     pub assignment: Assignment,
@@ -25,6 +27,17 @@ pub struct StrategyRequest {
     pub count_cap: u32,
     /// The request's time; the only clock a strategy sees.
     pub now: DateTime<Utc>,
+}
+
+impl StrategyRequest {
+    /// The request with the organization's and the campaign's `features` stripped of every
+    /// secret-looking key ([`crate::config::is_secret_key`]): Spoke keeps credentials there,
+    /// and a sandboxed strategy could hand them back in an error message or a log line.
+    pub fn without_secrets(mut self) -> Self {
+        self.organization.features = strategy_features(&self.organization.features);
+        self.campaign.features = self.campaign.features.as_deref().map(strategy_features);
+        self
+    }
 }
 
 /// What the host decided after `request-new-batch-count` (the WIT `batch-plan`).

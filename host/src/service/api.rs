@@ -1,8 +1,6 @@
 //! The `/v1` handlers: the engine's operations with the CLI's JSON shapes, the strategies, the
 //! texter UI settings and the dashboard's data.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -14,7 +12,7 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::extract::{Id, JsonBody, OptionalJsonBody, QueryParams};
 use crate::config::CampaignSettings;
-use crate::engine::{BatchRequest, DecisionMode, DecisionPlan, DecisionRequest, EngineError};
+use crate::engine::{BatchRequest, DecisionMode, DecisionPlan, DecisionRequest, Engine, EngineError};
 use crate::request_time::RequestTime;
 
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -40,22 +38,18 @@ fn request_time(now: Option<RequestTime>, state: &AppState) -> DateTime<Utc> {
     now.map_or_else(|| state.now(), RequestTime::get)
 }
 
-/// Runs an engine operation within the request timeout.
-async fn within<T>(
-    timeout: Duration,
-    operation: impl Future<Output = Result<T, EngineError>>,
-) -> Result<T, ApiError> {
-    match tokio::time::timeout(timeout, operation).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(_) => Err(ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "TIMEOUT",
-            format!(
-                "the request took longer than {} ms; nothing was changed",
-                timeout.as_millis()
-            ),
-        )),
-    }
+/// Runs an engine operation within the request timeout ([`Engine::within`]): `TIMEOUT` only
+/// when the operation wrote nothing; once it writes, its real answer, however long it takes.
+async fn within<T, F>(state: &AppState, operation: impl FnOnce(Engine) -> F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, EngineError>> + Send + 'static,
+{
+    state
+        .engine
+        .within(state.request_timeout, operation)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// The body of `POST /v1/assignments/{id}/batches`.
@@ -82,7 +76,11 @@ pub async fn request_batch(
         batch_type: body.batch_type,
         now: state.now(),
     };
-    let outcome = within(state.request_timeout, state.engine.request_batch(request)).await?;
+    let outcome = within(
+        &state,
+        |engine| async move { engine.request_batch(request).await },
+    )
+    .await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
 }
 
@@ -111,7 +109,10 @@ pub async fn explain(
         batch_type: query.batch_type,
         now: request_time(query.now, &state),
     };
-    let (outcome, trace) = within(state.request_timeout, state.engine.explain_batch(request, None)).await?;
+    let (outcome, trace) = within(&state, |engine| async move {
+        engine.explain_batch(request, None).await
+    })
+    .await?;
     Ok(Json(json!({ "outcome": outcome, "trace": trace })))
 }
 
@@ -142,7 +143,7 @@ pub async fn decision(
         plan: body.plan,
         now: request_time(body.now, &state),
     };
-    let decision = within(state.request_timeout, state.engine.decide(request)).await?;
+    let decision = within(&state, |engine| async move { engine.decide(request).await }).await?;
     Ok(Json(serde_json::to_value(decision).unwrap_or_default()))
 }
 
@@ -162,10 +163,9 @@ pub async fn unassigned_count(
 ) -> ApiResult {
     let caller = authenticated.caller(query.texter_id)?;
     let now = request_time(query.now, &state);
-    let count = within(
-        state.request_timeout,
-        state.engine.has_unassigned(id, caller, now),
-    )
+    let count = within(&state, |engine| async move {
+        engine.has_unassigned(id, caller, now).await
+    })
     .await?;
     Ok(Json(json!({ "count": count })))
 }
@@ -188,10 +188,9 @@ pub async fn release(
     JsonBody(body): JsonBody<ReleaseBody>,
 ) -> ApiResult {
     let caller = authenticated.caller(body.texter_id)?;
-    let released = within(
-        state.request_timeout,
-        state.engine.release(id, caller, body.conversations),
-    )
+    let released = within(&state, |engine| async move {
+        engine.release(id, caller, body.conversations).await
+    })
     .await?;
     Ok(Json(json!({ "released": released })))
 }
@@ -211,10 +210,10 @@ pub async fn join(
     Id(id): Id,
     JsonBody(body): JsonBody<JoinBody>,
 ) -> ApiResult {
-    let outcome = within(
-        state.request_timeout,
-        state.engine.join(id, body.user_id, &body.join_token, state.now()),
-    )
+    let now = state.now();
+    let outcome = within(&state, |engine| async move {
+        engine.join(id, body.user_id, &body.join_token, now).await
+    })
     .await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
 }
@@ -232,7 +231,7 @@ pub async fn message_sent(
     Id(id): Id,
     OptionalJsonBody(_body): OptionalJsonBody<MessageSentBody>,
 ) -> ApiResult {
-    let unassigned = within(state.request_timeout, state.engine.message_sent(id)).await?;
+    let unassigned = within(&state, |engine| async move { engine.message_sent(id).await }).await?;
     Ok(Json(json!({ "unassigned": unassigned })))
 }
 
@@ -292,18 +291,23 @@ fn enabled_strategies(state: &AppState, settings: &CampaignSettings) -> Vec<Valu
         .enumerate()
         .map(|(position, name)| {
             let serving = registry.get(name);
-            json!({
+            let mut strategy = json!({
                 "name": name,
                 "displayName": serving.map(|component| component.display_name()),
                 "default": position == 0,
                 "loaded": serving.is_some(),
-            })
+            });
+            // Why its file failed to load (nothing serves, or an earlier version still does).
+            if let Some(error) = registry.entry(name).and_then(|entry| entry.error.as_ref()) {
+                strategy["loadError"] = Value::String(error.to_string());
+            }
+            strategy
         })
         .collect()
 }
 
 pub async fn texter_ui(State(state): State<AppState>, Id(id): Id) -> ApiResult {
-    let view = within(state.request_timeout, state.engine.campaign_view(id)).await?;
+    let view = within(&state, |engine| async move { engine.campaign_view(id).await }).await?;
     Ok(Json(json!({
         "campaignId": view.campaign.id,
         "strategies": enabled_strategies(&state, &view.settings),
@@ -330,7 +334,7 @@ pub async fn dashboard(State(state): State<AppState>, authenticated: Authenticat
             value
         })
         .collect();
-    let campaigns = within(state.request_timeout, state.engine.dynamic_campaigns(50)).await?;
+    let campaigns = within(&state, |engine| async move { engine.dynamic_campaigns(50).await }).await?;
     let campaigns: Vec<Value> = campaigns
         .into_iter()
         .map(|overview| match overview.settings {

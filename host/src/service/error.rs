@@ -54,7 +54,10 @@ impl From<EngineError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             EngineError::Strategy(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            EngineError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+            EngineError::Database(_)
+            | EngineError::StrategyUnavailable { .. }
+            | EngineError::Timeout { .. }
+            | EngineError::OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
             EngineError::Config(_) | EngineError::Timezone(_) | EngineError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
