@@ -1,7 +1,7 @@
 //! Why an operation failed, with a stable code for the CLI and HTTP API.
 
 use crate::config::ConfigError;
-use crate::runtime::StrategyFailure;
+use crate::runtime::{FailureKind, HostFailure, StrategyFailure};
 use crate::timezones::TimezoneError;
 
 /// `row`, or the error naming the `what` with `id` that was not found.
@@ -42,9 +42,10 @@ pub enum EngineError {
     /// Spoke's FAILEDJOIN_TOOMANYTEXTERS.
     #[error("Sorry, this campaign has too many texters already")]
     TooManyTexters,
-    /// The strategy failed; nothing was assigned.
+    /// The strategy failed; nothing was assigned. (A host failure while the strategy ran is
+    /// not this: it becomes [`EngineError::Database`] or [`EngineError::Internal`].)
     #[error("{0}")]
-    Strategy(#[from] StrategyFailure),
+    Strategy(StrategyFailure),
     /// The organization's or campaign's configuration cannot be used.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
@@ -57,6 +58,34 @@ pub enum EngineError {
     /// A bug in the host; the transaction was rolled back.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<StrategyFailure> for EngineError {
+    /// A strategy's own failure stays the strategy's; the host's failure while answering its
+    /// question is the host's, told apart by type: the database's error becomes
+    /// [`EngineError::Database`] (503 `DATABASE`), anything else a host bug.
+    fn from(failure: StrategyFailure) -> Self {
+        match failure.kind {
+            FailureKind::Host(host) => host_failure(host, &failure.strategy),
+            kind => EngineError::Strategy(StrategyFailure { kind, ..failure }),
+        }
+    }
+}
+
+fn host_failure(host: HostFailure, strategy: &str) -> EngineError {
+    let error = match host.into_error() {
+        Ok(error) => error,
+        // Held elsewhere too (a clone of the failure): the error itself cannot be taken, so
+        // the database's is carried as its message.
+        Err(shared) if shared.error().is::<sqlx::Error>() => {
+            return EngineError::Database(sqlx::Error::Protocol(shared.to_string()));
+        }
+        Err(shared) => return EngineError::Internal(format!("while strategy `{strategy}` ran: {shared}")),
+    };
+    match error.downcast::<sqlx::Error>() {
+        Ok(database) => EngineError::Database(database),
+        Err(other) => EngineError::Internal(format!("while strategy `{strategy}` ran: {other:#}")),
+    }
 }
 
 impl EngineError {

@@ -1,19 +1,20 @@
 //! One request's run of a strategy: a fresh store and instance, the host imports answered from
 //! a [`ContactSource`], the per-call budgets, and the mapping of every way a call can fail to a
-//! [`FailureKind`].
+//! [`FailureKind`]. A running guest yields to the async runtime on every epoch tick, so a
+//! strategy that spins holds no runtime thread; the deadline still traps it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{ResourceLimiter, Store, StoreContextMut, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{self, v0_1_0};
 use super::component::StrategyComponent;
-use super::error::{FailureKind, StrategyFailure};
+use super::error::{FailureKind, HostFailure, StrategyFailure};
 use super::limits::SandboxLimits;
 use super::request::{BatchPlan, StrategyRequest};
 use crate::filter::{ContactFilter, ContactSelection};
@@ -102,6 +103,18 @@ pub(crate) struct CallState {
     host_calls_this_call: u32,
     log_bytes: usize,
     journal: CallJournal,
+    /// When the current call's deadline passes (checked on every epoch tick).
+    deadline_at: Instant,
+    /// Who the strategy's log lines are tagged with in the host's log.
+    log_tag: LogTag,
+}
+
+/// The fields of a strategy's lines in the host's log.
+struct LogTag {
+    strategy: String,
+    version: String,
+    /// The assignment of the request being decided (none for the load-time probe).
+    assignment: Option<i64>,
 }
 
 impl WasiView for CallState {
@@ -200,10 +213,11 @@ impl Detached {
     }
 }
 
-/// Raised by a host import when the data source failed.
+/// Raised by a host import when the data source failed: the source's own error, carried
+/// whole through the WebAssembly call and taken back out by [`classify`].
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct SourceFailure(String);
+#[error("{0:#}")]
+struct SourceFailure(anyhow::Error);
 
 impl CallState {
     fn charge_host_call(&mut self) -> wasmtime::Result<()> {
@@ -223,7 +237,7 @@ impl CallState {
 }
 
 fn source_failure(error: anyhow::Error) -> wasmtime::Error {
-    wasmtime::Error::new(SourceFailure(format!("{error:#}")))
+    wasmtime::Error::new(SourceFailure(error))
 }
 
 impl wit::Host for CallState {}
@@ -284,8 +298,37 @@ impl wit_host::Host for CallState {
             return Ok(());
         }
         self.log_bytes += message.len();
+        self.log_tag.emit(level, &message);
         self.journal.logs.push(LogLine { level, message });
         Ok(())
+    }
+}
+
+impl LogTag {
+    /// Writes a line the strategy logged (within its budget) to the host's log, at its level.
+    fn emit(&self, level: &'static str, message: &str) {
+        let LogTag {
+            strategy,
+            version,
+            assignment,
+        } = self;
+        macro_rules! line {
+            ($macro:ident) => {
+                tracing::$macro!(
+                    target: "spoke_batches::strategy",
+                    strategy = %strategy,
+                    version = %version,
+                    assignment = *assignment,
+                    "{message}"
+                )
+            };
+        }
+        match level {
+            "debug" => line!(debug),
+            "warn" => line!(warn),
+            "error" => line!(error),
+            _ => line!(info),
+        }
     }
 }
 
@@ -320,10 +363,16 @@ impl StrategySession {
             host_calls_this_call: 0,
             log_bytes: 0,
             journal: CallJournal::default(),
+            deadline_at: deadline_from_now(limits.deadline),
+            log_tag: LogTag {
+                strategy: component.name().to_string(),
+                version: component.version().to_string(),
+                assignment: None,
+            },
         };
         let mut store = Store::new(sandbox.engine(), state);
         store.limiter(|state| &mut state.memory);
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(on_epoch_tick);
         Budget::arm(&mut store, &limits);
         let instantiated = tokio::time::timeout(limits.deadline, component.instantiate(&mut store)).await;
         let bindings = match instantiated {
@@ -378,6 +427,7 @@ impl StrategySession {
         request: &StrategyRequest,
     ) -> Result<CallReport<u32>, StrategyFailure> {
         let bindings = Arc::clone(&self.bindings);
+        self.store.data_mut().log_tag.assignment = Some(request.assignment.id);
         let request = wit::BatchRequest::from(request);
         let report = self
             .call("request-new-batch-count", move |store| {
@@ -394,6 +444,7 @@ impl StrategySession {
         plan: BatchPlan,
     ) -> Result<CallReport<ContactSelection>, StrategyFailure> {
         let bindings = Arc::clone(&self.bindings);
+        self.store.data_mut().log_tag.assignment = Some(request.assignment.id);
         let request = wit::BatchRequest::from(request);
         let report = self
             .call("select-contacts", move |store| {
@@ -460,7 +511,13 @@ impl StrategySession {
                 limit: limits.deadline,
             }),
         };
-        let failure = result.as_ref().err().map(FailureKind::code);
+        // A host failure is counted nowhere against the strategy: the caller reports it as
+        // the host's (a database failure is a 503, not a strategy failure).
+        let failure = result
+            .as_ref()
+            .err()
+            .filter(|kind| kind.blames_strategy())
+            .map(FailureKind::code);
         let sandbox = self.component.sandbox();
         sandbox
             .metrics()
@@ -514,7 +571,26 @@ impl StrategySession {
     }
 }
 
-/// The fuel and epoch deadline of one call.
+/// What a running guest does on each epoch tick: past its call's deadline it traps
+/// (`Trap::Interrupt`, reported as the deadline); before it, it yields to the async runtime
+/// and runs on at the next tick. Without the yield a guest that spins would keep its runtime
+/// worker thread for the whole deadline, and every other task queued on that worker (other
+/// requests, `/healthz`) would wait for it.
+fn on_epoch_tick(store: StoreContextMut<'_, CallState>) -> wasmtime::Result<UpdateDeadline> {
+    if Instant::now() >= store.data().deadline_at {
+        return Ok(UpdateDeadline::Interrupt);
+    }
+    Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
+}
+
+/// The instant `deadline` from now; a deadline too far to represent never passes.
+fn deadline_from_now(deadline: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(deadline)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+/// The fuel and wall-clock deadline of one call.
 struct Budget {
     fuel: u64,
 }
@@ -523,7 +599,9 @@ impl Budget {
     fn arm(store: &mut Store<CallState>, limits: &SandboxLimits) -> Self {
         // Fuel is enabled on the engine, so this cannot fail.
         store.set_fuel(limits.fuel_per_call).ok();
-        store.set_epoch_deadline(limits.deadline_ticks());
+        store.data_mut().deadline_at = deadline_from_now(limits.deadline);
+        // The next tick calls `on_epoch_tick`, which checks the deadline and yields.
+        store.set_epoch_deadline(1);
         Budget {
             fuel: limits.fuel_per_call,
         }
@@ -536,6 +614,10 @@ impl Budget {
 
 /// Maps a wasmtime error to why the call failed, from typed errors only.
 fn classify(error: wasmtime::Error, limits: &SandboxLimits, output: &MemoryOutputPipe) -> FailureKind {
+    let error = match error.downcast::<SourceFailure>() {
+        Ok(SourceFailure(source)) => return FailureKind::Host(HostFailure::new(source)),
+        Err(error) => error,
+    };
     if let Some(hit) = error.downcast_ref::<MemoryLimitHit>() {
         return FailureKind::Memory {
             desired: hit.desired,
@@ -547,9 +629,6 @@ fn classify(error: wasmtime::Error, limits: &SandboxLimits, output: &MemoryOutpu
     }
     if let Some(InvalidArgument(reason)) = error.downcast_ref::<InvalidArgument>() {
         return FailureKind::InvalidValue(reason.clone());
-    }
-    if let Some(SourceFailure(reason)) = error.downcast_ref::<SourceFailure>() {
-        return FailureKind::Host(reason.clone());
     }
     if error
         .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
