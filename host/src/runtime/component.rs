@@ -35,9 +35,9 @@ pub struct Sandbox {
     cache: Option<CompileCache>,
     metrics: Arc<Metrics>,
     compilations: AtomicU64,
-    /// One compile at a time: a component's compile takes every core it can get (functions
-    /// compile in parallel), so a second one would only slow both down, and a hostile one holds
-    /// up the others for at most the compile timeout.
+    /// One compile at a time: a component's compile takes every core it can get (its
+    /// functions compile in parallel), so a second one would only slow both down, and a
+    /// hostile one holds up the others for at most the compile timeout.
     compile_slot: tokio::sync::Semaphore,
     /// The content hashes being compiled now, including compiles that ran past the timeout
     /// (Cranelift cannot be interrupted, so they finish in the background): the same bytes
@@ -216,7 +216,7 @@ impl Sandbox {
         let spawned = std::thread::Builder::new()
             .name("spoke-batches-compile".to_string())
             .spawn(move || {
-                let compiled = Component::new(&engine, &bytes);
+                let compiled = compile_on_own_workers(&engine, &bytes);
                 lock(&compiling).remove(&key);
                 let _ = sender.send(compiled);
             });
@@ -394,6 +394,23 @@ impl StrategyComponent {
             version: self.version().to_string(),
             kind,
         }
+    }
+}
+
+/// Compiles `bytes` on a rayon pool of its own. wasmtime compiles a component's functions in
+/// parallel on the current rayon pool; on the global one, a compile abandoned at the timeout
+/// (one enormous function) would keep a worker busy that every later compile needs, and a few
+/// such files would stall all compiles. The pool's threads end with the compile.
+fn compile_on_own_workers(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|index| format!("spoke-batches-compile-{index}"))
+        .build();
+    match pool {
+        Ok(pool) => pool.install(|| Component::new(engine, bytes)),
+        // Without threads of its own it still compiles, on the global pool.
+        Err(_) => Component::new(engine, bytes),
     }
 }
 
