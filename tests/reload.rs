@@ -271,7 +271,10 @@ async fn a_fifo_appearing_in_the_folder_fails_its_load_without_stalling_the_resc
     assert_eq!(report.failed, ["x"]);
     let registry = Arc::clone(&folder.shared.read().unwrap());
     let error = registry.entry("x").unwrap().error.as_ref().unwrap().to_string();
-    assert!(error.contains("is a FIFO (named pipe), not a regular file"), "{error}");
+    assert!(
+        error.contains("is a FIFO (named pipe), not a regular file"),
+        "{error}"
+    );
     assert_eq!(
         registry.entry("all-texters").unwrap().status(),
         StrategyStatus::Loaded
@@ -324,8 +327,14 @@ async fn a_cache_folder_others_can_write_is_refused_and_every_component_compiles
     let engine = wasmtime::Engine::default();
     let error = spoke_batches::runtime::CompileCache::new(cache.path(), &engine).unwrap_err();
     let message = error.to_string();
-    assert!(message.contains("writable by its group or by others (mode 0702)"), "{message}");
-    assert!(message.contains("--cache-dir") && message.contains("compiling every component instead"), "{message}");
+    assert!(
+        message.contains("writable by its group or by others (mode 0702)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("--cache-dir") && message.contains("compiling every component instead"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -355,7 +364,12 @@ async fn a_symlinked_or_shared_cache_entry_is_not_loaded_and_a_private_one_is() 
         use std::os::unix::fs::PermissionsExt as _;
         let metadata = std::fs::symlink_metadata(entry).unwrap();
         assert!(metadata.file_type().is_file(), "{}", entry.display());
-        assert_eq!(metadata.permissions().mode() & 0o777, 0o600, "{}", entry.display());
+        assert_eq!(
+            metadata.permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            entry.display()
+        );
     }
     let third = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
     assert_eq!(loaded_from(&third, strategies.path()).await, 5);
@@ -379,7 +393,11 @@ async fn a_cache_folder_or_entry_owned_by_another_user_is_refused() {
     rustix::fs::chown(&entries[0], nobody, None).unwrap();
     let second = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
     assert_eq!(loaded_from(&second, strategies.path()).await, 5);
-    assert_eq!(second.compilations(), 1, "the entry owned by another user is not loaded");
+    assert_eq!(
+        second.compilations(),
+        1,
+        "the entry owned by another user is not loaded"
+    );
     // The folder itself owned by another user: not used.
     rustix::fs::chown(cache.path(), nobody, None).unwrap();
     let third = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
@@ -387,5 +405,8 @@ async fn a_cache_folder_or_entry_owned_by_another_user_is_refused() {
     let message = spoke_batches::runtime::CompileCache::new(cache.path(), &wasmtime::Engine::default())
         .unwrap_err()
         .to_string();
-    assert!(message.contains("owned by uid 65534, not by the service's user (uid 0)"), "{message}");
+    assert!(
+        message.contains("owned by uid 65534, not by the service's user (uid 0)"),
+        "{message}"
+    );
 }

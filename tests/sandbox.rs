@@ -369,7 +369,13 @@ async fn a_fifo_or_a_directory_named_like_a_component_fails_to_load_while_the_ot
     assert!(fifo.to_string().contains("not a regular file"), "{fifo}");
     let folder = load_error(&registry, "folder");
     assert!(
-        matches!(folder, LoadError::NotAFile { kind: "a directory", .. }),
+        matches!(
+            folder,
+            LoadError::NotAFile {
+                kind: "a directory",
+                ..
+            }
+        ),
         "{folder}"
     );
     assert!(registry.get("all-texters").is_some(), "the others load");

@@ -135,7 +135,11 @@ async fn guests_spinning_on_every_worker_leave_healthz_answering() {
     // The spinning calls still fail with their deadline.
     while let Some(joined) = spinners.join_next().await {
         let failure = joined.unwrap().unwrap_err();
-        assert_eq!(failure.kind, FailureKind::Deadline { limit: deadline }, "{failure}");
+        assert_eq!(
+            failure.kind,
+            FailureKind::Deadline { limit: deadline },
+            "{failure}"
+        );
     }
 }
 
@@ -253,15 +257,25 @@ async fn a_database_failure_during_a_strategy_question_is_the_hosts_503_not_the_
         panic!("expected a host failure, got {failure}");
     };
     assert!(
-        matches!(host.error().downcast_ref::<sqlx::Error>(), Some(sqlx::Error::PoolClosed)),
+        matches!(
+            host.error().downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::PoolClosed)
+        ),
         "the database's own error is carried through the call: {host}"
     );
     let error = EngineError::from(failure);
-    assert!(matches!(error, EngineError::Database(sqlx::Error::PoolClosed)), "{error}");
+    assert!(
+        matches!(error, EngineError::Database(sqlx::Error::PoolClosed)),
+        "{error}"
+    );
     assert_eq!(error.code(), "DATABASE");
     assert_eq!(ApiError::from(error).status(), StatusCode::SERVICE_UNAVAILABLE);
     let stats = sandbox.metrics().stats("all-texters");
-    assert_eq!((stats.calls, stats.failures), (3, 0), "name, display-name, the count");
+    assert_eq!(
+        (stats.calls, stats.failures),
+        (3, 0),
+        "name, display-name, the count"
+    );
     assert!(
         !sandbox.metrics().encode().contains("kind=\"host\""),
         "no failure kind counts it"

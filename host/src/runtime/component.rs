@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -210,7 +209,11 @@ impl Sandbox {
             return Err(timed_out());
         }
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let (engine, compiling, key) = (self.engine.clone(), Arc::clone(&self.compiling), content_hash.to_string());
+        let (engine, compiling, key) = (
+            self.engine.clone(),
+            Arc::clone(&self.compiling),
+            content_hash.to_string(),
+        );
         // A thread of its own rather than the runtime's blocking pool: a compile abandoned at
         // the timeout must not keep the runtime from shutting down.
         let spawned = std::thread::Builder::new()

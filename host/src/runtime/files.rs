@@ -129,16 +129,23 @@ mod tests {
     #[test]
     fn a_regular_file_within_the_bound_is_read_whole() {
         let mut file = tempfile::NamedTempFile::new().unwrap_or_else(|error| panic!("{error}"));
-        file.write_all(b"0123456789").unwrap_or_else(|error| panic!("{error}"));
-        let (opened, metadata) = open_regular(file.path(), Links::Refuse).unwrap_or_else(|error| panic!("{error}"));
-        assert_eq!(read_bounded(opened, &metadata, 10).ok(), Some(b"0123456789".to_vec()));
+        file.write_all(b"0123456789")
+            .unwrap_or_else(|error| panic!("{error}"));
+        let (opened, metadata) =
+            open_regular(file.path(), Links::Refuse).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            read_bounded(opened, &metadata, 10).ok(),
+            Some(b"0123456789".to_vec())
+        );
     }
 
     #[test]
     fn a_file_above_the_bound_is_refused() {
         let mut file = tempfile::NamedTempFile::new().unwrap_or_else(|error| panic!("{error}"));
-        file.write_all(b"0123456789").unwrap_or_else(|error| panic!("{error}"));
-        let (opened, metadata) = open_regular(file.path(), Links::Follow).unwrap_or_else(|error| panic!("{error}"));
+        file.write_all(b"0123456789")
+            .unwrap_or_else(|error| panic!("{error}"));
+        let (opened, metadata) =
+            open_regular(file.path(), Links::Follow).unwrap_or_else(|error| panic!("{error}"));
         assert!(matches!(
             read_bounded(opened, &metadata, 9),
             Err(FileError::TooLarge { size: 10, limit: 9 })
@@ -149,9 +156,11 @@ mod tests {
     fn a_file_that_grows_after_its_size_was_taken_is_cut_at_the_bound() {
         let mut file = tempfile::NamedTempFile::new().unwrap_or_else(|error| panic!("{error}"));
         file.write_all(b"01234").unwrap_or_else(|error| panic!("{error}"));
-        let (opened, metadata) = open_regular(file.path(), Links::Follow).unwrap_or_else(|error| panic!("{error}"));
+        let (opened, metadata) =
+            open_regular(file.path(), Links::Follow).unwrap_or_else(|error| panic!("{error}"));
         // It grows between the fstat and the read.
-        file.write_all(&[7; 100]).unwrap_or_else(|error| panic!("{error}"));
+        file.write_all(&[7; 100])
+            .unwrap_or_else(|error| panic!("{error}"));
         file.flush().unwrap_or_else(|error| panic!("{error}"));
         assert!(matches!(
             read_bounded(opened, &metadata, 10),

@@ -90,7 +90,11 @@ impl SandboxLimits {
     /// of CPU per call. A raised value is clamped to the process setting and logged once.
     pub fn with_overrides(&self, overrides: &LimitOverrides) -> SandboxLimits {
         SandboxLimits {
-            fuel_per_call: lowered("SPOKE_BATCHES_FUEL_PER_CALL", overrides.fuel_per_call, self.fuel_per_call),
+            fuel_per_call: lowered(
+                "SPOKE_BATCHES_FUEL_PER_CALL",
+                overrides.fuel_per_call,
+                self.fuel_per_call,
+            ),
             deadline: lowered_deadline(overrides.deadline, self.deadline),
             memory_bytes: lowered_shown(
                 "SPOKE_BATCHES_MEMORY_MIB",
@@ -222,7 +226,10 @@ mod tests {
 
     impl std::io::Write for Captured {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(bytes);
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(bytes);
             Ok(bytes.len())
         }
 
