@@ -1,6 +1,9 @@
 //! Hot reload and the compile cache: replacing a component while requests run fails none of
 //! them and the new version answers afterwards; a broken component keeps the old one serving;
-//! a second start compiles nothing; a corrupt cache entry is rebuilt, never loaded.
+//! a second start compiles nothing; a corrupt cache entry is rebuilt, never loaded; a FIFO in
+//! the folder fails its load without stalling the rescan; a cache folder or entry that someone
+//! else could have written (group- or world-writable, another owner, a symbolic link) is never
+//! loaded, while a private one hits.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 

@@ -1,6 +1,7 @@
 //! The sandbox under misbehaving strategies: each failure fails that one call with an error
 //! naming the strategy, its version and the reason, and the host goes on serving. Also the
-//! load-time checks of the strategies folder.
+//! load-time checks of the strategies folder: bad files, FIFOs and directories, the size
+//! limit, and a component that compiles past the compile timeout.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 

@@ -9,6 +9,7 @@ mod component;
 mod engine;
 mod error;
 mod files;
+mod imports;
 mod limits;
 mod request;
 mod wasi;
