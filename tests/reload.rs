@@ -1,6 +1,9 @@
 //! Hot reload and the compile cache: replacing a component while requests run fails none of
 //! them and the new version answers afterwards; a broken component keeps the old one serving;
-//! a second start compiles nothing; a corrupt cache entry is rebuilt, never loaded.
+//! a second start compiles nothing; a corrupt cache entry is rebuilt, never loaded; a FIFO in
+//! the folder fails its load without stalling the rescan; a cache folder or entry that someone
+//! else could have written (group- or world-writable, another owner, a symbolic link) is never
+//! loaded, while a private one hits.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
@@ -245,4 +248,168 @@ async fn a_second_start_compiles_nothing_and_a_corrupt_cache_entry_is_rebuilt() 
     let third = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
     assert_eq!(loaded_from(&third, strategies.path()).await, 5);
     assert_eq!(third.compilations(), 1, "only the corrupt entry was recompiled");
+}
+
+#[tokio::test]
+async fn a_fifo_appearing_in_the_folder_fails_its_load_without_stalling_the_rescan() {
+    let folder = folder_with_all_texters().await;
+    let reloader = Reloader::new(
+        Arc::clone(&folder.sandbox),
+        folder.dir.path(),
+        Arc::clone(&folder.shared),
+    );
+    let fifo = folder.dir.path().join("x.wasm");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(30), reloader.rescan())
+        .await
+        .expect("a rescan never waits on a FIFO")
+        .unwrap();
+    assert_eq!(report.failed, ["x"]);
+    let registry = Arc::clone(&folder.shared.read().unwrap());
+    let error = registry.entry("x").unwrap().error.as_ref().unwrap().to_string();
+    assert!(
+        error.contains("is a FIFO (named pipe), not a regular file"),
+        "{error}"
+    );
+    assert_eq!(
+        registry.entry("all-texters").unwrap().status(),
+        StrategyStatus::Loaded
+    );
+}
+
+/// A strategies folder with the shipped strategies, and an empty private cache folder.
+fn strategies_and_cache() -> (tempfile::TempDir, tempfile::TempDir) {
+    let strategies = tempfile::tempdir().unwrap();
+    for name in support::SHIPPED {
+        support::install(name, strategies.path(), name);
+    }
+    (strategies, tempfile::tempdir().unwrap())
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The compiled artifacts in the cache folder.
+fn artifacts(cache: &Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "cwasm"))
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn a_cache_folder_others_can_write_is_refused_and_every_component_compiles() {
+    let (strategies, cache) = strategies_and_cache();
+    // Obeyed: a private folder is used.
+    let private = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    assert!(private.has_cache());
+    assert_eq!(loaded_from(&private, strategies.path()).await, 5);
+    // Violated: the same folder, group-writable, is not used at all: not read (the entries in
+    // it now could have been planted), and the service still starts and compiles instead.
+    set_mode(cache.path(), 0o770);
+    let shared = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    assert!(!shared.has_cache(), "a group-writable cache folder is refused");
+    assert_eq!(loaded_from(&shared, strategies.path()).await, 5);
+    assert_eq!(shared.compilations(), 5, "nothing came from the refused folder");
+    set_mode(cache.path(), 0o702);
+    let open = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    assert!(!open.has_cache(), "a world-writable cache folder is refused");
+    // The refusal says why and what to do.
+    let engine = wasmtime::Engine::default();
+    let error = spoke_batches::runtime::CompileCache::new(cache.path(), &engine).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("writable by its group or by others (mode 0702)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("--cache-dir") && message.contains("compiling every component instead"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_symlinked_or_shared_cache_entry_is_not_loaded_and_a_private_one_is() {
+    let (strategies, cache) = strategies_and_cache();
+    let first = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    assert_eq!(loaded_from(&first, strategies.path()).await, 5);
+    let entries = artifacts(cache.path());
+    assert_eq!(entries.len(), 5);
+    // One entry becomes a link to its own genuine bytes elsewhere (its digest still matches,
+    // so only the link itself can refuse it); another becomes group-writable.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("planted.cwasm");
+    std::fs::rename(&entries[0], &target).unwrap();
+    std::os::unix::fs::symlink(&target, &entries[0]).unwrap();
+    set_mode(&entries[1], 0o664);
+
+    let second = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    assert_eq!(loaded_from(&second, strategies.path()).await, 5);
+    assert_eq!(
+        second.compilations(),
+        2,
+        "the linked and the group-writable entries were compiled again, the three private ones hit"
+    );
+    // The rebuilt entries are private regular files again.
+    for entry in &entries[..2] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let metadata = std::fs::symlink_metadata(entry).unwrap();
+        assert!(metadata.file_type().is_file(), "{}", entry.display());
+        assert_eq!(
+            metadata.permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            entry.display()
+        );
+    }
+    let third = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    assert_eq!(loaded_from(&third, strategies.path()).await, 5);
+    assert_eq!(third.compilations(), 0, "a correct private cache hits");
+}
+
+#[tokio::test]
+async fn a_cache_folder_or_entry_owned_by_another_user_is_refused() {
+    // Only root can give a file away; CI runs as root. Elsewhere the check is the uid
+    // comparison the group-writable tests already exercise.
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("skipped: needs root to chown");
+        return;
+    }
+    let nobody = Some(rustix::process::Uid::from_raw(65_534));
+    let (strategies, cache) = strategies_and_cache();
+    let first = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    assert_eq!(loaded_from(&first, strategies.path()).await, 5);
+    // A planted entry: someone else's file with a correct digest beside it.
+    let entries = artifacts(cache.path());
+    rustix::fs::chown(&entries[0], nobody, None).unwrap();
+    let second = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    assert_eq!(loaded_from(&second, strategies.path()).await, 5);
+    assert_eq!(
+        second.compilations(),
+        1,
+        "the entry owned by another user is not loaded"
+    );
+    // The folder itself owned by another user: not used.
+    rustix::fs::chown(cache.path(), nobody, None).unwrap();
+    let third = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
+    assert!(!third.has_cache());
+    let message = spoke_batches::runtime::CompileCache::new(cache.path(), &wasmtime::Engine::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("owned by uid 65534, not by the service's user (uid 0)"),
+        "{message}"
+    );
 }

@@ -1,6 +1,7 @@
 //! The sandbox under misbehaving strategies: each failure fails that one call with an error
 //! naming the strategy, its version and the reason, and the host goes on serving. Also the
-//! load-time checks of the strategies folder.
+//! load-time checks of the strategies folder: bad files, FIFOs and directories, the size
+//! limit, and a component that compiles past the compile timeout.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
@@ -340,6 +341,71 @@ async fn bad_files_fail_to_load_with_clear_errors_while_the_others_load() {
     );
 }
 
+/// Makes a FIFO (named pipe) at `path`: opening it for reading blocks until a writer comes.
+fn make_fifo(path: &std::path::Path) {
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
+}
+
+#[tokio::test]
+async fn a_fifo_or_a_directory_named_like_a_component_fails_to_load_while_the_others_load() {
+    let dir = tempfile::tempdir().unwrap();
+    install("all-texters", dir.path(), "all-texters");
+    make_fifo(&dir.path().join("x.wasm"));
+    std::fs::create_dir(dir.path().join("folder.wasm")).unwrap();
+    let sandbox = Sandbox::new(test_limits()).unwrap();
+    // Reading a FIFO whole would wait for a writer forever.
+    let registry = tokio::time::timeout(
+        Duration::from_secs(30),
+        StrategyRegistry::load_dir(&sandbox, dir.path()),
+    )
+    .await
+    .expect("loading the folder never waits on a FIFO")
+    .unwrap();
+    let fifo = load_error(&registry, "x");
+    assert!(
+        matches!(fifo, LoadError::NotAFile { kind, .. } if kind.contains("FIFO")),
+        "{fifo}"
+    );
+    assert!(fifo.to_string().contains("not a regular file"), "{fifo}");
+    let folder = load_error(&registry, "folder");
+    assert!(
+        matches!(
+            folder,
+            LoadError::NotAFile {
+                kind: "a directory",
+                ..
+            }
+        ),
+        "{folder}"
+    );
+    assert!(registry.get("all-texters").is_some(), "the others load");
+}
+
+#[tokio::test]
+async fn a_component_file_at_the_size_limit_loads_and_one_byte_more_is_refused() {
+    let component = std::fs::read(support::component_path("all-texters")).unwrap();
+    let size = component.len() as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let path = install("all-texters", dir.path(), "all-texters");
+    let at_limit = Sandbox::new(SandboxLimits {
+        component_bytes: size,
+        ..test_limits()
+    })
+    .unwrap();
+    assert!(at_limit.load_file(&path).await.is_ok());
+    let below = Sandbox::new(SandboxLimits {
+        component_bytes: size - 1,
+        ..test_limits()
+    })
+    .unwrap();
+    let error = below.load_file(&path).await.unwrap_err();
+    assert!(
+        matches!(error, LoadError::TooLarge { size: s, limit, .. } if s == size && limit == size - 1),
+        "{error}"
+    );
+}
+
 #[tokio::test]
 async fn a_missing_strategies_folder_is_an_error_that_says_what_to_do() {
     let sandbox = Sandbox::new(test_limits()).unwrap();
@@ -407,10 +473,10 @@ async fn fails_for_want_of_data(session: &mut StrategySession, scenario: &Scenar
         .request_new_batch_count(&scenario.request())
         .await
         .unwrap_err();
-    let FailureKind::Host(reason) = &failure.kind else {
+    let FailureKind::Host(host) = &failure.kind else {
         panic!("expected a host failure, got {failure}");
     };
-    assert!(reason.contains("no request data"), "{reason}");
+    assert!(host.to_string().contains("no request data"), "{host}");
 }
 
 /// A fresh session of `strategy` with `scenario`'s data attached, after a first call that
@@ -450,4 +516,77 @@ async fn a_detached_session_gives_back_its_data_and_asks_nothing_more() {
     );
     // The instance is still there, but nothing is left for it to ask about.
     fails_for_want_of_data(&mut session, &scenario).await;
+}
+
+/// A component holding one core module with one function of `additions` steps: valid, quick
+/// to build, slow to compile.
+fn enormous_component(additions: usize) -> Vec<u8> {
+    use wasm_encoder::{CodeSection, Function, FunctionSection, Module, ModuleSection, TypeSection, ValType};
+    let mut types = TypeSection::new();
+    types.ty().function([ValType::I32], [ValType::I32]);
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    let mut body = Function::new([]);
+    for step in 0..additions {
+        body.instructions()
+            .local_get(0)
+            .i32_const(step as i32)
+            .i32_add()
+            .local_set(0);
+    }
+    body.instructions().local_get(0).end();
+    let mut code = CodeSection::new();
+    code.function(&body);
+    let mut module = Module::new();
+    module.section(&types).section(&functions).section(&code);
+    let mut component = wasm_encoder::Component::new();
+    component.section(&ModuleSection(&module));
+    component.finish()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_that_compiles_past_the_timeout_fails_while_the_others_load() {
+    // A debug build of the compiler takes about 40 s over this function (1 MiB); the real
+    // strategies compile in about a second.
+    let timeout = Duration::from_secs(5);
+    let limits = SandboxLimits {
+        compile_timeout: timeout,
+        ..test_limits()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let enormous = enormous_component(120_000);
+    std::fs::write(dir.path().join("enormous.wasm"), &enormous).unwrap();
+    install("all-texters", dir.path(), "all-texters");
+    install("vetted-texters", dir.path(), "vetted-texters");
+    let sandbox = Sandbox::new(limits).unwrap();
+    let started = std::time::Instant::now();
+    let registry = StrategyRegistry::load_dir(&sandbox, dir.path()).await.unwrap();
+    let took = started.elapsed();
+
+    let error = load_error(&registry, "enormous");
+    assert!(
+        matches!(error, LoadError::CompileTimeout { limit, .. } if *limit == timeout),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("took longer than 5000 ms to compile")
+            && error.to_string().contains("--compile-timeout-ms"),
+        "{error}"
+    );
+    for name in ["all-texters", "vetted-texters"] {
+        assert!(registry.get(name).is_some(), "{name} loads beside it");
+    }
+    assert!(
+        took < Duration::from_secs(30),
+        "the others waited {took:?}: the enormous compile held them up past its timeout"
+    );
+    // Loading the same bytes again while their abandoned compile still runs fails at once,
+    // without starting a second compile of them.
+    let again = std::time::Instant::now();
+    let error = sandbox
+        .load_bytes(&dir.path().join("enormous.wasm"), enormous)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoadError::CompileTimeout { .. }), "{error}");
+    assert!(again.elapsed() < timeout, "it waited {:?}", again.elapsed());
 }

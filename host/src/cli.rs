@@ -66,6 +66,10 @@ pub struct Cli {
     #[arg(long, env = "SPOKE_BATCHES_COMPONENT_BYTES", global = true)]
     pub component_bytes: Option<u64>,
 
+    /// Milliseconds compiling one strategy component may take before its load fails.
+    #[arg(long, env = "SPOKE_BATCHES_COMPILE_TIMEOUT_MS", global = true)]
+    pub compile_timeout_ms: Option<u64>,
+
     /// Strategy instances that may run at once (the pooling allocator's slots).
     #[arg(long, env = "SPOKE_BATCHES_CONCURRENT_INSTANCES", global = true)]
     pub concurrent_instances: Option<u32>,
@@ -88,6 +92,9 @@ impl Cli {
             host_calls_per_call: self.host_calls_per_call.unwrap_or(defaults.host_calls_per_call),
             log_bytes_per_call: self.log_bytes_per_call.unwrap_or(defaults.log_bytes_per_call),
             component_bytes: self.component_bytes.unwrap_or(defaults.component_bytes),
+            compile_timeout: self
+                .compile_timeout_ms
+                .map_or(defaults.compile_timeout, Duration::from_millis),
             concurrent_instances: self.concurrent_instances.unwrap_or(defaults.concurrent_instances),
             ..defaults
         }
@@ -916,6 +923,8 @@ mod tests {
             "12",
             "--concurrent-instances",
             "13",
+            "--compile-timeout-ms",
+            "14",
             "strategies",
         ]);
         let limits = cli.limits();
@@ -927,6 +936,7 @@ mod tests {
             log_bytes_per_call: 11,
             component_bytes: 12,
             concurrent_instances: 13,
+            compile_timeout: Duration::from_millis(14),
             ..SandboxLimits::default()
         };
         assert_eq!(limits, expected);

@@ -111,7 +111,7 @@ impl Default for Metrics {
         registry.register(
             "spoke_batches_strategy_failures",
             "Failed strategy calls and loads, by kind (trap, fuel, deadline, memory, error-result, \
-             invalid-value, host-calls, host, busy, load)",
+             invalid-value, host-calls, busy, load); the host's own failures are not counted",
             failures.clone(),
         );
         registry.register(

@@ -1,6 +1,8 @@
 //! The strategies folder, loaded: every `*.wasm` file in it becomes a strategy named by its
 //! file stem, or a load error that names the file and what to fix. One bad file never keeps
 //! the others from loading, and a version that fails to load leaves the previous one serving.
+//! A `*.wasm` entry that is not a regular file (a FIFO, a directory) is listed too, and fails
+//! its load with an error saying what it is: it is never waited on.
 //!
 //! A registry is an immutable snapshot; reloading builds a new one from the old and swaps it in
 //! whole, so a call that started on a version finishes on it.

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::engine::SharedRegistry;
 use crate::registry::{FolderError, StrategyRegistry, component_files, load_files, stem};
-use crate::runtime::Sandbox;
+use crate::runtime::{Sandbox, read_component};
 
 /// What one rescan changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -62,16 +62,17 @@ impl Reloader {
         let current = self.current();
         let files = component_files(&self.dir).await?;
         let mut changed = Vec::new();
+        let mut unreadable = Vec::new();
         let limit = self.sandbox.limits().component_bytes;
         for file in &files {
-            // An unreadable or oversized file is left for the loader to report, unread.
-            let readable = match tokio::fs::metadata(file).await {
-                Ok(metadata) if metadata.len() <= limit => tokio::fs::read(file).await.ok(),
-                _ => None,
-            };
-            let Some(bytes) = readable else {
-                changed.push((file.clone(), None));
-                continue;
+            // Read as the loader reads: a FIFO, a directory or an oversized file is reported
+            // as a failed load, never read whole and never waited on.
+            let bytes = match read_component(file, limit).await {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    unreadable.push((file.clone(), Err(error)));
+                    continue;
+                }
             };
             let hash = crate::runtime::content_hash(&bytes);
             let entry = current.entry(&stem(file));
@@ -96,7 +97,9 @@ impl Reloader {
         for name in &report.removed {
             next.remove(name);
         }
-        for (path, loaded) in load_files(&self.sandbox, changed).await {
+        let mut outcomes = load_files(&self.sandbox, changed).await;
+        outcomes.extend(unreadable);
+        for (path, loaded) in outcomes {
             let name = stem(&path);
             match &loaded {
                 Ok(_) => report.loaded.push(name),

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::config::ConfigError;
-use crate::runtime::StrategyFailure;
+use crate::runtime::{FailureKind, HostFailure, StrategyFailure};
 use crate::timezones::TimezoneError;
 
 /// `row`, or the error naming the `what` with `id` that was not found.
@@ -64,9 +64,10 @@ pub enum EngineError {
     /// Spoke's FAILEDJOIN_TOOMANYTEXTERS.
     #[error("Sorry, this campaign has too many texters already")]
     TooManyTexters,
-    /// The strategy failed; nothing was assigned.
+    /// The strategy failed; nothing was assigned. (A host failure while the strategy ran is
+    /// not this: it becomes [`EngineError::Database`] or [`EngineError::Internal`].)
     #[error("{0}")]
-    Strategy(#[from] StrategyFailure),
+    Strategy(StrategyFailure),
     /// The strategy the request would use is enabled for the campaign but failed to load, so
     /// nothing serves under its name.
     #[error(
@@ -107,6 +108,34 @@ pub enum EngineError {
     /// A bug in the host; the transaction was rolled back.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<StrategyFailure> for EngineError {
+    /// A strategy's own failure stays the strategy's; the host's failure while answering its
+    /// question is the host's, told apart by type: the database's error becomes
+    /// [`EngineError::Database`] (503 `DATABASE`), anything else a host bug.
+    fn from(failure: StrategyFailure) -> Self {
+        match failure.kind {
+            FailureKind::Host(host) => host_failure(host, &failure.strategy),
+            kind => EngineError::Strategy(StrategyFailure { kind, ..failure }),
+        }
+    }
+}
+
+fn host_failure(host: HostFailure, strategy: &str) -> EngineError {
+    let error = match host.into_error() {
+        Ok(error) => error,
+        // Held elsewhere too (a clone of the failure): the error itself cannot be taken, so
+        // the database's is carried as its message.
+        Err(shared) if shared.error().is::<sqlx::Error>() => {
+            return EngineError::Database(sqlx::Error::Protocol(shared.to_string()));
+        }
+        Err(shared) => return EngineError::Internal(format!("while strategy `{strategy}` ran: {shared}")),
+    };
+    match error.downcast::<sqlx::Error>() {
+        Ok(database) => EngineError::Database(database),
+        Err(other) => EngineError::Internal(format!("while strategy `{strategy}` ran: {other:#}")),
+    }
 }
 
 impl EngineError {

@@ -1,26 +1,28 @@
 //! One request's run of a strategy: a fresh store and instance, the host imports answered from
 //! a [`ContactSource`], the per-call budgets, and the mapping of every way a call can fail to a
-//! [`FailureKind`].
+//! [`FailureKind`]. A running guest yields to the async runtime on every epoch tick, so a
+//! strategy that spins holds no runtime thread; the deadline still traps it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{ResourceLimiter, Store, StoreContextMut, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{self, v0_1_0};
 use super::component::StrategyComponent;
-use super::error::{FailureKind, StrategyFailure};
+use super::error::{FailureKind, HostFailure, StrategyFailure};
+use super::imports::{Detached, HostCallLimit, InvalidArgument, LogTag, SourceFailure};
 use super::limits::SandboxLimits;
 use super::request::{BatchPlan, StrategyRequest};
 use crate::filter::{ContactFilter, ContactSelection};
 use crate::model::Role;
 use crate::source::ContactSource;
 
-use v0_1_0::spoke::batches::{host as wit_host, types as wit};
+use v0_1_0::spoke::batches::types as wit;
 
 /// One question a strategy asked the host, with the answer it got.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,11 +99,15 @@ pub(crate) struct CallState {
     output: MemoryOutputPipe,
     table: ResourceTable,
     memory: MemoryLimiter,
-    limits: Arc<SandboxLimits>,
-    source: Box<dyn ContactSource>,
-    host_calls_this_call: u32,
-    log_bytes: usize,
-    journal: CallJournal,
+    pub(super) limits: Arc<SandboxLimits>,
+    pub(super) source: Box<dyn ContactSource>,
+    pub(super) host_calls_this_call: u32,
+    pub(super) log_bytes: usize,
+    pub(super) journal: CallJournal,
+    /// When the current call's deadline passes (checked on every epoch tick).
+    deadline_at: Instant,
+    /// Who the strategy's log lines are tagged with in the host's log.
+    pub(super) log_tag: LogTag,
 }
 
 impl WasiView for CallState {
@@ -162,133 +168,6 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Raised by a host import when the strategy exceeds its host-call budget.
-#[derive(Debug, thiserror::Error)]
-#[error("more than {0} host calls")]
-struct HostCallLimit(u32);
-
-/// Raised by a host import when the strategy passed a value the host refuses.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct InvalidArgument(String);
-
-/// The source of a session not yet attached to a request's data: every question fails.
-struct Detached;
-
-#[async_trait::async_trait]
-impl ContactSource for Detached {
-    async fn count_contacts(&mut self, _filter: &ContactFilter, _cap: Option<u32>) -> anyhow::Result<u32> {
-        Err(Detached::error())
-    }
-
-    async fn any_contact(&mut self, _filter: &ContactFilter) -> anyhow::Result<bool> {
-        Err(Detached::error())
-    }
-
-    async fn assignment_user_has_role(&mut self, _role: Role) -> anyhow::Result<bool> {
-        Err(Detached::error())
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
-        self
-    }
-}
-
-impl Detached {
-    fn error() -> anyhow::Error {
-        anyhow::anyhow!("the session has no request data yet (a host bug: attach comes before any call)")
-    }
-}
-
-/// Raised by a host import when the data source failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct SourceFailure(String);
-
-impl CallState {
-    fn charge_host_call(&mut self) -> wasmtime::Result<()> {
-        self.host_calls_this_call += 1;
-        if self.host_calls_this_call > self.limits.host_calls_per_call {
-            return Err(wasmtime::Error::new(HostCallLimit(
-                self.limits.host_calls_per_call,
-            )));
-        }
-        Ok(())
-    }
-
-    fn filter(&self, filter: wit::ContactFilter) -> wasmtime::Result<ContactFilter> {
-        bindings::contact_filter(filter, &self.limits)
-            .map_err(|reason| wasmtime::Error::new(InvalidArgument(reason)))
-    }
-}
-
-fn source_failure(error: anyhow::Error) -> wasmtime::Error {
-    wasmtime::Error::new(SourceFailure(format!("{error:#}")))
-}
-
-impl wit::Host for CallState {}
-
-impl wit_host::Host for CallState {
-    async fn count_contacts(
-        &mut self,
-        filter: wit::ContactFilter,
-        cap: Option<u32>,
-    ) -> wasmtime::Result<u32> {
-        self.charge_host_call()?;
-        let filter = self.filter(filter)?;
-        let answer = self
-            .source
-            .count_contacts(&filter, cap)
-            .await
-            .map_err(source_failure)?;
-        self.journal
-            .host_calls
-            .push(HostCall::CountContacts { filter, cap, answer });
-        Ok(answer)
-    }
-
-    async fn any_contact(&mut self, filter: wit::ContactFilter) -> wasmtime::Result<bool> {
-        self.charge_host_call()?;
-        let filter = self.filter(filter)?;
-        let answer = self.source.any_contact(&filter).await.map_err(source_failure)?;
-        self.journal
-            .host_calls
-            .push(HostCall::AnyContact { filter, answer });
-        Ok(answer)
-    }
-
-    async fn assignment_user_has_role(&mut self, role: wit::Role) -> wasmtime::Result<bool> {
-        self.charge_host_call()?;
-        let role = Role::from(role);
-        let answer = self
-            .source
-            .assignment_user_has_role(role)
-            .await
-            .map_err(source_failure)?;
-        self.journal
-            .host_calls
-            .push(HostCall::AssignmentUserHasRole { role, answer });
-        Ok(answer)
-    }
-
-    async fn log(&mut self, level: wit::LogLevel, message: String) -> wasmtime::Result<()> {
-        self.charge_host_call()?;
-        let level = match level {
-            wit::LogLevel::Debug => "debug",
-            wit::LogLevel::Info => "info",
-            wit::LogLevel::Warn => "warn",
-            wit::LogLevel::Error => "error",
-        };
-        if self.log_bytes + message.len() > self.limits.log_bytes_per_call {
-            self.journal.dropped_log_bytes += message.len();
-            return Ok(());
-        }
-        self.log_bytes += message.len();
-        self.journal.logs.push(LogLine { level, message });
-        Ok(())
-    }
-}
-
 /// One request's instance of a strategy. Calls made through it share the instance (and the
 /// journal); each call gets the full fuel, deadline and host-call budget. A failed call poisons
 /// the instance, so a session ends at its first failure.
@@ -320,10 +199,16 @@ impl StrategySession {
             host_calls_this_call: 0,
             log_bytes: 0,
             journal: CallJournal::default(),
+            deadline_at: deadline_from_now(limits.deadline),
+            log_tag: LogTag {
+                strategy: component.name().to_string(),
+                version: component.version().to_string(),
+                assignment: None,
+            },
         };
         let mut store = Store::new(sandbox.engine(), state);
         store.limiter(|state| &mut state.memory);
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(on_epoch_tick);
         Budget::arm(&mut store, &limits);
         let instantiated = tokio::time::timeout(limits.deadline, component.instantiate(&mut store)).await;
         let bindings = match instantiated {
@@ -378,6 +263,7 @@ impl StrategySession {
         request: &StrategyRequest,
     ) -> Result<CallReport<u32>, StrategyFailure> {
         let bindings = Arc::clone(&self.bindings);
+        self.store.data_mut().log_tag.assignment = Some(request.assignment.id);
         let request = wit::BatchRequest::from(request);
         let report = self
             .call("request-new-batch-count", move |store| {
@@ -394,6 +280,7 @@ impl StrategySession {
         plan: BatchPlan,
     ) -> Result<CallReport<ContactSelection>, StrategyFailure> {
         let bindings = Arc::clone(&self.bindings);
+        self.store.data_mut().log_tag.assignment = Some(request.assignment.id);
         let request = wit::BatchRequest::from(request);
         let report = self
             .call("select-contacts", move |store| {
@@ -460,7 +347,13 @@ impl StrategySession {
                 limit: limits.deadline,
             }),
         };
-        let failure = result.as_ref().err().map(FailureKind::code);
+        // A host failure is counted nowhere against the strategy: the caller reports it as
+        // the host's (a database failure is a 503, not a strategy failure).
+        let failure = result
+            .as_ref()
+            .err()
+            .filter(|kind| kind.blames_strategy())
+            .map(FailureKind::code);
         let sandbox = self.component.sandbox();
         sandbox
             .metrics()
@@ -514,7 +407,26 @@ impl StrategySession {
     }
 }
 
-/// The fuel and epoch deadline of one call.
+/// What a running guest does on each epoch tick: past its call's deadline it traps
+/// (`Trap::Interrupt`, reported as the deadline); before it, it yields to the async runtime
+/// and runs on at the next tick. Without the yield a guest that spins would keep its runtime
+/// worker thread for the whole deadline, and every other task queued on that worker (other
+/// requests, `/healthz`) would wait for it.
+fn on_epoch_tick(store: StoreContextMut<'_, CallState>) -> wasmtime::Result<UpdateDeadline> {
+    if Instant::now() >= store.data().deadline_at {
+        return Ok(UpdateDeadline::Interrupt);
+    }
+    Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
+}
+
+/// The instant `deadline` from now; a deadline too far to represent never passes.
+fn deadline_from_now(deadline: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(deadline)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+/// The fuel and wall-clock deadline of one call.
 struct Budget {
     fuel: u64,
 }
@@ -523,7 +435,9 @@ impl Budget {
     fn arm(store: &mut Store<CallState>, limits: &SandboxLimits) -> Self {
         // Fuel is enabled on the engine, so this cannot fail.
         store.set_fuel(limits.fuel_per_call).ok();
-        store.set_epoch_deadline(limits.deadline_ticks());
+        store.data_mut().deadline_at = deadline_from_now(limits.deadline);
+        // The next tick calls `on_epoch_tick`, which checks the deadline and yields.
+        store.set_epoch_deadline(1);
         Budget {
             fuel: limits.fuel_per_call,
         }
@@ -536,6 +450,10 @@ impl Budget {
 
 /// Maps a wasmtime error to why the call failed, from typed errors only.
 fn classify(error: wasmtime::Error, limits: &SandboxLimits, output: &MemoryOutputPipe) -> FailureKind {
+    let error = match error.downcast::<SourceFailure>() {
+        Ok(SourceFailure(source)) => return FailureKind::Host(HostFailure::new(source)),
+        Err(error) => error,
+    };
     if let Some(hit) = error.downcast_ref::<MemoryLimitHit>() {
         return FailureKind::Memory {
             desired: hit.desired,
@@ -547,9 +465,6 @@ fn classify(error: wasmtime::Error, limits: &SandboxLimits, output: &MemoryOutpu
     }
     if let Some(InvalidArgument(reason)) = error.downcast_ref::<InvalidArgument>() {
         return FailureKind::InvalidValue(reason.clone());
-    }
-    if let Some(SourceFailure(reason)) = error.downcast_ref::<SourceFailure>() {
-        return FailureKind::Host(reason.clone());
     }
     if error
         .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()

@@ -1,12 +1,12 @@
-//! Loading a strategy: read, check it is a component of a known WIT version with nothing but
-//! granted imports, compile (off the async threads), link once into an `InstancePre`, and ask
-//! it its name, which must equal the file stem.
+//! Loading a strategy: read (a regular file, with a bound), check it is a component of a known
+//! WIT version with nothing but granted imports, compile (off the async threads, one at a time,
+//! within the compile timeout), link once into an `InstancePre`, and ask it its name, which
+//! must equal the file stem.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-
-use anyhow::Context as _;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
@@ -18,6 +18,7 @@ use super::cache::CompileCache;
 use super::call::{CallState, StrategySession};
 use super::engine;
 use super::error::{FailureKind, LoadError, StrategyFailure};
+use super::files::{self, FileError, Links};
 use super::limits::SandboxLimits;
 use super::wasi;
 use crate::filter::RequestScope;
@@ -33,6 +34,14 @@ pub struct Sandbox {
     cache: Option<CompileCache>,
     metrics: Arc<Metrics>,
     compilations: AtomicU64,
+    /// One compile at a time: a component's compile takes every core it can get (its
+    /// functions compile in parallel), so a second one would only slow both down, and a
+    /// hostile one holds up the others for at most the compile timeout.
+    compile_slot: tokio::sync::Semaphore,
+    /// The content hashes being compiled now, including compiles that ran past the timeout
+    /// (Cranelift cannot be interrupted, so they finish in the background): the same bytes
+    /// are not compiled again until their compile ends, however often they are loaded.
+    compiling: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Sandbox {
@@ -41,15 +50,18 @@ impl Sandbox {
         Self::with_cache(limits, None)
     }
 
-    /// Like [`Sandbox::new`], keeping compiled components in `cache_dir` across restarts.
+    /// Like [`Sandbox::new`], keeping compiled components in `cache_dir` across restarts. A
+    /// cache folder that cannot be used or that others could write is not used: the sandbox
+    /// logs why and compiles every component instead (see [`Sandbox::has_cache`]).
     pub fn with_cache(limits: SandboxLimits, cache_dir: Option<&Path>) -> anyhow::Result<Arc<Self>> {
         let engine = engine::build_engine(&limits)?;
-        let cache = cache_dir
-            .map(|dir| {
-                CompileCache::new(dir, &engine)
-                    .with_context(|| format!("failed to open the compile cache {}", dir.display()))
-            })
-            .transpose()?;
+        let cache = cache_dir.and_then(|dir| match CompileCache::new(dir, &engine) {
+            Ok(cache) => Some(cache),
+            Err(error) => {
+                tracing::warn!(%error, "the compile cache is disabled");
+                None
+            }
+        });
         let mut linker = Linker::new(&engine);
         wasi::add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
         v0_1_0::Strategy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
@@ -62,7 +74,14 @@ impl Sandbox {
             cache,
             metrics: Arc::new(Metrics::default()),
             compilations: AtomicU64::new(0),
+            compile_slot: tokio::sync::Semaphore::new(1),
+            compiling: Arc::default(),
         }))
+    }
+
+    /// Whether compiled components are kept in a cache folder (one was given and accepted).
+    pub fn has_cache(&self) -> bool {
+        self.cache.is_some()
     }
 
     /// The metrics of every call and load.
@@ -86,14 +105,7 @@ impl Sandbox {
 
     /// Loads the component at `path` as the strategy named by its file stem.
     pub async fn load_file(self: &Arc<Self>, path: &Path) -> Result<Arc<StrategyComponent>, LoadError> {
-        let unreadable = |error: std::io::Error| LoadError::Unreadable {
-            path: path.to_path_buf(),
-            reason: error.to_string(),
-        };
-        // Checked before reading, so an oversized file is never read whole.
-        let size = tokio::fs::metadata(path).await.map_err(unreadable)?.len();
-        self.check_size(path, size)?;
-        let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
+        let bytes = read_component(path, self.limits.component_bytes).await?;
         self.load_bytes(path, bytes).await
     }
 
@@ -133,19 +145,7 @@ impl Sandbox {
             return Err(LoadError::NotAComponent { path, detail });
         }
         let content_hash = content_hash(&bytes);
-        let sandbox = Arc::clone(self);
-        let key = content_hash.clone();
-        // Compiling takes milliseconds of CPU: keep it off the async threads.
-        let compiled = tokio::task::spawn_blocking(move || sandbox.compile(&key, &bytes))
-            .await
-            .map_err(|error| LoadError::Invalid {
-                path: path.clone(),
-                reason: format!("the compiler stopped: {error}"),
-            })?;
-        let component = compiled.map_err(|error| LoadError::Invalid {
-            path: path.clone(),
-            reason: format!("{error:#}"),
-        })?;
+        let component = self.compiled(&path, &content_hash, bytes).await?;
         self.check_imports(&path, &component)?;
         let instance_pre =
             self.linker
@@ -179,19 +179,67 @@ impl Sandbox {
         Ok(strategy)
     }
 
-    /// The compiled component, from the cache when it holds a verified entry.
-    fn compile(&self, content_hash: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
-        if let Some(component) = self
-            .cache
-            .as_ref()
-            .and_then(|cache| cache.get(&self.engine, content_hash))
-        {
-            return Ok(component);
+    /// The compiled component, from the cache when it holds a verified entry, else compiled
+    /// on a thread of its own (off the async runtime), one compile at a time, failing the load
+    /// when the compile runs past the compile timeout.
+    async fn compiled(
+        self: &Arc<Self>,
+        path: &Path,
+        content_hash: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Component, LoadError> {
+        let invalid = |reason: String| LoadError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if let Some(cache) = &self.cache {
+            let (cache, engine, key) = (cache.clone(), self.engine.clone(), content_hash.to_string());
+            if let Ok(Some(component)) = tokio::task::spawn_blocking(move || cache.get(&engine, &key)).await {
+                return Ok(component);
+            }
         }
-        let component = Component::new(&self.engine, bytes)?;
+        let timed_out = || LoadError::CompileTimeout {
+            path: path.to_path_buf(),
+            limit: self.limits.compile_timeout,
+        };
+        // The semaphore is never closed; should it be, compiling unserialized is still safe.
+        let _slot = self.compile_slot.acquire().await.ok();
+        if !lock(&self.compiling).insert(content_hash.to_string()) {
+            // Its compile ran past the timeout and is still running.
+            return Err(timed_out());
+        }
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let (engine, compiling, key) = (
+            self.engine.clone(),
+            Arc::clone(&self.compiling),
+            content_hash.to_string(),
+        );
+        // A thread of its own rather than the runtime's blocking pool: a compile abandoned at
+        // the timeout must not keep the runtime from shutting down.
+        let spawned = std::thread::Builder::new()
+            .name("spoke-batches-compile".to_string())
+            .spawn(move || {
+                let compiled = compile_on_own_workers(&engine, &bytes);
+                lock(&compiling).remove(&key);
+                let _ = sender.send(compiled);
+            });
+        if let Err(error) = spawned {
+            lock(&self.compiling).remove(content_hash);
+            return Err(invalid(format!("cannot start the compiler thread: {error}")));
+        }
+        let component = match tokio::time::timeout(self.limits.compile_timeout, receiver).await {
+            Ok(Ok(compiled)) => compiled.map_err(|error| invalid(format!("{error:#}")))?,
+            Ok(Err(_)) => return Err(invalid("the compiler stopped".to_string())),
+            Err(_) => {
+                tracing::warn!(file = %path.display(), timeout_ms = self.limits.compile_timeout.as_millis() as u64, "compiling a component ran past the compile timeout; its load fails");
+                return Err(timed_out());
+            }
+        };
         self.compilations.fetch_add(1, Ordering::Relaxed);
         if let Some(cache) = &self.cache {
-            cache.put(content_hash, &component);
+            let (cache, key, stored) = (cache.clone(), content_hash.to_string(), component.clone());
+            // Writing the cache only saves a compile next time; its failure is logged by `put`.
+            let _ = tokio::task::spawn_blocking(move || cache.put(&key, &stored)).await;
         }
         Ok(component)
     }
@@ -349,6 +397,55 @@ impl StrategyComponent {
             version: self.version().to_string(),
             kind,
         }
+    }
+}
+
+/// Compiles `bytes` on a rayon pool of its own. wasmtime compiles a component's functions in
+/// parallel on the current rayon pool; on the global one, a compile abandoned at the timeout
+/// (one enormous function) would keep a worker busy that every later compile needs, and a few
+/// such files would stall all compiles. The pool's threads end with the compile.
+fn compile_on_own_workers(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|index| format!("spoke-batches-compile-{index}"))
+        .build();
+    match pool {
+        Ok(pool) => pool.install(|| Component::new(engine, bytes)),
+        // Without threads of its own it still compiles, on the global pool.
+        Err(_) => Component::new(engine, bytes),
+    }
+}
+
+/// The set, even if a thread panicked while holding it (it holds only hashes).
+fn lock(set: &Mutex<HashSet<String>>) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    set.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads the component file at `path` as the host loads it: only a regular file (opened
+/// without blocking, so a FIFO or device named `x.wasm` is refused instead of stalling the
+/// reader; its type is taken from the opened file), and at most `limit` bytes, even if it
+/// grows while being read.
+pub async fn read_component(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
+    let owned = path.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || {
+        let (file, metadata) = files::open_regular(&owned, Links::Follow)?;
+        files::read_bounded(file, &metadata, limit)
+    })
+    .await;
+    let path = path.to_path_buf();
+    match read {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(FileError::NotRegular(kind))) => Err(LoadError::NotAFile { path, kind }),
+        Ok(Err(FileError::TooLarge { size, limit })) => Err(LoadError::TooLarge { path, size, limit }),
+        Ok(Err(error)) => Err(LoadError::Unreadable {
+            path,
+            reason: error.to_string(),
+        }),
+        Err(error) => Err(LoadError::Unreadable {
+            path,
+            reason: format!("the reader stopped: {error}"),
+        }),
     }
 }
 

@@ -2,6 +2,7 @@
 //! ([`StrategyFailure`]). Every message names the strategy and says what to do.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a component file could not be loaded as a strategy.
@@ -14,6 +15,17 @@ pub enum LoadError {
         path: PathBuf,
         /// The I/O error.
         reason: String,
+    },
+    /// The path is not a regular file (a directory, a FIFO, a device, a socket).
+    #[error(
+        "{path} is {kind}, not a regular file; the strategies folder may hold only component \
+         files (remove it or give it another extension)"
+    )]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
     },
     /// The file is larger than the component size limit.
     #[error("{path} is {size} bytes; the limit for a strategy component is {limit} bytes")]
@@ -54,6 +66,18 @@ pub enum LoadError {
         path: PathBuf,
         /// The compiler's reason.
         reason: String,
+    },
+    /// Compiling took longer than the compile timeout.
+    #[error(
+        "{path} took longer than {} ms to compile (the compile timeout); a component this large \
+         or complex is refused. Make its functions smaller, or raise --compile-timeout-ms \
+         (SPOKE_BATCHES_COMPILE_TIMEOUT_MS) if it is trusted", limit.as_millis()
+    )]
+    CompileTimeout {
+        /// The file.
+        path: PathBuf,
+        /// The timeout.
+        limit: Duration,
     },
     /// The component was built against a WIT version this host does not know.
     #[error(
@@ -172,9 +196,45 @@ pub enum FailureKind {
         /// The number of slots.
         limit: u32,
     },
-    /// The host failed while answering one of the strategy's questions.
+    /// The host failed while answering one of the strategy's questions (its database, or a
+    /// host bug): not the strategy's failure, and not counted against it.
     #[error("the host failed while answering it: {0}")]
-    Host(String),
+    Host(HostFailure),
+}
+
+/// The host's own error while it answered a strategy's question, kept whole (typed) through
+/// the WebAssembly call so the caller can tell a database failure from anything else by
+/// downcasting, never by its text.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", format_args!("{:#}", self.error))]
+pub struct HostFailure {
+    error: Arc<anyhow::Error>,
+}
+
+impl HostFailure {
+    /// Wraps the error a [`ContactSource`](crate::source::ContactSource) returned.
+    pub fn new(error: anyhow::Error) -> Self {
+        HostFailure {
+            error: Arc::new(error),
+        }
+    }
+
+    /// The error, to inspect (`downcast_ref`).
+    pub fn error(&self) -> &anyhow::Error {
+        &self.error
+    }
+
+    /// The error itself when this is its only holder, else this failure back.
+    pub fn into_error(self) -> Result<anyhow::Error, Self> {
+        Arc::try_unwrap(self.error).map_err(|error| HostFailure { error })
+    }
+}
+
+/// Two host failures are equal when they are the same error (one failure and its clones).
+impl PartialEq for HostFailure {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.error, &other.error)
+    }
 }
 
 impl FailureKind {
@@ -191,5 +251,11 @@ impl FailureKind {
             FailureKind::Busy { .. } => "busy",
             FailureKind::Host(_) => "host",
         }
+    }
+
+    /// Whether the strategy is to blame (and the failure is counted against it in the
+    /// metrics): every kind but a host failure.
+    pub fn blames_strategy(&self) -> bool {
+        !matches!(self, FailureKind::Host(_))
     }
 }
