@@ -2,6 +2,8 @@
 //! rename, build it, and the unchanged `spoke-batches` binary serves it. Before the rename, the
 //! host says exactly what to rename.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
+
 mod support;
 
 use std::path::{Path, PathBuf};
