@@ -128,11 +128,14 @@ async function main() {
     ];
     const format = (ms) => ms.toFixed(2);
     const table = [
-      `## Spoke bridge: bridged request vs Spoke's own (${contacts.toLocaleString("en-US")} contacts, PostgreSQL, claim index)`,
+      `## 7. The Spoke bridge: bridged request vs Spoke's own (${contacts.toLocaleString("en-US")} contacts, PostgreSQL, claim index)`,
       "",
       "| measurement | p50 (ms) | p99 (ms) | requests |",
       "|---|---:|---:|---:|",
       ...rows.map(([label, stats]) => `| ${label} | ${format(stats.p50)} | ${format(stats.p99)} | ${stats.n} |`),
+      "",
+      `Spoke's own sequence / bridged request at p50: **${(rows[1][1].p50 / rows[0][1].p50).toFixed(1)}x** ` +
+        "faster bridged (target: at least 10x).",
       "",
       `Both requests run the same driver (bridge/spoke/e2e/spoke-driver.js: Spoke's findNewCampaignContact ` +
         `steps on knex, batch of 100, round-robin over ${TEXTERS} texters, ${WARMUP} warm-up rounds, ` +
