@@ -84,9 +84,9 @@ fn server_side_message(error: &EngineError) -> String {
         EngineError::Strategy(failure) => failure.to_string(),
         // The engine's own words: which strategy failed to load and why (naming its file, not
         // the folder), or what is known of a timed-out or broken commit.
-        EngineError::StrategyUnavailable { .. } | EngineError::Timeout { .. } | EngineError::OutcomeUnknown => {
-            error.to_string()
-        }
+        EngineError::StrategyUnavailable { .. }
+        | EngineError::Timeout { .. }
+        | EngineError::OutcomeUnknown => error.to_string(),
         EngineError::Database(_) => DATABASE.to_string(),
         EngineError::Config(_) | EngineError::Timezone(_) => CONFIG.to_string(),
         _ => INTERNAL.to_string(),
