@@ -1,7 +1,8 @@
 "use strict";
 // End to end: the bridge inside the Spoke driver, deciding through a real `spoke-batches serve`
-// on PostgreSQL, against spoke-batches' own `POST /v1/assignments/{id}/batches` on identically
-// seeded data in a second schema; 32 concurrent bridged requests; every failure case.
+// on PostgreSQL, against spoke-batches' own batch request on identically seeded data in a second
+// schema (at a pinned time: `explain`, whose claim is then made, since a write takes no client
+// time); 32 concurrent bridged requests; every failure case.
 //
 // Needs SPOKE_BATCHES_BIN (the binary) and TEST_DATABASE_URL (PostgreSQL); without them the
 // tests are skipped, except under CI=true, where they fail. The strategies come from
@@ -18,7 +19,7 @@ const EXTENSION_DIR = process.env.SPOKE_BRIDGE_EXTENSION_DIR || path.join(__dirn
 const bridge = require(path.join(EXTENSION_DIR, "spoke-batches"));
 const { SpokeDriver } = require("./spoke-driver");
 const { spokeAllTexters } = require("./spoke-policies");
-const { createSchema, getJson, missingInputs, postJson, runCli, seed, serve } = require("./support");
+const { createSchema, getJson, missingInputs, runCli, seed, serve } = require("./support");
 
 const TOKEN = "e2e-bridge-token-0123456789";
 const NOW = "2026-12-01T14:30:00Z"; // 9:30 in New York, before 9:00 everywhere west of it
@@ -125,13 +126,29 @@ function endToEnd() {
     );
   }
 
-  function nativeRequest(texter, numberContacts, batchType) {
-    return postJson(`${world.nativeService.url}/v1/assignments/${texter.assignmentId}/batches`, TOKEN, {
-      texterId: texter.userId,
-      numberContacts,
-      batchType,
-      now: NOW
-    });
+  // spoke-batches' own batch request at the pinned NOW. A request that writes runs at the
+  // service's clock (a client's `now` is refused), so the native side asks `explain`, which runs
+  // the same request with the same claim statement at NOW and rolls it back, and then makes the
+  // claim it reported: the contact ids explain claimed get the texter's assignment.
+  async function nativeRequest(texter, numberContacts, batchType) {
+    const query = new URLSearchParams({ texterId: String(texter.userId), now: NOW });
+    if (numberContacts !== undefined) query.set("numberContacts", String(numberContacts));
+    if (batchType !== undefined) query.set("batchType", batchType);
+    const { status, body } = await getJson(
+      `${world.nativeService.url}/v1/assignments/${texter.assignmentId}/explain?${query}`,
+      TOKEN
+    );
+    if (status !== 200) {
+      return { status, body };
+    }
+    const claimed = body.trace.contactIds || [];
+    if (claimed.length) {
+      await world.native.knex("campaign_contact").whereIn("id", claimed).update({
+        assignment_id: texter.assignmentId,
+        updated_at: NOW
+      });
+    }
+    return { status, body: body.outcome };
   }
 
   async function nativeHasUnassigned(texter) {
