@@ -18,7 +18,7 @@ use spoke_batches::config::Environment;
 use spoke_batches::db::{Database, HostIndex};
 use spoke_batches::engine::Engine;
 use spoke_batches::registry::StrategyRegistry;
-use spoke_batches::runtime::StrategyComponent;
+use spoke_batches::runtime::{LoadError, StrategyComponent};
 use spoke_batches::service::{AccessTokens, AppState, router};
 use support::db::TestDb;
 use support::loaded;
@@ -185,7 +185,8 @@ on_both_databases!(
     a_failing_strategy_is_a_422_and_writes_nothing,
     bad_requests_are_refused_like_the_other_endpoints,
     the_claim_order_is_sent_only_with_the_claim_index,
-    the_cli_prints_the_same_json_as_http
+    the_cli_prints_the_same_json_as_http,
+    a_default_strategy_that_failed_to_load_is_unavailable_not_skipped
 );
 
 async fn both_modes_answer_the_contracts_shape_and_write_nothing(db: &TestDb) {
@@ -481,6 +482,42 @@ async fn a_failing_strategy_is_a_422_and_writes_nothing(db: &TestDb) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["count"], 1);
     assert_eq!(rows(db).await, before, "a failed decision writes nothing");
+}
+
+/// `strategy: null` picks the campaign's default as a batch request does: a default that failed
+/// to load is 503 `STRATEGY_UNAVAILABLE`, not silently replaced by the next enabled strategy;
+/// a named strategy that is loaded still answers.
+async fn a_default_strategy_that_failed_to_load_is_unavailable_not_skipped(db: &TestDb) {
+    seed(db).await;
+    let mut registry = StrategyRegistry::default();
+    for strategy in &loaded().await.strategies {
+        registry.insert(strategy.path(), Ok(Arc::clone(strategy)));
+    }
+    let file = Path::new("/srv/spoke/strategies/broken.wasm");
+    registry.insert(
+        file,
+        Err(LoadError::NotAComponent {
+            path: file.to_path_buf(),
+            detail: " (it is a core module)".to_string(),
+        }),
+    );
+    let engine = Engine::new(
+        db.db.clone(),
+        Arc::new(RwLock::new(Arc::new(registry))),
+        Environment::from_pairs([("DYNAMICASSIGNMENT_BATCHES", "broken")]),
+    );
+    let service = Service::start(engine).await;
+    let (status, body) = service
+        .decide(200, json!({"strategy": null, "mode": "batch", "texterId": 5, "now": NOW}))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "STRATEGY_UNAVAILABLE", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("strategy `broken`"), "{message}");
+    let (status, body) = service
+        .decide(200, json!({"strategy": "all-texters", "mode": "has-any", "texterId": 5, "now": NOW}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn bad_requests_are_refused_like_the_other_endpoints(db: &TestDb) {

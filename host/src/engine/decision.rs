@@ -178,16 +178,20 @@ fn named_strategy(registry: &StrategyRegistry, name: &str) -> Result<Arc<Strateg
         })
 }
 
-/// The campaign's first enabled strategy that is loaded (as a batch request picks it).
+/// The campaign's default strategy, picked as a batch request picks it: the first enabled one
+/// that has a component; one that failed to load is `STRATEGY_UNAVAILABLE`, not skipped.
 fn default_strategy(
+    engine: &Engine,
     registry: &StrategyRegistry,
     settings: &CampaignSettings,
     campaign_id: i64,
 ) -> Result<Arc<StrategyComponent>, EngineError> {
-    settings
-        .strategies
-        .iter()
-        .find_map(|name| registry.get(name).cloned())
+    let first = engine.enabled(settings).into_iter().next();
+    let serving = first
+        .map(|enabled| engine.serving(&enabled, campaign_id).map(|_| enabled))
+        .transpose()?;
+    serving
+        .and_then(|enabled| registry.get(enabled.name()).cloned())
         .ok_or_else(|| EngineError::UnknownStrategy {
             wanted: format!(
                 "none of campaign {campaign_id}'s enabled strategies ({})",
@@ -229,7 +233,7 @@ pub(super) async fn decide<T: Queries>(
     let settings = engine.settings(&context)?;
     let component = match named {
         Some(component) => component,
-        None => default_strategy(&registry, &settings, context.campaign.id)?,
+        None => default_strategy(engine, &registry, &settings, context.campaign.id)?,
     };
     let policy = Sandboxed(Arc::clone(&component));
     let scope = engine.scope(&context, &settings, request.now)?;
