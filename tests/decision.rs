@@ -508,14 +508,20 @@ async fn a_default_strategy_that_failed_to_load_is_unavailable_not_skipped(db: &
     );
     let service = Service::start(engine).await;
     let (status, body) = service
-        .decide(200, json!({"strategy": null, "mode": "batch", "texterId": 5, "now": NOW}))
+        .decide(
+            200,
+            json!({"strategy": null, "mode": "batch", "texterId": 5, "now": NOW}),
+        )
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "STRATEGY_UNAVAILABLE", "{body}");
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("strategy `broken`"), "{message}");
     let (status, body) = service
-        .decide(200, json!({"strategy": "all-texters", "mode": "has-any", "texterId": 5, "now": NOW}))
+        .decide(
+            200,
+            json!({"strategy": "all-texters", "mode": "has-any", "texterId": 5, "now": NOW}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
