@@ -8,28 +8,8 @@ mod support;
 use std::process::Command;
 
 use serde_json::{Value, json};
+use support::cli::run;
 use support::db::TestDb;
-
-/// Runs the binary on `db` and returns (success, the JSON it printed).
-fn run(db: &TestDb, args: &[&str]) -> (bool, Value) {
-    let strategies = tempfile::tempdir().expect("strategies folder");
-    for name in support::SHIPPED {
-        support::install(name, strategies.path(), name);
-    }
-    let output = Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
-        .arg("--database-url")
-        .arg(&db.url)
-        .arg("--strategies")
-        .arg(strategies.path())
-        .args(args)
-        .env_remove("DYNAMICASSIGNMENT_BATCHES")
-        .output()
-        .expect("run spoke-batches");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(stdout.lines().count(), 1, "exactly one line of JSON: {stdout}");
-    let value = serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"));
-    (output.status.success(), value)
-}
 
 async fn seed(db: &TestDb) {
     db.exec(

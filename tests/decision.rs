@@ -8,9 +8,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -19,9 +17,11 @@ use spoke_batches::db::{Database, HostIndex};
 use spoke_batches::engine::Engine;
 use spoke_batches::registry::StrategyRegistry;
 use spoke_batches::runtime::{LoadError, StrategyComponent};
-use spoke_batches::service::{AccessTokens, AppState, router};
+
+use support::cli::{copy_of_the_repository, run, run_in};
 use support::db::TestDb;
 use support::loaded;
+use support::server::{ServerOptions, TestServer};
 use tokio::sync::OnceCell;
 
 /// 10:00 in US/Eastern, 07:00 in US/Pacific: `-5_1` is within texting hours, `-8_1` is not.
@@ -60,39 +60,25 @@ async fn engine(db: &TestDb, env: &[(&str, &str)]) -> Engine {
     )
 }
 
-/// The service on a real socket, with no token (loopback); stops when dropped.
+/// The service on a real socket (the binary's own accept loop), with no token (loopback);
+/// stops when dropped.
 struct Service {
-    base: String,
+    server: TestServer,
     client: Client,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl Service {
     async fn start(engine: Engine) -> Service {
-        let sandbox = Arc::clone(&loaded().await.sandbox);
-        let state = AppState::new(engine, sandbox, AccessTokens::none(), Duration::from_secs(10));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router(state)).await;
-        });
         Service {
-            base,
+            server: TestServer::serve(engine, ServerOptions::default()).await,
             client: Client::new(),
-            task,
         }
     }
 
     async fn decide(&self, assignment: i64, body: Value) -> (StatusCode, Value) {
         let response = self
             .client
-            .post(format!("{}/v1/assignments/{assignment}/decision", self.base))
+            .post(self.server.url(&format!("/v1/assignments/{assignment}/decision")))
             .json(&body)
             .send()
             .await
@@ -101,12 +87,7 @@ impl Service {
     }
 
     async fn metrics(&self) -> String {
-        let response = self
-            .client
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap();
+        let response = self.client.get(self.server.url("/metrics")).send().await.unwrap();
         response.text().await.unwrap()
     }
 }
@@ -657,26 +638,6 @@ async fn the_claim_order_is_sent_only_with_the_claim_index(db: &TestDb) {
     assert!(answer.get("claimOrder").is_none(), "{answer}");
 }
 
-/// Runs the binary on `db` with the shipped strategies; (success, the JSON it printed).
-fn run(db: &TestDb, args: &[&str]) -> (bool, Value) {
-    let strategies = tempfile::tempdir().unwrap();
-    for name in support::SHIPPED {
-        support::install(name, strategies.path(), name);
-    }
-    let output = Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
-        .arg("--database-url")
-        .arg(&db.url)
-        .arg("--strategies")
-        .arg(strategies.path())
-        .args(args)
-        .env_remove("DYNAMICASSIGNMENT_BATCHES")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(stdout.lines().count(), 1, "exactly one line of JSON: {stdout}");
-    (output.status.success(), serde_json::from_str(&stdout).unwrap())
-}
-
 async fn the_cli_prints_the_same_json_as_http(db: &TestDb) {
     seed(db).await;
     let service = Service::start(engine(db, &[]).await).await;
@@ -745,24 +706,6 @@ async fn decisions_are_counted_by_strategy_and_mode() {
     db.cleanup().await;
 }
 
-/// Copies the repository to `to`, without what git ignores that a checkout would not have.
-fn copy_repository(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        let source = entry.path();
-        if [".git", "target", "dist"].iter().any(|skipped| name == *skipped) {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_repository(&source, &to.join(&name));
-        } else if entry.file_type().unwrap().is_file() {
-            std::fs::copy(&source, to.join(&name)).unwrap();
-        }
-    }
-}
-
 /// Every file under `dir`, by path relative to it, with its bytes.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut found = Vec::new();
@@ -782,33 +725,18 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     found
 }
 
-/// Runs the binary in `dir` with its default flags; (success, the JSON it printed).
-fn run_in(dir: &Path, args: &[&str]) -> (bool, Value) {
-    let output = Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("SPOKE_BATCHES_STRATEGIES")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(stdout.lines().count(), 1, "exactly one line of JSON: {stdout}");
-    (output.status.success(), serde_json::from_str(&stdout).unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoke_extension_writes_the_bridge_and_one_line_per_strategy() {
     let root = support::workspace_root();
-    let checkout = tempfile::tempdir().unwrap();
-    let repo = checkout.path().join("spoke-batches");
-    copy_repository(&root, &repo);
+    let checkout = copy_of_the_repository();
+    let repo = checkout.path();
     // What `make strategies` puts in the default strategies folder.
     let dist = repo.join("strategies/dist");
     std::fs::create_dir_all(&dist).unwrap();
     for name in support::SHIPPED {
         support::install(name, &dist, name);
     }
-    let (ok, answer) = run_in(&repo, &["spoke-extension", "--out", "spoke-extension"]);
+    let (ok, answer) = run_in(repo, &["spoke-extension", "--out", "spoke-extension"]);
     assert!(ok, "{answer}");
     let out = repo.join("spoke-extension");
     assert_eq!(answer["out"], "spoke-extension");
@@ -857,13 +785,13 @@ async fn spoke_extension_writes_the_bridge_and_one_line_per_strategy() {
     );
 
     // A folder with files is refused without --force.
-    let (ok, answer) = run_in(&repo, &["spoke-extension", "--out", "spoke-extension"]);
+    let (ok, answer) = run_in(repo, &["spoke-extension", "--out", "spoke-extension"]);
     assert!(!ok);
     assert_eq!(answer["error"]["code"], "EXISTS");
     // --force with a prefix: only the folders written are replaced; none replaces Spoke's own.
     std::fs::write(out.join("spoke-batches/stale.js"), "old").unwrap();
     let (ok, answer) = run_in(
-        &repo,
+        repo,
         &[
             "spoke-extension",
             "--out",
@@ -895,7 +823,7 @@ async fn spoke_extension_writes_the_bridge_and_one_line_per_strategy() {
     let fresh = |extra: &[&'static str]| {
         let mut args = vec!["spoke-extension", "--out", "elsewhere"];
         args.extend_from_slice(extra);
-        run_in(&repo, &args)
+        run_in(repo, &args)
     };
     let (ok, answer) = fresh(&["--names", "vetted-texters,nope"]);
     assert!(!ok);

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use support::cli::{copy_of_the_repository, run_in};
 use support::workspace_root;
 
 /// Builds the strategy crate at `crate_dir` to a component and returns the `.wasm` path.
@@ -185,59 +186,6 @@ fn new_scaffolds_a_strategy_from_the_template_and_builds_it() {
     assert!(!ok);
     assert_eq!(answer["error"]["code"], "BAD_NAME", "{answer}");
     assert!(!strategies.join("Door_Knockers").exists());
-}
-
-/// A copy of this repository's tracked files in a temporary folder, as a user's clone is, with
-/// only the `vetted-texters` strategy (the template; every strategy would be rebuilt in the copy).
-fn copy_of_the_repository() -> tempfile::TempDir {
-    let root = workspace_root();
-    let copy = tempfile::tempdir().unwrap();
-    let listed = Command::new("git")
-        .arg("-C")
-        .arg(&root)
-        .args(["ls-files", "-z"])
-        .output()
-        .expect("run git ls-files");
-    assert!(listed.status.success(), "git ls-files failed");
-    for file in listed
-        .stdout
-        .split(|&byte| byte == 0)
-        .filter(|name| !name.is_empty())
-    {
-        let relative = Path::new(std::str::from_utf8(file).unwrap());
-        let skipped = relative.starts_with("strategies")
-            && relative.components().count() > 2
-            && !relative.starts_with("strategies/vetted-texters");
-        if skipped || !root.join(relative).is_file() {
-            continue;
-        }
-        let target = copy.path().join(relative);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(root.join(relative), &target).unwrap();
-    }
-    copy
-}
-
-/// Runs the binary in `dir` with `args` only (default flags) and returns (success, its JSON).
-/// Builds go to a target folder of their own: the copy's guest artifacts must not replace the
-/// ones other tests are loading.
-fn run_in(dir: &Path, args: &[&str]) -> (bool, Value) {
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-        .join("readme-copy");
-    let output = Command::new(env!("CARGO_BIN_EXE_spoke-batches"))
-        .current_dir(dir)
-        .args(args)
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .env_remove("SPOKE_BATCHES_STRATEGIES")
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run spoke-batches");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let answer = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|error| panic!("{error}: {stdout}"));
-    (output.status.success(), answer)
 }
 
 /// The README's "Writing a strategy" commands, copied as they are and run from the root of a

@@ -13,6 +13,7 @@ use spoke_batches::runtime::{FailureKind, LoadError};
 
 use super::support::db::TestDb;
 use super::support::loaded;
+use super::support::server::{ServerOptions, TestServer};
 use super::{CAMPAIGN, MINE, NEWCOMER, OTHERS, TEXTER, contacts, held, now, request, seed, set_campaign};
 use crate::on_both_databases;
 
@@ -287,20 +288,10 @@ async fn the_service_and_its_dashboard_tell_of_a_strategy_that_failed_to_load() 
     let metrics = Arc::new(Metrics::default());
     let engine =
         engine_with_a_broken_strategy(&db, &metrics, &[("DYNAMICASSIGNMENT_BATCHES", "broken")]).await;
-    let state = spoke_batches::service::AppState::new(
-        engine,
-        Arc::clone(&loaded().await.sandbox),
-        spoke_batches::service::AccessTokens::none(),
-        std::time::Duration::from_secs(10),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, spoke_batches::service::router(state)).await;
-    });
+    let server = TestServer::serve(engine, ServerOptions::default()).await;
     let client = reqwest::Client::new();
     let answer = client
-        .post(format!("{base}/v1/assignments/100/batches"))
+        .post(server.url("/v1/assignments/100/batches"))
         .json(&serde_json::json!({}))
         .send()
         .await
@@ -311,7 +302,7 @@ async fn the_service_and_its_dashboard_tell_of_a_strategy_that_failed_to_load() 
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("strategy `broken`"), "{message}");
     let dashboard: serde_json::Value = client
-        .get(format!("{base}/v1/dashboard"))
+        .get(server.url("/v1/dashboard"))
         .send()
         .await
         .unwrap()
@@ -330,7 +321,6 @@ async fn the_service_and_its_dashboard_tell_of_a_strategy_that_failed_to_load() 
             .is_some_and(|error| error.contains("is not a WebAssembly component")),
         "{dashboard}"
     );
-    server.abort();
     db.cleanup().await;
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use spoke_batches::engine::Engine;
 use spoke_batches::service::{AccessTokens, AppState, ServeLimits, serve_until};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -79,6 +80,12 @@ impl TestServer {
     /// Serves `db` as `options` say.
     pub async fn start_with(db: &TestDb, options: ServerOptions<'_>) -> TestServer {
         let engine = db.engine(options.env).await;
+        TestServer::serve(engine, options).await
+    }
+
+    /// Serves `engine`, one a test built itself (extra or broken components), as `options` say
+    /// (their `env` is the engine's business, so it is not used here).
+    pub async fn serve(engine: Engine, options: ServerOptions<'_>) -> TestServer {
         let sandbox = Arc::clone(&loaded().await.sandbox);
         let tokens = AccessTokens::new(options.token, options.operator_token).expect("valid test tokens");
         let mut state = AppState::new(engine, sandbox, tokens, options.request_timeout)
