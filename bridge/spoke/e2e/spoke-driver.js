@@ -135,15 +135,7 @@ class SpokeDriver {
     if (assignment.max_contacts === 0) {
       return notFound;
     }
-    const args = {
-      r: this.r,
-      loaders: {},
-      cacheableData: {},
-      organization,
-      campaign,
-      assignment,
-      texter: user || { id: assignment.user_id }
-    };
+    const args = this.strategyArgs(organization, campaign, assignment, user);
     const policies = this.policies(organization, campaign);
     const policy = batchType ? policies.find((candidate) => candidate.name === batchType) : policies[0];
     if (!policies.length || !policy || !policy.requestNewBatchCount) {
@@ -213,16 +205,23 @@ class SpokeDriver {
       return 0;
     }
     const availableCount = await policies[0].requestNewBatchCount({
+      ...this.strategyArgs(organization, campaign, assignment, user),
+      hasAny: true
+    });
+    return Math.min(assignment.max_contacts || campaign.batch_size, campaign.batch_size, availableCount);
+  }
+
+  /** The one arguments object Spoke hands a strategy (both call sites build the same). */
+  strategyArgs(organization, campaign, assignment, user) {
+    return {
       r: this.r,
       loaders: {},
       cacheableData: {},
       organization,
       campaign,
       assignment,
-      texter: user || { id: assignment.user_id },
-      hasAny: true
-    });
-    return Math.min(assignment.max_contacts || campaign.batch_size, campaign.batch_size, availableCount);
+      texter: user || { id: assignment.user_id }
+    };
   }
 }
 
