@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::Value;
-use spoke_batches::config::Environment;
 use spoke_batches::db::{Asker, Database, Dialect, Queries, Question, push_claim};
 use spoke_batches::engine::{BatchRequest, Caller, Engine, Policy, Sandboxed};
 use spoke_batches::filter::{ContactFilter, RequestScope};
 use spoke_batches::registry::StrategyRegistry;
-use spoke_batches::runtime::{Sandbox, SandboxLimits};
+use spoke_batches::sandbox::{Sandbox, SandboxLimits};
+use spoke_batches::spoke_config::Environment;
 
 use common::{NativeVettedTexters, Spread, fresh_postgres_schema, fresh_sqlite_file, seed, texter};
 

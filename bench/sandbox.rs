@@ -21,13 +21,13 @@ mod common;
 use common::Spread;
 use criterion::Criterion;
 use spoke_batches::model::CampaignContact;
-use spoke_batches::runtime::{Sandbox, SandboxLimits, StrategyComponent, StrategyRequest};
+use spoke_batches::sandbox::{Sandbox, SandboxLimits, StrategyComponent, StrategyRequest};
 use spoke_batches::source::MemorySource;
 
 /// `check`'s fixture scaled to a batch of 100: 200 available contacts and a vetted texter, so
 /// the strategy asks the role, then counts to 100.
 fn fixture() -> (StrategyRequest, MemorySource) {
-    let (mut request, mut source) = spoke_batches::check::fixture();
+    let (mut request, mut source) = spoke_batches::authoring::check::fixture();
     request.campaign.batch_size = Some(100);
     request.count_cap = 100;
     let template = source.contacts[0].clone();

@@ -451,7 +451,7 @@ async fn reload_once(
         "spoke-batches-bench",
         format!("reload {attempt}").as_bytes(),
     );
-    let version = spoke_batches::runtime::content_hash(&bytes)[..12].to_string();
+    let version = spoke_batches::sandbox::content_hash(&bytes)[..12].to_string();
     let staging = strategies.join(format!(".{name}.wasm.new"));
     std::fs::write(&staging, &bytes).expect("write new version");
     let started = Instant::now();

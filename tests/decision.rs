@@ -12,11 +12,11 @@ use std::sync::{Arc, RwLock};
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use spoke_batches::config::Environment;
 use spoke_batches::db::{Database, HostIndex};
 use spoke_batches::engine::Engine;
 use spoke_batches::registry::StrategyRegistry;
-use spoke_batches::runtime::{LoadError, StrategyComponent};
+use spoke_batches::sandbox::{LoadError, StrategyComponent};
+use spoke_batches::spoke_config::Environment;
 
 use support::cli::{copy_of_the_repository, run, run_in};
 use support::db::TestDb;

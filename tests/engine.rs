@@ -745,7 +745,7 @@ async fn the_highest_of_several_roles_wins(db: &TestDb) {
 /// The engine asks a strategy's questions of last time before it runs, in one statement; the
 /// answers are read then, never kept from an earlier request.
 async fn a_strategys_usual_questions_are_answered_ahead_and_fresh(db: &TestDb) {
-    use spoke_batches::runtime::HostCall;
+    use spoke_batches::sandbox::HostCall;
     seed(db).await;
     contacts(db, 30, None, "needsMessage", false, "").await;
     let engine = db
@@ -1121,7 +1121,7 @@ on_both_databases!(explain_shows_the_decision_and_changes_nothing);
 
 async fn explain_shows_the_decision_and_changes_nothing(db: &TestDb) {
     use spoke_batches::engine::Decision;
-    use spoke_batches::runtime::HostCall;
+    use spoke_batches::sandbox::HostCall;
     seed(db).await;
     contacts(db, 30, None, "needsMessage", false, "").await;
     let engine = db

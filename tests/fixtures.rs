@@ -5,7 +5,7 @@
 
 mod support;
 
-use spoke_batches::fixtures::{default_fixtures, human, read_cases, run_case};
+use spoke_batches::authoring::fixtures::{default_fixtures, human, read_cases, run_case};
 use support::{loaded, workspace_root};
 
 #[tokio::test]

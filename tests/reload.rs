@@ -13,11 +13,11 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use spoke_batches::config::Environment;
 use spoke_batches::engine::{Caller, Engine, SharedRegistry};
 use spoke_batches::registry::{StrategyRegistry, StrategyStatus};
 use spoke_batches::reload::Reloader;
-use spoke_batches::runtime::Sandbox;
+use spoke_batches::sandbox::Sandbox;
+use spoke_batches::spoke_config::Environment;
 use support::db::TestDb;
 use support::{component_path, test_limits};
 
@@ -328,7 +328,7 @@ async fn a_cache_folder_others_can_write_is_refused_and_every_component_compiles
     assert!(!open.has_cache(), "a world-writable cache folder is refused");
     // The refusal says why and what to do.
     let engine = wasmtime::Engine::default();
-    let error = spoke_batches::runtime::CompileCache::new(cache.path(), &engine).unwrap_err();
+    let error = spoke_batches::sandbox::CompileCache::new(cache.path(), &engine).unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains("writable by its group or by others (mode 0702)"),
@@ -405,7 +405,7 @@ async fn a_cache_folder_or_entry_owned_by_another_user_is_refused() {
     rustix::fs::chown(cache.path(), nobody, None).unwrap();
     let third = Sandbox::with_cache(test_limits(), Some(cache.path())).unwrap();
     assert!(!third.has_cache());
-    let message = spoke_batches::runtime::CompileCache::new(cache.path(), &wasmtime::Engine::default())
+    let message = spoke_batches::sandbox::CompileCache::new(cache.path(), &wasmtime::Engine::default())
         .unwrap_err()
         .to_string();
     assert!(

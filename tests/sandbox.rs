@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use spoke_batches::model::MessageStatus::NeedsMessage;
 use spoke_batches::registry::{StrategyRegistry, StrategyStatus};
-use spoke_batches::runtime::{
+use spoke_batches::sandbox::{
     BatchPlan, FailureKind, LoadError, Sandbox, SandboxLimits, StrategyComponent, StrategyFailure,
     StrategySession,
 };

@@ -17,7 +17,7 @@ use spoke_batches::engine::{EngineError, Policy as _, Sandboxed};
 use spoke_batches::filter::ContactFilter;
 use spoke_batches::model::MessageStatus::NeedsMessage;
 use spoke_batches::model::Role;
-use spoke_batches::runtime::{FailureKind, LimitOverrides, Sandbox, SandboxLimits};
+use spoke_batches::sandbox::{FailureKind, LimitOverrides, Sandbox, SandboxLimits};
 use spoke_batches::service::ApiError;
 use spoke_batches::source::ContactSource;
 use support::{Scenario, loaded, test_limits};
@@ -234,7 +234,7 @@ impl ContactSource for ClosedDatabase {
 }
 
 /// A sandbox of its own (its metrics count only this test's calls) with `name` loaded.
-async fn alone(name: &str) -> (Arc<Sandbox>, Arc<spoke_batches::runtime::StrategyComponent>) {
+async fn alone(name: &str) -> (Arc<Sandbox>, Arc<spoke_batches::sandbox::StrategyComponent>) {
     let sandbox = Sandbox::new(test_limits()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let strategy = sandbox

@@ -8,7 +8,7 @@ mod support;
 use spoke_batches::filter::{AssignmentScope, ContactFilter, ContactQuery, StatusFilter, TimezoneScope};
 use spoke_batches::model::MessageStatus::{self, *};
 use spoke_batches::model::Role;
-use spoke_batches::runtime::{BatchPlan, HostCall};
+use spoke_batches::sandbox::{BatchPlan, HostCall};
 use support::{SHIPPED, Scenario, loaded};
 
 /// The strategies with Spoke's common base checks.
@@ -451,7 +451,7 @@ async fn fewer_than_n_replies_waits_while_n_replies_wait() {
         .unwrap_err();
     assert_eq!(
         failure.kind,
-        spoke_batches::runtime::FailureKind::ErrorResult(
+        spoke_batches::sandbox::FailureKind::ErrorResult(
             "campaign features: FEWER_THAN_N_REPLIES is 0; it must be a whole number, at least 1".into()
         )
     );

@@ -11,7 +11,7 @@ use serde_json::Value;
 use spoke_batches::engine::{Policy, PolicySession};
 use spoke_batches::filter::{AssignmentScope, ContactFilter, ContactSelection, StatusFilter, TimezoneScope};
 use spoke_batches::model::Role;
-use spoke_batches::runtime::{
+use spoke_batches::sandbox::{
     BatchPlan, CallJournal, CallReport, HostCall, LimitOverrides, StrategyFailure, StrategyRequest,
 };
 use spoke_batches::source::ContactSource;

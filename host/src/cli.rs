@@ -11,18 +11,18 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
-use crate::check;
-use crate::config::Environment;
+use crate::authoring::check;
+use crate::authoring::fixtures;
+use crate::authoring::scaffold;
 use crate::db::{DEFAULT_DATABASE_URL, Database, DbError, HostIndex, SchemaState};
 use crate::demo::{self, SeedOptions};
 use crate::engine::{BatchRequest, Caller, DecisionMode, DecisionPlan, DecisionRequest, Engine, EngineError};
-use crate::fixtures;
 use crate::registry::StrategyRegistry;
 use crate::reload::{Reloader, watch_sources};
 use crate::request_time::RequestTime;
-use crate::runtime::{Sandbox, SandboxLimits};
-use crate::scaffold;
+use crate::sandbox::{Sandbox, SandboxLimits};
 use crate::service::{self, AccessTokens, AppState, ServeLimits, bind, check_exposure};
+use crate::spoke_config::Environment;
 use crate::spoke_extension::{self, ExtensionError};
 
 /// Runs Spoke's dynamic-assignment batch strategies as sandboxed WebAssembly components.

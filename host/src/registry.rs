@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::runtime::{LoadError, Sandbox, StrategyComponent};
+use crate::sandbox::{LoadError, Sandbox, StrategyComponent};
 
 /// The strategies found in one folder.
 #[derive(Debug, Default, Clone)]

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::engine::SharedRegistry;
 use crate::registry::{FolderError, StrategyRegistry, component_files, load_files, stem};
-use crate::runtime::{Sandbox, read_component};
+use crate::sandbox::{Sandbox, read_component};
 
 /// What one rescan changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -74,7 +74,7 @@ impl Reloader {
                     continue;
                 }
             };
-            let hash = crate::runtime::content_hash(&bytes);
+            let hash = crate::sandbox::content_hash(&bytes);
             let entry = current.entry(&stem(file));
             // A file whose last load failed is retried on every rescan.
             let unchanged = entry.is_some_and(|entry| {

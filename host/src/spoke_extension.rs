@@ -10,7 +10,7 @@ use include_dir::{Dir, DirEntry, include_dir};
 use serde::Serialize;
 
 use crate::registry::StrategyRegistry;
-use crate::runtime::is_valid_name;
+use crate::sandbox::is_valid_name;
 
 /// The JavaScript bridge, as the repository has it when the host is built.
 static BRIDGE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../bridge/spoke/spoke-batches");

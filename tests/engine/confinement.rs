@@ -4,12 +4,12 @@
 
 use std::sync::{Arc, RwLock};
 
-use spoke_batches::config::Environment;
 use spoke_batches::db::{Database, Dialect, Queries};
 use spoke_batches::engine::{Caller, Engine, EngineError};
 use spoke_batches::metrics::Metrics;
 use spoke_batches::registry::StrategyRegistry;
-use spoke_batches::runtime::{FailureKind, LoadError};
+use spoke_batches::sandbox::{FailureKind, LoadError};
+use spoke_batches::spoke_config::Environment;
 
 use super::support::db::TestDb;
 use super::support::loaded;

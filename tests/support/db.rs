@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, RwLock};
 
-use spoke_batches::config::Environment;
 use spoke_batches::db::Database;
 use spoke_batches::engine::Engine;
 use spoke_batches::registry::StrategyRegistry;
+use spoke_batches::spoke_config::Environment;
 use sqlx::Row as _;
 
 use super::loaded;

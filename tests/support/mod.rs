@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use spoke_batches::filter::ContactSelection;
 use spoke_batches::filter::{RequestScope, TimezoneOffsets};
 use spoke_batches::model::{Assignment, Campaign, CampaignContact, MessageStatus, Organization, Role, User};
-use spoke_batches::runtime::{
+use spoke_batches::sandbox::{
     BatchPlan, CallJournal, CallReport, Sandbox, SandboxLimits, StrategyComponent, StrategyFailure,
     StrategyRequest,
 };

@@ -1,8 +1,9 @@
 //! Loading an assignment with its campaign and organization, and deciding whether the caller
 //! may act on it.
 
+use super::error::EngineError;
 use super::error::found;
-use super::{Caller, EngineError};
+use super::request::Caller;
 use crate::db::Queries;
 use crate::model::{Assignment, Campaign, Organization, Role, User};
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::db::{Answer, Question};
-use crate::runtime::{CallJournal, HostCall};
+use crate::sandbox::{CallJournal, HostCall};
 
 /// The most questions asked ahead for one request: enough for every shipped strategy, few
 /// enough that a strategy asking many different questions does not make the statement slow.

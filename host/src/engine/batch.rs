@@ -8,16 +8,17 @@ use chrono::{DateTime, Utc};
 
 use super::access::{Context, load_and_authorize};
 use super::ahead::{Answered, Operation};
+use super::error::EngineError;
 use super::error::commit;
 use super::explain::{Decision, Trace};
 use super::policy::Policy;
+use super::request::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, Run};
+use super::sizing;
 use super::source::TxSource;
-use super::{
-    AssignmentSummary, BatchOutcome, BatchRequest, Caller, Enabled, Engine, EngineError, Run, sizing,
-};
+use super::state::{Enabled, Engine};
 use crate::db::{Asker, Queries};
 use crate::filter::ContactFilter;
-use crate::runtime::{BatchPlan, StrategyRequest};
+use crate::sandbox::{BatchPlan, StrategyRequest};
 
 pub(super) fn strategy_request(
     context: &Context,

@@ -2,11 +2,12 @@
 //! list, and an example assignment for the service's start-up hint.
 
 use super::access::campaign_and_organization;
+use super::error::EngineError;
 use super::error::found;
-use super::{Engine, EngineError};
-use crate::config::CampaignSettings;
+use super::state::Engine;
 use crate::db::Queries;
 use crate::model::Campaign;
+use crate::spoke_config::CampaignSettings;
 
 /// A campaign and its resolved configuration.
 #[derive(Debug, Clone)]

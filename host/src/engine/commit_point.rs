@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::task::{JoinError, JoinHandle};
 use tracing::Instrument;
 
-use super::{Engine, EngineError};
+use super::error::EngineError;
 
 /// The operation runs, and has written nothing.
 const RUNNING: u8 = 0;
@@ -41,7 +41,7 @@ pub(super) struct CommitPoint {
 }
 
 impl CommitPoint {
-    fn new(limit: Duration) -> Self {
+    pub(super) fn new(limit: Duration) -> Self {
         CommitPoint {
             state: AtomicU8::new(RUNNING),
             limit,
@@ -79,6 +79,14 @@ impl CommitPoint {
     fn abandoned(&self) -> bool {
         self.state.load(Ordering::Acquire) == ABANDONED
     }
+
+    /// Refuses to go on once the caller gave up (see `Engine::stop_if_abandoned`).
+    pub(super) fn stop_if_abandoned(&self) -> Result<(), EngineError> {
+        if self.abandoned() {
+            return Err(EngineError::Timeout { limit: self.limit });
+        }
+        Ok(())
+    }
 }
 
 /// An operation's task and its point. Dropped before the task passed the point (its caller
@@ -110,55 +118,28 @@ fn answer<T>(
     })
 }
 
-impl Engine {
-    /// Runs `operation` on a copy of this engine, in a task of its own, answering within
-    /// `limit`: its answer when it comes in time; [`EngineError::Timeout`] when time runs out
-    /// before the operation's first write (it then writes nothing); and when time runs out
-    /// after that, its answer whenever it comes, since what it wrote must be told.
-    pub async fn within<T, F>(
-        &self,
-        limit: Duration,
-        operation: impl FnOnce(Engine) -> F,
-    ) -> Result<T, EngineError>
-    where
-        T: Send + 'static,
-        F: Future<Output = Result<T, EngineError>> + Send + 'static,
-    {
-        let point = Arc::new(CommitPoint::new(limit));
-        let engine = Engine {
-            commit_point: Some(Arc::clone(&point)),
-            ..self.clone()
-        };
-        // The task logs within the caller's span (the HTTP request's, say).
-        let task = tokio::spawn(operation(engine).instrument(tracing::Span::current()));
-        let mut watched = Watched { task, point };
-        match tokio::time::timeout(limit, &mut watched.task).await {
-            Ok(joined) => answer(joined, &watched.point),
-            Err(_elapsed) if watched.point.abandon() => Err(EngineError::Timeout { limit }),
-            Err(_elapsed) => {
-                tracing::info!(
-                    limit_ms = limit.as_millis(),
-                    "the operation was writing when its time ran out; waiting for its answer"
-                );
-                let joined = (&mut watched.task).await;
-                answer(joined, &watched.point)
-            }
-        }
-    }
-
-    /// Passes this operation's point of no return, right before its first write; refuses when
-    /// its caller already gave up. An operation run without [`Engine::within`] always passes.
-    pub(super) fn pass_point_of_no_return(&self) -> Result<(), EngineError> {
-        self.commit_point.as_ref().map_or(Ok(()), |point| point.pass())
-    }
-
-    /// Stops an operation whose caller already gave up (before it runs a strategy, say), so
-    /// abandoned work ends early; the point of no return is what makes that safe, this only
-    /// saves the work.
-    pub(super) fn stop_if_abandoned(&self) -> Result<(), EngineError> {
-        match &self.commit_point {
-            Some(point) if point.abandoned() => Err(EngineError::Timeout { limit: point.limit }),
-            _ => Ok(()),
+/// Runs `operation` in a task of its own under `point` (see [`Engine::within`]).
+///
+/// [`Engine::within`]: super::Engine::within
+pub(super) async fn run_within<T, F>(point: Arc<CommitPoint>, operation: F) -> Result<T, EngineError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, EngineError>> + Send + 'static,
+{
+    let limit = point.limit;
+    // The task logs within the caller's span (the HTTP request's, say).
+    let task = tokio::spawn(operation.instrument(tracing::Span::current()));
+    let mut watched = Watched { task, point };
+    match tokio::time::timeout(limit, &mut watched.task).await {
+        Ok(joined) => answer(joined, &watched.point),
+        Err(_elapsed) if watched.point.abandon() => Err(EngineError::Timeout { limit }),
+        Err(_elapsed) => {
+            tracing::info!(
+                limit_ms = limit.as_millis(),
+                "the operation was writing when its time ran out; waiting for its answer"
+            );
+            let joined = (&mut watched.task).await;
+            answer(joined, &watched.point)
         }
     }
 }
@@ -171,9 +152,10 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
-    use crate::config::Environment;
     use crate::db::Database;
+    use crate::engine::Engine;
     use crate::registry::StrategyRegistry;
+    use crate::spoke_config::Environment;
 
     async fn engine() -> Engine {
         let db = Database::connect("sqlite::memory:")

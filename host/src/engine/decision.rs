@@ -14,14 +14,17 @@ use serde::{Deserialize, Serialize};
 use super::access::load_and_authorize;
 use super::ahead::{Answered, Operation};
 use super::batch::{strategy_request, take_back, version_key};
+use super::error::EngineError;
 use super::policy::{Policy, Sandboxed};
+use super::request::{Caller, MAX_NUMBER_CONTACTS};
+use super::sizing;
 use super::source::TxSource;
-use super::{Caller, Engine, EngineError, MAX_NUMBER_CONTACTS, sizing};
-use crate::config::CampaignSettings;
+use super::state::Engine;
 use crate::db::{Answer, Asker, Queries, Question};
 use crate::filter::{ContactSelection, TimezoneOffsets};
 use crate::registry::StrategyRegistry;
-use crate::runtime::{BatchPlan, StrategyComponent};
+use crate::sandbox::{BatchPlan, StrategyComponent};
+use crate::spoke_config::CampaignSettings;
 
 /// The largest `contactsCount` a plan may carry (Spoke counts into a 32-bit integer).
 pub const MAX_CONTACTS_COUNT: i64 = i32::MAX as i64;

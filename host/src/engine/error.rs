@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::config::ConfigError;
-use crate::runtime::{FailureKind, HostFailure, StrategyFailure};
+use crate::sandbox::{FailureKind, HostFailure, StrategyFailure};
+use crate::spoke_config::ConfigError;
 use crate::timezones::TimezoneError;
 
 /// `row`, or the error naming the `what` with `id` that was not found.

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::runtime::{CallJournal, HostCall, LogLine};
+use crate::sandbox::{CallJournal, HostCall, LogLine};
 
 /// Why a request ended as it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::filter::ContactSelection;
-use crate::runtime::{
+use crate::sandbox::{
     BatchPlan, CallJournal, CallReport, LimitOverrides, StrategyComponent, StrategyFailure, StrategyRequest,
     StrategySession,
 };

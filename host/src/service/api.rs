@@ -11,9 +11,9 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::extract::{Id, JsonBody, OptionalJsonBody, QueryParams};
-use crate::config::CampaignSettings;
 use crate::engine::{BatchRequest, DecisionMode, DecisionPlan, DecisionRequest, Engine, EngineError};
 use crate::request_time::RequestTime;
+use crate::spoke_config::CampaignSettings;
 
 type ApiResult = Result<Json<Value>, ApiError>;
 

@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::config::Environment;
 use crate::engine::Caller;
+use crate::spoke_config::Environment;
 
 /// The environment variable of the service token.
 pub const SERVICE_TOKEN_VAR: &str = "SPOKE_BATCHES_TOKEN";

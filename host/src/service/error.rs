@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::engine::EngineError;
-use crate::runtime::FailureKind;
+use crate::sandbox::FailureKind;
 
 /// An error answered as `{"error":{"code","message"}}`.
 #[derive(Debug)]

@@ -32,7 +32,7 @@ pub use error::ApiError;
 pub use server::{ServeLimits, serve, serve_until};
 
 use crate::engine::Engine;
-use crate::runtime::Sandbox;
+use crate::sandbox::Sandbox;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

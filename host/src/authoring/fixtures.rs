@@ -29,11 +29,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::config::Environment;
 use crate::db::Database;
 use crate::engine::{BatchRequest, Caller, Engine};
 use crate::registry::StrategyRegistry;
-use crate::runtime::StrategyComponent;
+use crate::sandbox::StrategyComponent;
+use crate::spoke_config::Environment;
 
 /// One case.
 #[derive(Debug, Clone, Deserialize)]

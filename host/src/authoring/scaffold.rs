@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::runtime::is_valid_name;
+use crate::sandbox::is_valid_name;
 
 /// What `new` made.
 #[derive(Debug, Serialize)]

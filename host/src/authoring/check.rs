@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::filter::{ContactSelection, RequestScope, TimezoneOffsets};
 use crate::model::{Assignment, Campaign, CampaignContact, MessageStatus, Organization, Role, User};
-use crate::runtime::{BatchPlan, Sandbox, SandboxLimits, StrategyFailure, StrategyRequest};
+use crate::sandbox::{BatchPlan, Sandbox, SandboxLimits, StrategyFailure, StrategyRequest};
 use crate::source::MemorySource;
 
 /// What `check` found.

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::strategy_features;
 use crate::model::{Assignment, Campaign, Organization, User};
+use crate::spoke_config::strategy_features;
 
 /// Everything a strategy is told about one request (the WIT `batch-request`). Built from the
 /// database's rows, it goes through [`StrategyRequest::without_secrets`] first.
@@ -31,7 +31,7 @@ pub struct StrategyRequest {
 
 impl StrategyRequest {
     /// The request with the organization's and the campaign's `features` stripped of every
-    /// secret-looking key ([`crate::config::is_secret_key`]): Spoke keeps credentials there,
+    /// secret-looking key ([`crate::spoke_config::is_secret_key`]): Spoke keeps credentials there,
     /// and a sandboxed strategy could hand them back in an error message or a log line.
     pub fn without_secrets(mut self) -> Self {
         self.organization.features = strategy_features(&self.organization.features);
