@@ -5,10 +5,11 @@
 use spoke_batches::engine::{BatchRequest, Caller, Engine, EngineError};
 
 use super::support::db::TestDb;
-use super::{CAMPAIGN, MINE, OTHERS, VETTED_ASSIGNMENT, contacts, held, now, request, seed};
+use super::{CAMPAIGN, Contacts, MINE, OTHERS, VETTED_ASSIGNMENT, held, now, request, seed};
 use crate::on_both_databases;
 
 on_both_databases!(
+    concurrent_texters_never_share_or_lose_contacts,
     concurrent_requests_of_one_assignment_never_exceed_max_contacts,
     concurrent_double_clicks_get_one_batch_under_the_finish_first_rule,
     concurrent_joins_of_one_user_make_one_membership,
@@ -42,7 +43,7 @@ async fn at_once(engine: &Engine, per_assignment: usize, number_contacts: Option
 async fn concurrent_requests_of_one_assignment_never_exceed_max_contacts(db: &TestDb) {
     seed(db).await;
     db.exec("UPDATE assignment SET max_contacts = 5").await;
-    contacts(db, 200, None, "needsMessage", false, "").await;
+    Contacts::new(200).add_to(db).await;
     let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
     let assigned = at_once(&engine, 8, Some(5)).await;
     for (assignment_id, given) in ASSIGNMENTS.into_iter().zip(assigned) {
@@ -61,7 +62,7 @@ async fn concurrent_requests_of_one_assignment_never_exceed_max_contacts(db: &Te
 
 async fn concurrent_double_clicks_get_one_batch_under_the_finish_first_rule(db: &TestDb) {
     seed(db).await;
-    contacts(db, 200, None, "needsMessage", false, "").await;
+    Contacts::new(200).add_to(db).await;
     let engine = db
         .engine(&[
             ("DYNAMICASSIGNMENT_BATCHES", "all-texters"),
@@ -116,4 +117,73 @@ async fn concurrent_joins_of_one_user_make_one_membership(db: &TestDb) {
             CAMPAIGNS.len() as i64
         );
     }
+}
+
+/// 32 texters request batches at once from one campaign, with releases interleaved.
+async fn concurrent_texters_never_share_or_lose_contacts(db: &TestDb) {
+    const TEXTERS: i64 = 32;
+    const TOTAL: i64 = 2_000;
+    seed(db).await;
+    db.add_users(1000, TEXTERS).await;
+    let roles: Vec<String> = (0..TEXTERS)
+        .map(|i| format!("({}, 1, 'TEXTER')", 1000 + i))
+        .collect();
+    db.exec(&format!(
+        "INSERT INTO user_organization (user_id, organization_id, role) VALUES {}",
+        roles.join(", ")
+    ))
+    .await;
+    let assignments: Vec<String> = (0..TEXTERS)
+        .map(|i| format!("({}, {}, 10, 45)", 2000 + i, 1000 + i))
+        .collect();
+    db.exec(&format!(
+        "INSERT INTO assignment (id, user_id, campaign_id, max_contacts) VALUES {}",
+        assignments.join(", ")
+    ))
+    .await;
+    Contacts::new(TOTAL as usize).add_to(db).await;
+    let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
+
+    let mut texters = tokio::task::JoinSet::new();
+    for i in 0..TEXTERS {
+        let engine = engine.clone();
+        texters.spawn(async move {
+            let (assignment_id, caller) = (2000 + i, Caller::User(1000 + i));
+            let mut held = 0;
+            for round in 0..8 {
+                let outcome = engine.request_batch(request(assignment_id, caller)).await?;
+                held += outcome.assigned;
+                if round % 3 == 2 {
+                    held -= engine.release(assignment_id, caller, false).await?;
+                }
+            }
+            Ok::<u64, EngineError>(held)
+        });
+    }
+    let mut total_held = 0;
+    while let Some(joined) = texters.join_next().await {
+        total_held += joined.expect("texter task").expect("every request succeeds");
+    }
+    // Had two claims taken the same contact, the texters' own tallies would add up to more
+    // than the table holds.
+    let held_in_table = db
+        .int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id >= 2000")
+        .await;
+    assert_eq!(total_held as i64, held_in_table, "no contact was claimed twice");
+    assert_eq!(
+        db.int("SELECT COUNT(*) FROM campaign_contact").await,
+        TOTAL,
+        "every contact still there"
+    );
+    let over_max = db
+        .int(
+            "SELECT COUNT(*) FROM (SELECT a.id FROM assignment a JOIN campaign_contact c ON c.assignment_id = a.id \
+             GROUP BY a.id, a.max_contacts HAVING COUNT(*) > a.max_contacts) AS over",
+        )
+        .await;
+    assert_eq!(over_max, 0, "no assignment above max_contacts");
+    let holders = db
+        .int("SELECT COUNT(DISTINCT assignment_id) FROM campaign_contact WHERE assignment_id >= 2000")
+        .await;
+    assert_eq!(holders, TEXTERS, "every texter got contacts");
 }

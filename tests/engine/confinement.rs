@@ -14,7 +14,7 @@ use spoke_batches::spoke_config::Environment;
 use super::support::db::TestDb;
 use super::support::loaded;
 use super::support::server::{ServerOptions, TestServer};
-use super::{CAMPAIGN, MINE, NEWCOMER, OTHERS, TEXTER, contacts, held, now, request, seed, set_campaign};
+use super::{CAMPAIGN, Contacts, MINE, NEWCOMER, OTHERS, TEXTER, held, now, request, seed, set_campaign};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -38,9 +38,13 @@ async fn overreach(db: &TestDb, title: &str) {
 /// Two `messaged` contacts of another texter, three opted-out ones nobody holds, and five
 /// available ones.
 async fn contacts_a_strategy_may_not_take(db: &TestDb) {
-    contacts(db, 2, Some(OTHERS), "messaged", false, "").await;
-    contacts(db, 3, None, "needsMessage", true, "").await;
-    contacts(db, 5, None, "needsMessage", false, "").await;
+    Contacts::new(2)
+        .held_by(OTHERS)
+        .status("messaged")
+        .add_to(db)
+        .await;
+    Contacts::new(3).opted_out().add_to(db).await;
+    Contacts::new(5).add_to(db).await;
 }
 
 async fn a_strategy_can_claim_neither_other_texters_nor_opted_out_contacts(db: &TestDb) {
@@ -220,7 +224,7 @@ async fn engine_with_a_broken_strategy(db: &TestDb, metrics: &Arc<Metrics>, env:
 
 async fn an_enabled_strategy_that_failed_to_load_is_a_clear_error(db: &TestDb) {
     seed(db).await;
-    contacts(db, 20, None, "needsMessage", false, "").await;
+    Contacts::new(20).add_to(db).await;
     let metrics = Arc::new(Metrics::default());
     let engine =
         engine_with_a_broken_strategy(db, &metrics, &[("DYNAMICASSIGNMENT_BATCHES", "broken")]).await;
@@ -333,9 +337,9 @@ async fn unassign<T: Queries>(mut tx: T, id: i64) -> bool {
 
 async fn outbound_unassign_leaves_a_contact_that_changed_since_it_was_read(db: &TestDb) {
     seed(db).await;
-    contacts(db, 1, Some(MINE), "messaged", false, "").await;
-    contacts(db, 1, None, "needsMessage", false, "").await;
-    contacts(db, 1, Some(MINE), "needsMessage", false, "").await;
+    Contacts::new(1).held_by(MINE).status("messaged").add_to(db).await;
+    Contacts::new(1).add_to(db).await;
+    Contacts::new(1).held_by(MINE).add_to(db).await;
     let first = db.int("SELECT MIN(id) FROM campaign_contact").await;
     // What the update does once its read is stale: the first contact was answered, the
     // second released, since.

@@ -17,8 +17,8 @@ pub struct TestDb {
     pub url: String,
     /// The connected, migrated database.
     pub db: Database,
-    /// The PostgreSQL schema to drop at the end.
-    schema: Option<String>,
+    /// The PostgreSQL schema to drop at the end, and the server's URL to drop it through.
+    schema: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -79,15 +79,22 @@ impl TestDb {
             .expect("create schema");
         pool.close().await;
         let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        // The application name tags the test's connections, so a panicking test's schema can be
+        // dropped after its connections are ended (see `Drop`).
+        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
         let db = Database::connect(&url).await.expect("connect to the test schema");
         db.prepare_schema().await.expect("migrate postgres");
         Some(TestDb {
             url,
             db,
-            schema: Some(schema),
+            schema: Some((schema, base)),
             _dir: None,
         })
+    }
+
+    /// The PostgreSQL schema of this test, if it runs on PostgreSQL.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_ref().map(|(schema, _)| schema.as_str())
     }
 
     /// Runs SQL statements (test data, trusted).
@@ -153,12 +160,50 @@ impl TestDb {
     }
 
     /// Drops the PostgreSQL schema (the SQLite file goes with its directory).
-    pub async fn cleanup(self) {
-        if let (Some(schema), Database::Postgres(pool)) = (&self.schema, &self.db) {
+    pub async fn cleanup(mut self) {
+        if let (Some((schema, _)), Database::Postgres(pool)) = (self.schema.take(), &self.db) {
             let _ = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
                 .execute(pool)
                 .await;
             pool.close().await;
+        }
+    }
+}
+
+/// A test that panicked before [`TestDb::cleanup`] still drops its schema: on a connection of
+/// its own (the test's runtime is unwinding), after ending the test's connections, whose open
+/// transactions would otherwise hold the locks the drop waits for.
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((schema, base)) = self.schema.take() else {
+            return;
+        };
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| error.to_string())?;
+            runtime.block_on(async {
+                use sqlx::Connection as _;
+                let mut connection = sqlx::PgConnection::connect(&base)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                let sql = format!(
+                    "SET lock_timeout = '10s'; \
+                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                       WHERE application_name = '{schema}' AND pid <> pg_backend_pid(); \
+                     DROP SCHEMA IF EXISTS {schema} CASCADE;"
+                );
+                sqlx::raw_sql(&sql)
+                    .execute(&mut connection)
+                    .await
+                    .map_err(|error| format!("{schema}: {error}"))?;
+                connection.close().await.map_err(|error| error.to_string())
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop the test schema: {error}");
         }
     }
 }
