@@ -310,3 +310,56 @@ async fn a_host_bug_during_a_strategy_question_is_internal_not_the_strategys() {
     assert_eq!(error.code(), "INTERNAL", "{error}");
     assert_eq!(sandbox.metrics().stats("all-texters").failures, 0);
 }
+
+// Obeyed twins of the limits: a call that goes up to a limit without crossing it succeeds, and
+// the same call just past it fails with that limit's typed failure.
+
+#[tokio::test]
+async fn a_call_that_burns_just_its_fuel_succeeds_and_one_percent_less_fuel_stops_it() {
+    let (report, _) = hostile("burn:500000").count_report("hostile").await.unwrap();
+    let burned = report.fuel_used;
+    assert!(
+        burned > 1_000_000 && burned < test_limits().fuel_per_call,
+        "{burned}"
+    );
+    let with_fuel = |fuel| LimitOverrides {
+        fuel_per_call: Some(fuel),
+        ..LimitOverrides::default()
+    };
+    assert_eq!(hostile_under(with_fuel(burned), "burn:500000").await, Ok(0));
+    let short = burned * 99 / 100;
+    assert_eq!(
+        hostile_under(with_fuel(short), "burn:500000").await,
+        Err(FailureKind::OutOfFuel { limit: short })
+    );
+}
+
+#[tokio::test]
+async fn a_call_making_as_many_host_calls_as_allowed_succeeds_and_one_more_fails() {
+    let limit = test_limits().host_calls_per_call;
+    assert_eq!(
+        hostile_under(LimitOverrides::default(), &format!("host-calls:{limit}")).await,
+        Ok(1)
+    );
+    assert_eq!(
+        hostile_under(LimitOverrides::default(), &format!("host-calls:{}", limit + 1)).await,
+        Err(FailureKind::TooManyHostCalls { limit })
+    );
+}
+
+#[tokio::test]
+async fn memory_grown_to_the_limit_succeeds_and_one_page_more_fails() {
+    const PAGE: usize = 65_536;
+    let limit = test_limits().memory_bytes;
+    assert_eq!(
+        hostile_under(LimitOverrides::default(), &format!("memory-to:{limit}")).await,
+        Ok(u32::try_from(limit / PAGE).unwrap())
+    );
+    assert_eq!(
+        hostile_under(LimitOverrides::default(), &format!("memory-to:{}", limit + PAGE)).await,
+        Err(FailureKind::Memory {
+            desired: limit + PAGE,
+            limit
+        })
+    );
+}

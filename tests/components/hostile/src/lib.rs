@@ -28,6 +28,43 @@ fn recurse(depth: u64) -> u64 {
     black_box(depth) + recurse(black_box(depth + 1))
 }
 
+/// Runs one of the measured modes `NAME:N`, which go up to a limit without crossing it (or just
+/// past it), and returns what `request-new-batch-count` answers; `None` for any other mode.
+/// - `burn:N` runs a loop of N iterations (fuel);
+/// - `host-calls:N` makes N host calls (the call itself makes none other);
+/// - `memory-to:N` grows the linear memory to N bytes, rounded up to whole pages.
+fn measured(mode: &str) -> Option<Result<u32, String>> {
+    let (name, amount) = mode.split_once(':')?;
+    let amount: u64 = amount.parse().ok()?;
+    match name {
+        "burn" => {
+            let mut total = 0u64;
+            for i in 0..amount {
+                total = black_box(total.wrapping_add(i));
+            }
+            Some(Ok((total % 2) as u32))
+        }
+        "host-calls" => {
+            let filter = available();
+            let mut answered = 0;
+            for _ in 0..amount {
+                answered = count_contacts(&filter, Some(1));
+            }
+            Some(Ok(answered))
+        }
+        "memory-to" => {
+            const PAGE: u64 = 65_536;
+            let pages = amount.div_ceil(PAGE) as usize;
+            let current = core::arch::wasm32::memory_size(0);
+            if pages > current && core::arch::wasm32::memory_grow(0, pages - current) == usize::MAX {
+                return Some(Err("memory.grow failed".to_string()));
+            }
+            Some(Ok(core::arch::wasm32::memory_size(0) as u32))
+        }
+        _ => None,
+    }
+}
+
 /// Runs the misbehaviour named `mode`, if it is one.
 fn misbehave(mode: &str) -> Result<(), String> {
     match mode {
@@ -76,6 +113,9 @@ impl Guest for Hostile {
     }
 
     fn request_new_batch_count(request: BatchRequest) -> Result<u32, String> {
+        if let Some(answer) = measured(&request.campaign.title) {
+            return answer;
+        }
         misbehave(&request.campaign.title)?;
         Ok(count_contacts(&available(), Some(request.count_cap)))
     }
