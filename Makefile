@@ -69,6 +69,7 @@ test: strategies test-components bridge-deps
 lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p spoke-batches
 
 # The main job: seed a demo into the embedded SQLite database when it is empty, then serve it
 # with hot reload. Ctrl-C stops it.
@@ -98,7 +99,7 @@ bench: strategies
 	  BENCH_DATABASE_URL="$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" node bench/bridged.js $(CURDIR)/bench/out/7-bridge.md
 	@{ echo "# Benchmark results"; echo; \
 	   echo "Machine: $$(nproc) cores, $$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $$(free -g | awk '/^Mem/ {print $$2}') GiB; $$(date -u '+%Y-%m-%d %H:%M UTC'); $$(rustc --version)."; \
-	   for section in bench/out/*.md; do echo; cat "$$section"; done; } > bench/RESULTS.md
+	   for section in bench/out/*.md bench/decisions.md; do echo; cat "$$section"; done; } > bench/RESULTS.md
 	@echo "wrote bench/RESULTS.md"
 
 # A larger demo: make seed DATABASE_URL=postgres://... DEMO_CONTACTS=1000000

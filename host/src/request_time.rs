@@ -11,7 +11,7 @@ use std::str::FromStr;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Deserializer};
 
-/// A time within [`RequestTime::EARLIEST`] ..< [`RequestTime::END`].
+/// A time within [`RequestTime::EARLIEST`] ..< [`RequestTime::end`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RequestTime(DateTime<Utc>);
 

@@ -6,9 +6,7 @@
 //! the commit bounds that to [`CLAIMS_IN_FLIGHT`] claims per campaign and process, enough to
 //! overlap commits; the rest of each request (loading, authorizing, the strategy's questions)
 //! runs unbounded. Other processes sharing the database stay correct through `SKIP LOCKED`.
-//!
-//! Measured on the concurrency benchmark (2 cores, 32 texters): one process 231 → 242
-//! batches/s, two processes 165 → 198; a single claim at a time capped one process at 157.
+//! The measurement behind 4 is in `bench/RESULTS.md` ("Measurements behind design choices").
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
