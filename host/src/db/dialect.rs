@@ -45,13 +45,13 @@ pub trait Dialect: sqlx::Database {
 
     /// Begins work that only reads, in autocommit.
     ///
-    /// Why autocommit is enough, here and for the host's reads generally: each statement sees
-    /// what was committed when it started (PostgreSQL's READ COMMITTED, the default isolation
-    /// the host never changes; on SQLite, the write transaction a writing operation holds from
-    /// its first read keeps every other writer out). So a read-only operation needs no
-    /// transaction of its own, and an answer read one statement earlier on the same connection,
-    /// with nothing written in between (the questions the engine asks ahead), is one the
-    /// strategy could have read itself.
+    /// Every statement of the host, in this work or in a transaction, sees what was committed
+    /// when it started: on PostgreSQL that is READ COMMITTED, the default isolation the host
+    /// never changes; on SQLite a statement reads as of its start, and a writing operation's
+    /// `BEGIN IMMEDIATE` keeps every other writer out until it ends. Two things rest on it: a
+    /// read-only operation needs no transaction of its own, and an answer read one statement
+    /// before the strategy asks, on the same connection with nothing written in between (the
+    /// questions asked ahead, `engine/ahead.rs`), is one the strategy could have read itself.
     fn begin_read(pool: &Pool<Self>) -> impl Future<Output = sqlx::Result<Tx<Self>>> + Send {
         async move { Ok(Tx::autocommit(pool.acquire().await?)) }
     }

@@ -294,3 +294,133 @@ where
     query.push(")");
     query
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Postgres, Sqlite};
+
+    use super::*;
+    use crate::filter::TimezoneOffsets;
+
+    fn scope() -> QuestionScope {
+        QuestionScope {
+            request: RequestScope {
+                campaign_id: 7,
+                assignment_id: 3,
+                offsets: TimezoneOffsets::default().into(),
+            },
+            user_id: 5,
+            organization_id: 1,
+        }
+    }
+
+    #[test]
+    fn a_locked_read_of_one_row_ends_with_the_dialects_row_lock() {
+        let locked = organization::<Postgres>(1, true);
+        assert!(
+            locked
+                .sql()
+                .starts_with("SELECT CAST(id AS BIGINT) AS id, name AS name, "),
+            "{}",
+            locked.sql()
+        );
+        assert!(
+            locked
+                .sql()
+                .ends_with(" FROM organization WHERE id = $1 FOR NO KEY UPDATE"),
+            "{}",
+            locked.sql()
+        );
+        assert!(
+            organization::<Postgres>(1, false)
+                .sql()
+                .ends_with(" FROM organization WHERE id = $1")
+        );
+        // SQLite's write transaction already keeps other writers out.
+        assert!(
+            campaign::<Sqlite>(1, true)
+                .sql()
+                .ends_with("ELSE datetime(due_by) END AS due_by FROM campaign WHERE id = ?")
+        );
+    }
+
+    #[test]
+    fn the_assignment_context_locks_inside_the_assignments_subquery_and_binds_the_texter() {
+        let named = assignment_context::<Postgres>(4, Some(9), true);
+        assert!(
+            named
+                .sql()
+                .contains("FROM assignment WHERE id = $1 FOR NO KEY UPDATE) AS a LEFT JOIN"),
+            "{}",
+            named.sql()
+        );
+        assert!(named.sql().ends_with("AS u ON u.u_key = $2"), "{}", named.sql());
+        let own = assignment_context::<Sqlite>(4, None, false);
+        assert!(
+            own.sql().contains("FROM assignment WHERE id = ?) AS a LEFT JOIN"),
+            "{}",
+            own.sql()
+        );
+        assert!(
+            own.sql().ends_with("AS u ON u.u_key = a.a_user_key"),
+            "{}",
+            own.sql()
+        );
+    }
+
+    #[test]
+    fn questions_asked_ahead_are_the_statements_they_run_alone_after_the_held_count() {
+        let count = Question::Count {
+            filter: ContactFilter::available(),
+            cap: Some(10),
+        };
+        let scope = scope();
+        let alone = count_contacts::<Postgres>(&ContactFilter::available(), &scope.request, Some(10));
+        assert_eq!(
+            questions::<Postgres>(false, std::slice::from_ref(&count), &scope).sql(),
+            format!("SELECT ({}) AS q0", alone.sql())
+        );
+        let ahead = questions::<Postgres>(true, &[count, Question::HasRole(Role::Admin)], &scope);
+        assert_eq!(
+            ahead.sql(),
+            "SELECT (SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = $1), \
+             (SELECT COUNT(*) FROM (SELECT 1 AS one FROM campaign_contact WHERE campaign_id = $2 \
+             AND message_status IN ($3) AND assignment_id IS NULL AND is_opted_out = $4 \
+             ORDER BY CAST(id AS BIGINT) LIMIT $5) AS matching) AS q0, \
+             EXISTS (SELECT 1 FROM user_organization WHERE user_id = $6 AND organization_id = $7 \
+             AND role = ANY($8)) AS q1"
+        );
+        assert_eq!(
+            questions::<Sqlite>(true, &[], &scope).sql(),
+            "SELECT (SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = ?)"
+        );
+    }
+
+    #[test]
+    fn a_release_keeps_conversations_unless_asked_to_release_them() {
+        assert_eq!(
+            release::<Sqlite>(3, 7, false).sql(),
+            "UPDATE campaign_contact SET assignment_id = NULL WHERE assignment_id = ? \
+             AND campaign_id = ? AND message_status = 'needsMessage'"
+        );
+        assert_eq!(
+            release::<Postgres>(3, 7, true).sql(),
+            "UPDATE campaign_contact SET assignment_id = NULL WHERE assignment_id = $1 \
+             AND campaign_id = $2"
+        );
+    }
+
+    #[test]
+    fn inserts_bind_every_value_and_return_the_new_id() {
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(
+            insert_assignment::<Postgres>(7, 5, None, now).sql(),
+            "INSERT INTO assignment (user_id, campaign_id, max_contacts, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING CAST(id AS BIGINT)"
+        );
+        assert_eq!(
+            insert_membership::<Sqlite>(5, 1, Role::Texter).sql(),
+            "INSERT INTO user_organization (user_id, organization_id, role) VALUES (?, ?, ?)"
+        );
+    }
+}
