@@ -61,7 +61,7 @@ pub trait Dialect: sqlx::Database {
     /// on SQLite.
     fn push_in_list(query: &mut QueryBuilder<'_, Self>, column: &str, values: Vec<String>);
 
-    /// The statement of an assignment's context ([`super::rows::assignment_context_sql`]) with
+    /// The statement of an assignment's context (`rows::assignment_context_sql`) with
     /// this dialect's `due_by`, rendered once: a generic function cannot keep a static per
     /// dialect, an implementation can.
     fn assignment_context_sql() -> &'static [String; 2];
