@@ -216,7 +216,11 @@ where
 
 #[cfg(test)]
 mod tests {
+    use sqlx::{Connection, SqliteConnection};
+
     use super::*;
+    use crate::filter::ContactFilter;
+    use crate::model::Role;
 
     #[test]
     fn a_prefixed_select_list_reads_every_column_under_the_prefix() {
@@ -247,5 +251,28 @@ mod tests {
         assert!(tail.contains("COALESCE(texting_hours_end, 21) AS o_texting_hours_end FROM organization"));
         assert!(tail.contains("ON o.o_key = c.c_organization_key"));
         assert!(tail.ends_with("FROM \"user\") AS u ON u.u_key = "), "{tail}");
+    }
+
+    #[tokio::test]
+    async fn answers_are_read_in_order_by_kind_and_a_count_past_u32_saturates() {
+        let mut connection = SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
+        let row = sqlx::query("SELECT 42, 5000000000, 1, 0")
+            .fetch_one(&mut connection)
+            .await
+            .expect("row");
+        let count = Question::Count {
+            filter: ContactFilter::available(),
+            cap: None,
+        };
+        let any = Question::Any {
+            filter: ContactFilter::available(),
+        };
+        let questions = [count, any, Question::HasRole(Role::Admin)];
+        assert_eq!(
+            read_answers(&row, 1, &questions).expect("answers"),
+            [Answer::Count(u32::MAX), Answer::Flag(true), Answer::Flag(false)]
+        );
     }
 }
