@@ -55,9 +55,10 @@ const USER_COLUMNS: Columns = &[
 ];
 
 /// The contact's columns.
-pub(super) const CONTACT_COLUMNS: &str = "CAST(id AS BIGINT) AS id, CAST(campaign_id AS BIGINT) AS campaign_id, \
-     CAST(assignment_id AS BIGINT) AS assignment_id, message_status, \
-     COALESCE(is_opted_out, FALSE) AS is_opted_out, COALESCE(timezone_offset, '') AS timezone_offset";
+pub(super) const CONTACT_COLUMNS: &str = "CAST(id AS BIGINT) AS id, \
+     CAST(campaign_id AS BIGINT) AS campaign_id, CAST(assignment_id AS BIGINT) AS assignment_id, \
+     message_status, COALESCE(is_opted_out, FALSE) AS is_opted_out, \
+     COALESCE(timezone_offset, '') AS timezone_offset";
 
 /// `columns` as a select list, each read as `prefix` + its name.
 fn columns(columns: Columns, prefix: &str) -> String {
