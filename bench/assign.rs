@@ -20,9 +20,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::Value;
-use spoke_batches::db::{Asker, Database, Dialect, Queries, Question, push_claim};
+use spoke_batches::db::{Database, Dialect, Queries, push_claim};
 use spoke_batches::engine::{BatchRequest, Caller, Engine, Policy, Sandboxed};
 use spoke_batches::filter::{ContactFilter, RequestScope};
+use spoke_batches::question::{Question, QuestionScope};
 use spoke_batches::registry::StrategyRegistry;
 use spoke_batches::sandbox::{Sandbox, SandboxLimits};
 use spoke_batches::spoke_config::Environment;
@@ -256,8 +257,8 @@ async fn statements_alone(pool: &sqlx::PgPool, assignment_id: i64, questions: &[
         .await
         .expect("context")
         .expect("the assignment exists");
-    let asker = Asker {
-        scope: RequestScope {
+    let question_scope = QuestionScope {
+        request: RequestScope {
             campaign_id: context.assignment.campaign_id,
             assignment_id,
             offsets: Default::default(),
@@ -265,9 +266,17 @@ async fn statements_alone(pool: &sqlx::PgPool, assignment_id: i64, questions: &[
         user_id: context.assignment.user_id,
         organization_id: context.organization.as_ref().expect("organization").id,
     };
-    let (_, answers) = tx.held_count_with(questions, &asker).await.expect("questions");
+    let (_, answers) = tx
+        .held_count_with(questions, &question_scope)
+        .await
+        .expect("questions");
     let ids = tx
-        .claim(&ContactFilter::available(), &asker.scope, 100, Utc::now())
+        .claim(
+            &ContactFilter::available(),
+            &question_scope.request,
+            100,
+            Utc::now(),
+        )
         .await
         .expect("claim");
     tx.commit().await.expect("commit");

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use spoke_batches::db::{Answer, Asker, Database, Dialect, Queries, Question};
+use spoke_batches::db::{Database, Dialect, Queries};
 use spoke_batches::filter::{
     AssignmentScope, ContactFilter, RequestScope, StatusFilter, TimezoneOffsets, TimezoneScope,
 };
 use spoke_batches::model::{CampaignContact, MessageStatus};
+use spoke_batches::question::{Answer, Question, QuestionScope};
 use spoke_batches::source::{ContactSource, MemorySource};
 use support::db::TestDb;
 
@@ -164,8 +165,8 @@ async fn sql_answers<T: Queries>(
             filter: filter.clone(),
         },
     ];
-    let asker = Asker {
-        scope: scope.clone(),
+    let question_scope = QuestionScope {
+        request: scope.clone(),
         user_id: 5,
         organization_id: 1,
     };
@@ -173,7 +174,7 @@ async fn sql_answers<T: Queries>(
     let mut alone = Vec::new();
     for question in &questions {
         alone.extend(
-            tx.answers(std::slice::from_ref(question), &asker)
+            tx.answers(std::slice::from_ref(question), &question_scope)
                 .await
                 .expect("a question alone"),
         );
@@ -183,7 +184,7 @@ async fn sql_answers<T: Queries>(
     };
     // The same questions asked ahead, in one statement, get the same answers.
     let (held, answers) = tx
-        .held_count_with(&questions, &asker)
+        .held_count_with(&questions, &question_scope)
         .await
         .expect("questions ahead");
     assert_eq!(answers, [Answer::Count(count), Answer::Flag(any)], "{filter:?}");

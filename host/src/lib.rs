@@ -4,6 +4,7 @@
 //! - [`sandbox`]: the wasmtime sandbox, the WIT bindings and strategy calls.
 //! - [`registry`]: the strategies folder, loaded.
 //! - [`filter`]: query descriptors as validated values, and their in-memory meaning.
+//! - [`question`]: the questions a strategy asks about its request's data, and their answers.
 //! - [`source`]: what answers a strategy's questions about contacts.
 //! - [`model`]: Spoke's rows.
 
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod filter;
 pub mod metrics;
 pub mod model;
+pub mod question;
 pub mod registry;
 pub mod reload;
 pub mod request_time;

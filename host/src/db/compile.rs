@@ -6,10 +6,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::dialect::Dialect;
-use super::queries::{Asker, Question};
-
 use crate::filter::{AssignmentScope, ContactFilter, OffsetCondition, RequestScope, StatusFilter};
 use crate::model::Role;
+use crate::question::{Question, QuestionScope};
 
 /// Appends ` WHERE <conditions>` selecting the rows of `campaign_contact` that match `filter`
 /// within `scope`.
@@ -145,8 +144,8 @@ where
 }
 
 /// Appends `questions` as a select list, `(…) AS q0, (…) AS q1, …`: each the count, first
-/// contact or role check it is, within the asker's scope.
-pub fn push_questions<'a, DB>(query: &mut QueryBuilder<'a, DB>, questions: &[Question], asker: &Asker)
+/// contact or role check it is, within `scope`.
+pub fn push_questions<'a, DB>(query: &mut QueryBuilder<'a, DB>, questions: &[Question], scope: &QuestionScope)
 where
     DB: Dialect,
     i64: Encode<'a, DB> + Type<DB>,
@@ -160,15 +159,15 @@ where
         match question {
             Question::Count { filter, cap } => {
                 query.push("(");
-                push_count(query, filter, &asker.scope, *cap);
+                push_count(query, filter, &scope.request, *cap);
                 query.push(")");
             }
             Question::Any { filter } => {
                 query.push("(");
-                push_first(query, filter, &asker.scope);
+                push_first(query, filter, &scope.request);
                 query.push(") IS NOT NULL");
             }
-            Question::HasRole(role) => push_has_role(query, asker.user_id, asker.organization_id, *role),
+            Question::HasRole(role) => push_has_role(query, scope.user_id, scope.organization_id, *role),
         }
         query.push(format!(" AS q{index}"));
     }

@@ -1,11 +1,14 @@
-//! What differs between PostgreSQL and SQLite for the host: how a unit of work begins and how
-//! the claim query locks rows. Everything else is the same SQL for both.
+//! What differs between PostgreSQL and SQLite for the host: how a unit of work begins, how the
+//! claim query locks rows, a few spellings, and the four ways a statement is executed (the only
+//! code that names a dialect's concrete connection, so every statement above it is generic).
 
 use std::future::Future;
+use std::sync::LazyLock;
 
 use sqlx::{Pool, Postgres, QueryBuilder, Sqlite, Transaction};
 
-use super::queries::Tx;
+use super::rows::assignment_context_sql;
+use super::tx::Tx;
 
 /// A database the host runs on.
 pub trait Dialect: sqlx::Database {
@@ -40,20 +43,57 @@ pub trait Dialect: sqlx::Database {
         async move { Ok(Tx::new(Self::begin_transaction(pool).await?)) }
     }
 
-    /// Rows changed by a statement.
-    fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// Begins work that only reads, in autocommit.
+    ///
+    /// Every statement of the host, in this work or in a transaction, sees what was committed
+    /// when it started: on PostgreSQL that is READ COMMITTED, the default isolation the host
+    /// never changes; on SQLite a statement reads as of its start, and a writing operation's
+    /// `BEGIN IMMEDIATE` keeps every other writer out until it ends. Two things rest on it: a
+    /// read-only operation needs no transaction of its own, and an answer read one statement
+    /// before the strategy asks, on the same connection with nothing written in between (the
+    /// questions asked ahead, `engine/ahead.rs`), is one the strategy could have read itself.
+    fn begin_read(pool: &Pool<Self>) -> impl Future<Output = sqlx::Result<Tx<Self>>> + Send {
+        async move { Ok(Tx::autocommit(pool.acquire().await?)) }
+    }
 
     /// Appends `column IN (values)` for a long list of values (the texting-hours offsets): one
     /// array bind on PostgreSQL, which parses and plans faster than 200 binds; one bind per value
     /// on SQLite.
     fn push_in_list(query: &mut QueryBuilder<'_, Self>, column: &str, values: Vec<String>);
 
-    /// Begins work that only reads, in autocommit: each statement sees what was committed
-    /// when it started, which is all a read-only operation here needs.
-    fn begin_read(pool: &Pool<Self>) -> impl Future<Output = sqlx::Result<Tx<Self>>> + Send {
-        async move { Ok(Tx::autocommit(pool.acquire().await?)) }
-    }
+    /// The statement of an assignment's context (`rows::assignment_context_sql`) with
+    /// this dialect's `due_by`, rendered once: a generic function cannot keep a static per
+    /// dialect, an implementation can.
+    fn assignment_context_sql() -> &'static [String; 2];
+
+    /// Runs `query`, which returns exactly one row.
+    fn fetch_one(
+        connection: &mut Self::Connection,
+        query: QueryBuilder<'static, Self>,
+    ) -> impl Future<Output = sqlx::Result<Self::Row>> + Send;
+
+    /// Runs `query`, which returns at most one row.
+    fn fetch_optional(
+        connection: &mut Self::Connection,
+        query: QueryBuilder<'static, Self>,
+    ) -> impl Future<Output = sqlx::Result<Option<Self::Row>>> + Send;
+
+    /// Runs `query` and returns every row.
+    fn fetch_all(
+        connection: &mut Self::Connection,
+        query: QueryBuilder<'static, Self>,
+    ) -> impl Future<Output = sqlx::Result<Vec<Self::Row>>> + Send;
+
+    /// Runs `query`, which returns no rows, and returns how many rows it changed.
+    fn execute(
+        connection: &mut Self::Connection,
+        query: QueryBuilder<'static, Self>,
+    ) -> impl Future<Output = sqlx::Result<u64>> + Send;
 }
+
+// The two implementations below spell the same four executions twice: sqlx's executor traits
+// are implemented per connection type, and bounding a generic version by them
+// (`for<'c> &'c mut Connection: Executor<'c>`) would have to be repeated by every caller.
 
 impl Dialect for Postgres {
     const NAME: &'static str = "postgres";
@@ -67,10 +107,6 @@ impl Dialect for Postgres {
         pool.begin()
     }
 
-    fn rows_affected(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
-    }
-
     fn push_in_list(query: &mut QueryBuilder<'_, Self>, column: &str, values: Vec<String>) {
         query
             .push(" AND ")
@@ -78,6 +114,39 @@ impl Dialect for Postgres {
             .push(" = ANY(")
             .push_bind(values)
             .push(")");
+    }
+
+    fn assignment_context_sql() -> &'static [String; 2] {
+        static SQL: LazyLock<[String; 2]> = LazyLock::new(|| assignment_context_sql(Postgres::DUE_BY));
+        &SQL
+    }
+
+    async fn fetch_one(
+        connection: &mut Self::Connection,
+        mut query: QueryBuilder<'static, Self>,
+    ) -> sqlx::Result<Self::Row> {
+        query.build().fetch_one(connection).await
+    }
+
+    async fn fetch_optional(
+        connection: &mut Self::Connection,
+        mut query: QueryBuilder<'static, Self>,
+    ) -> sqlx::Result<Option<Self::Row>> {
+        query.build().fetch_optional(connection).await
+    }
+
+    async fn fetch_all(
+        connection: &mut Self::Connection,
+        mut query: QueryBuilder<'static, Self>,
+    ) -> sqlx::Result<Vec<Self::Row>> {
+        query.build().fetch_all(connection).await
+    }
+
+    async fn execute(
+        connection: &mut Self::Connection,
+        mut query: QueryBuilder<'static, Self>,
+    ) -> sqlx::Result<u64> {
+        Ok(query.build().execute(connection).await?.rows_affected())
     }
 }
 
@@ -94,10 +163,6 @@ impl Dialect for Sqlite {
         pool.begin_with("BEGIN IMMEDIATE")
     }
 
-    fn rows_affected(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
-    }
-
     fn push_in_list(query: &mut QueryBuilder<'_, Self>, column: &str, values: Vec<String>) {
         query.push(" AND ").push(column).push(" IN (");
         let mut list = query.separated(", ");
@@ -105,5 +170,38 @@ impl Dialect for Sqlite {
             list.push_bind(value);
         }
         query.push(")");
+    }
+
+    fn assignment_context_sql() -> &'static [String; 2] {
+        static SQL: LazyLock<[String; 2]> = LazyLock::new(|| assignment_context_sql(Sqlite::DUE_BY));
+        &SQL
+    }
+
+    async fn fetch_one(
+        connection: &mut Self::Connection,
+        mut query: QueryBuilder<'static, Self>,
+    ) -> sqlx::Result<Self::Row> {
+        query.build().fetch_one(connection).await
+    }
+
+    async fn fetch_optional(
+        connection: &mut Self::Connection,
+        mut query: QueryBuilder<'static, Self>,
+    ) -> sqlx::Result<Option<Self::Row>> {
+        query.build().fetch_optional(connection).await
+    }
+
+    async fn fetch_all(
+        connection: &mut Self::Connection,
+        mut query: QueryBuilder<'static, Self>,
+    ) -> sqlx::Result<Vec<Self::Row>> {
+        query.build().fetch_all(connection).await
+    }
+
+    async fn execute(
+        connection: &mut Self::Connection,
+        mut query: QueryBuilder<'static, Self>,
+    ) -> sqlx::Result<u64> {
+        Ok(query.build().execute(connection).await?.rows_affected())
     }
 }

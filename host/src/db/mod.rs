@@ -1,9 +1,17 @@
 //! The database: connecting to PostgreSQL or SQLite, Spoke's schema (created only where it is
 //! absent), the query-descriptor compiler and the statements the engine runs.
+//!
+//! Its files, from the bottom up: `tx` (the unit of work), `rows` (column lists and reading
+//! rows back), `dialect` (what differs between the two databases, including how a statement is
+//! executed), `compile` (query descriptors and questions to SQL), `statements` (every statement,
+//! built once for both dialects) and `queries` (the [`Queries`] trait the engine calls).
 
 mod compile;
 mod dialect;
 mod queries;
+mod rows;
+mod statements;
+mod tx;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,7 +22,9 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool};
 
 pub use compile::{push_claim, push_where};
 pub use dialect::Dialect;
-pub use queries::{Answer, Asker, Queries, Question, Tx};
+pub use queries::Queries;
+pub use rows::AssignmentContext;
+pub use tx::Tx;
 
 /// The default database: a SQLite file in the working directory, created on first use.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://spoke-batches.sqlite";

@@ -154,7 +154,7 @@ macro_rules! insert_returning_id {
 }
 
 /// Defines `$name`, the seeder for one dialect. The statements are the same for both; the
-/// macro only spares spelling them twice (see `db::queries`).
+/// macro only spares spelling them twice.
 macro_rules! impl_seed {
     ($name:ident, $db:ty) => {
         async fn $name(pool: &sqlx::Pool<$db>, options: &SeedOptions) -> Result<SeedSummary, DemoError> {

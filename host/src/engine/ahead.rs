@@ -1,19 +1,18 @@
 //! Questions asked ahead. Strategies ask the same few questions request after request (is a
 //! reply waiting? how many contacts are available, up to the cap?), and each costs a round
 //! trip to the database while the strategy waits. The engine remembers what each strategy
-//! version asked on its last request and sends those questions with the texter's contact count,
-//! in one statement, while the strategy's instance is built. A question the strategy then asks
-//! is answered from that statement; any other goes to the database as before.
+//! version asked on its last request ([`QuestionMemory`]) and sends those questions with the
+//! texter's contact count, in one statement, while the strategy's instance is built. A question
+//! the strategy then asks is answered from that statement ([`PrefetchedAnswers`]); any other
+//! goes to the database as before.
 //!
 //! The answers are the ones the strategy would have got: the same SQL, on the same connection,
-//! with nothing written in between. Each statement sees what was committed when it started
-//! (READ COMMITTED, or SQLite's write transaction), so an answer read a few microseconds before
-//! the strategy asked is one it could have read.
+//! with nothing written in between (why that is enough: [`crate::db::Dialect::begin_read`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::db::{Answer, Question};
+use crate::question::{Answer, Question};
 use crate::sandbox::{CallJournal, HostCall};
 
 /// The most questions asked ahead for one request: enough for every shipped strategy, few
@@ -34,17 +33,17 @@ pub(crate) enum Operation {
     HasUnassigned = 1,
 }
 
-/// What each strategy version (its name and content hash) asked on its last request, one map
-/// per operation.
+/// The question memory: what each strategy version (its name and content hash) asked on its
+/// last request, one map per operation, to ask again ahead of its next.
 #[derive(Debug, Default)]
-pub(crate) struct Foresight {
+pub(crate) struct QuestionMemory {
     last: Mutex<[HashMap<String, Arc<[Question]>>; 2]>,
 }
 
-impl Foresight {
+impl QuestionMemory {
     /// The questions to ask ahead for `version` in `operation`: the ones it asked last time,
     /// none the first time.
-    pub(crate) fn questions(&self, version: &str, operation: Operation) -> Arc<[Question]> {
+    pub(crate) fn recall(&self, version: &str, operation: Operation) -> Arc<[Question]> {
         let last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         last[operation as usize]
             .get(version)
@@ -88,17 +87,18 @@ impl From<&HostCall> for Question {
     }
 }
 
-/// The answers read ahead for one request, looked up by question.
+/// The prefetched answers of one request: the questions asked ahead with their answers, looked
+/// up by question when the strategy asks.
 #[derive(Debug, Default)]
-pub(crate) struct Answered {
+pub(crate) struct PrefetchedAnswers {
     answers: Vec<(Question, Answer)>,
     used: u32,
 }
 
-impl Answered {
+impl PrefetchedAnswers {
     /// `questions` with their `answers`, in the same order.
     pub(crate) fn new(questions: &[Question], answers: Vec<Answer>) -> Self {
-        Answered {
+        PrefetchedAnswers {
             answers: questions.iter().cloned().zip(answers).collect(),
             used: 0,
         }
@@ -144,19 +144,19 @@ mod tests {
 
     #[test]
     fn the_last_requests_questions_are_remembered_once_each_per_operation() {
-        let foresight = Foresight::default();
-        assert!(foresight.questions("s@1", Operation::RequestBatch).is_empty());
+        let memory = QuestionMemory::default();
+        assert!(memory.recall("s@1", Operation::RequestBatch).is_empty());
         let role = HostCall::AssignmentUserHasRole {
             role: Role::VettedTexter,
             answer: true,
         };
-        foresight.remember(
+        memory.remember(
             "s@1",
             Operation::RequestBatch,
             &journal(vec![role.clone(), count(10), role, count(10), count(5)]),
         );
         assert_eq!(
-            *foresight.questions("s@1", Operation::RequestBatch),
+            *memory.recall("s@1", Operation::RequestBatch),
             [
                 Question::HasRole(Role::VettedTexter),
                 Question::Count {
@@ -169,15 +169,15 @@ mod tests {
                 },
             ]
         );
-        assert!(foresight.questions("s@1", Operation::HasUnassigned).is_empty());
-        assert!(foresight.questions("s@2", Operation::RequestBatch).is_empty());
+        assert!(memory.recall("s@1", Operation::HasUnassigned).is_empty());
+        assert!(memory.recall("s@2", Operation::RequestBatch).is_empty());
         // The latest request replaces what was known, and at most MAX_AHEAD are kept.
-        foresight.remember(
+        memory.remember(
             "s@1",
             Operation::RequestBatch,
             &journal((0..20).map(count).collect()),
         );
-        let questions = foresight.questions("s@1", Operation::RequestBatch);
+        let questions = memory.recall("s@1", Operation::RequestBatch);
         assert_eq!(questions.len(), MAX_AHEAD);
         assert_eq!(questions[0], Question::from(&count(0)));
     }
@@ -191,23 +191,23 @@ mod tests {
             },
             Question::HasRole(Role::Admin),
         ];
-        let mut answered = Answered::new(&questions, vec![Answer::Count(7), Answer::Flag(false)]);
+        let mut prefetched = PrefetchedAnswers::new(&questions, vec![Answer::Count(7), Answer::Flag(false)]);
         let count = |cap| Question::Count {
             filter: ContactFilter::available(),
             cap,
         };
-        assert_eq!(answered.get(&count(Some(10))), Some(Answer::Count(7)));
-        assert_eq!(answered.get(&count(Some(9))), None);
-        assert_eq!(answered.get(&count(None)), None);
+        assert_eq!(prefetched.get(&count(Some(10))), Some(Answer::Count(7)));
+        assert_eq!(prefetched.get(&count(Some(9))), None);
+        assert_eq!(prefetched.get(&count(None)), None);
         let any = Question::Any {
             filter: ContactFilter::available(),
         };
-        assert_eq!(answered.get(&any), None);
+        assert_eq!(prefetched.get(&any), None);
         assert_eq!(
-            answered.get(&Question::HasRole(Role::Admin)),
+            prefetched.get(&Question::HasRole(Role::Admin)),
             Some(Answer::Flag(false))
         );
-        assert_eq!(answered.get(&Question::HasRole(Role::Texter)), None);
-        assert_eq!(answered.used(), 2);
+        assert_eq!(prefetched.get(&Question::HasRole(Role::Texter)), None);
+        assert_eq!(prefetched.used(), 2);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::access::{Context, load_and_authorize};
-use super::ahead::{Answered, Operation};
+use super::ahead::{Operation, PrefetchedAnswers};
 use super::error::EngineError;
 use super::error::commit;
 use super::explain::{Decision, Trace};
@@ -16,8 +16,9 @@ use super::request::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, Run}
 use super::sizing;
 use super::source::TxSource;
 use super::state::{Enabled, Engine};
-use crate::db::{Asker, Queries};
+use crate::db::Queries;
 use crate::filter::ContactFilter;
+use crate::question::QuestionScope;
 use crate::sandbox::{BatchPlan, StrategyRequest};
 
 pub(super) fn strategy_request(
@@ -133,23 +134,23 @@ pub(super) async fn request_batch<T: Queries>(
     // the same connection is the same number and lets one strategy instance serve both calls.
     // The count goes to the database first, with the questions the strategy asked last time
     // (`ahead`); the strategy's instance is built while it runs.
-    let asker = Asker {
-        scope: scope.clone(),
+    let question_scope = QuestionScope {
+        request: scope.clone(),
         user_id: context.assignment.user_id,
         organization_id: context.organization.id,
     };
     let version = version_key(policy.as_ref());
-    let questions = engine.foresight.questions(&version, Operation::RequestBatch);
+    let questions = engine.question_memory.recall(&version, Operation::RequestBatch);
     let (counted, session) = tokio::join!(
-        tx.held_count_with(&questions, &asker),
+        tx.held_count_with(&questions, &question_scope),
         policy.start(&settings.limits)
     );
     let ((contacts_count, answers), mut session) = (counted?, session?);
     trace.contacts_count = Some(contacts_count);
     session.attach(Box::new(TxSource {
         tx,
-        asker,
-        ahead: Answered::new(&questions, answers),
+        question_scope,
+        ahead: PrefetchedAnswers::new(&questions, answers),
     }));
     let counted = session.request_new_batch_count(&strategy_request).await?;
     let available = counted.value;
@@ -166,7 +167,7 @@ pub(super) async fn request_batch<T: Queries>(
     if size == 0 {
         let (source, journal) = session.finish();
         engine
-            .foresight
+            .question_memory
             .remember(&version, Operation::RequestBatch, &journal);
         trace.record(&journal);
         trace.answered_ahead = take_back::<T>(source)?.ahead.used();
@@ -187,7 +188,7 @@ pub(super) async fn request_batch<T: Queries>(
     // The session keeps its instance until the claim is on its way (see below).
     let (source, journal) = session.detach();
     engine
-        .foresight
+        .question_memory
         .remember(&version, Operation::RequestBatch, &journal);
     trace.record(&journal);
     let source = take_back::<T>(source)?;
@@ -263,24 +264,27 @@ pub(super) async fn has_unassigned<T: Queries>(
     let scope = engine.scope(&context, &settings, now)?;
     let cap = sizing::has_any_cap(context.assignment.max_contacts, context.campaign.batch_size);
     let request = strategy_request(&context, true, None, cap, now);
-    let asker = Asker {
-        scope,
+    let question_scope = QuestionScope {
+        request: scope,
         user_id: context.assignment.user_id,
         organization_id: context.organization.id,
     };
     let version = version_key(policy.as_ref());
-    let questions = engine.foresight.questions(&version, Operation::HasUnassigned);
-    let (answers, session) = tokio::join!(tx.answers(&questions, &asker), policy.start(&settings.limits));
+    let questions = engine.question_memory.recall(&version, Operation::HasUnassigned);
+    let (answers, session) = tokio::join!(
+        tx.answers(&questions, &question_scope),
+        policy.start(&settings.limits)
+    );
     let (answers, mut session) = (answers?, session?);
     session.attach(Box::new(TxSource {
         tx,
-        asker,
-        ahead: Answered::new(&questions, answers),
+        question_scope,
+        ahead: PrefetchedAnswers::new(&questions, answers),
     }));
     let available = session.request_new_batch_count(&request).await?.value;
     let (source, journal) = session.finish();
     engine
-        .foresight
+        .question_memory
         .remember(&version, Operation::HasUnassigned, &journal);
     take_back::<T>(source)?.tx.rollback().await?;
     Ok(sizing::has_any_count(

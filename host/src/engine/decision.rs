@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::access::load_and_authorize;
-use super::ahead::{Answered, Operation};
+use super::ahead::{Operation, PrefetchedAnswers};
 use super::batch::{strategy_request, take_back, version_key};
 use super::error::EngineError;
 use super::policy::{Policy, Sandboxed};
@@ -20,8 +20,9 @@ use super::request::{Caller, MAX_NUMBER_CONTACTS};
 use super::sizing;
 use super::source::TxSource;
 use super::state::Engine;
-use crate::db::{Answer, Asker, Queries, Question};
+use crate::db::Queries;
 use crate::filter::{ContactSelection, TimezoneOffsets};
+use crate::question::{Answer, Question, QuestionScope};
 use crate::registry::StrategyRegistry;
 use crate::sandbox::{BatchPlan, StrategyComponent};
 use crate::spoke_config::CampaignSettings;
@@ -209,14 +210,14 @@ fn default_strategy(
 async fn read_ahead<T: Queries>(
     tx: &mut T,
     questions: &[Question],
-    asker: &Asker,
+    question_scope: &QuestionScope,
     with_count: bool,
 ) -> sqlx::Result<(Option<i64>, Vec<Answer>)> {
     if with_count {
-        let (count, answers) = tx.held_count_with(questions, asker).await?;
+        let (count, answers) = tx.held_count_with(questions, question_scope).await?;
         Ok((Some(count), answers))
     } else {
-        Ok((None, tx.answers(questions, asker).await?))
+        Ok((None, tx.answers(questions, question_scope).await?))
     }
 }
 
@@ -263,23 +264,23 @@ pub(super) async fn decide<T: Queries>(
     };
     let has_any = request.mode == DecisionMode::HasAny;
     let strategy_request = strategy_request(&context, has_any, wanted, count_cap, request.now);
-    let asker = Asker {
-        scope,
+    let question_scope = QuestionScope {
+        request: scope,
         user_id: context.assignment.user_id,
         organization_id: context.organization.id,
     };
     let version = version_key(&policy);
-    let questions = engine.foresight.questions(&version, operation);
+    let questions = engine.question_memory.recall(&version, operation);
     let spokes_plan_needed = !has_any && request.plan.is_none();
     let (read, session) = tokio::join!(
-        read_ahead(&mut tx, &questions, &asker, spokes_plan_needed),
+        read_ahead(&mut tx, &questions, &question_scope, spokes_plan_needed),
         policy.start(&settings.limits)
     );
     let ((held, answers), mut session) = (read?, session?);
     session.attach(Box::new(TxSource {
         tx,
-        asker,
-        ahead: Answered::new(&questions, answers),
+        question_scope,
+        ahead: PrefetchedAnswers::new(&questions, answers),
     }));
     let count = session.request_new_batch_count(&strategy_request).await?.value;
     let plan = match (request.mode, request.plan) {
@@ -316,7 +317,7 @@ pub(super) async fn decide<T: Queries>(
         _ => None,
     };
     let (source, journal) = session.finish();
-    engine.foresight.remember(&version, operation, &journal);
+    engine.question_memory.remember(&version, operation, &journal);
     take_back::<T>(source)?.tx.rollback().await?;
     component
         .sandbox()

@@ -6,17 +6,18 @@ use std::any::Any;
 
 use async_trait::async_trait;
 
-use super::ahead::Answered;
-use crate::db::{Answer, Asker, Queries, Question};
+use super::ahead::PrefetchedAnswers;
+use crate::db::Queries;
 use crate::filter::ContactFilter;
 use crate::model::Role;
+use crate::question::{Answer, Question, QuestionScope};
 use crate::source::ContactSource;
 
 /// A [`ContactSource`] that owns the request's unit of work while the strategy runs.
 pub(crate) struct TxSource<T: Queries> {
     pub(crate) tx: T,
-    pub(crate) asker: Asker,
-    pub(crate) ahead: Answered,
+    pub(crate) question_scope: QuestionScope,
+    pub(crate) ahead: PrefetchedAnswers,
 }
 
 impl<T: Queries> TxSource<T> {
@@ -27,7 +28,7 @@ impl<T: Queries> TxSource<T> {
         }
         let answers = self
             .tx
-            .answers(std::slice::from_ref(&question), &self.asker)
+            .answers(std::slice::from_ref(&question), &self.question_scope)
             .await?;
         answers
             .into_iter()

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 
 use super::access::Context;
-use super::ahead::Foresight;
+use super::ahead::QuestionMemory;
 use super::commit_point::CommitPoint;
 use super::error::EngineError;
 use super::gate::ClaimGates;
@@ -30,7 +30,7 @@ pub struct Engine {
     pub(super) env: Arc<Environment>,
     pub(super) gates: Arc<ClaimGates>,
     pub(super) offsets: Arc<OffsetsCache>,
-    pub(super) foresight: Arc<Foresight>,
+    pub(super) question_memory: Arc<QuestionMemory>,
     /// Whether `campaign_contact_claim_index` exists: looked up once (by `serve` at start, else
     /// by the first decision), not per request.
     pub(super) claim_index: Arc<tokio::sync::OnceCell<bool>>,
@@ -61,7 +61,7 @@ impl Engine {
             env: Arc::new(env),
             gates: Arc::new(ClaimGates::new()),
             offsets: Arc::new(OffsetsCache::default()),
-            foresight: Arc::new(Foresight::default()),
+            question_memory: Arc::new(QuestionMemory::default()),
             claim_index: Arc::new(tokio::sync::OnceCell::new()),
             metrics: Arc::new(Metrics::default()),
             commit_point: None,
