@@ -80,8 +80,22 @@ impl StrategyComponent {
 }
 
 /// A strategy's fresh instance for one request, with no data yet: all it can do is
-/// [`attach`](StrategyInstance::attach) the request's data. Calling the strategy before does
-/// not compile:
+/// [`attach`](StrategyInstance::attach) the request's data, which gives the session to call:
+///
+/// ```no_run
+/// # async fn with_data(
+/// #     component: std::sync::Arc<spoke_batches::sandbox::StrategyComponent>,
+/// #     limits: std::sync::Arc<spoke_batches::sandbox::SandboxLimits>,
+/// #     request: spoke_batches::sandbox::StrategyRequest,
+/// #     source: spoke_batches::source::MemorySource,
+/// # ) {
+/// let instance = component.prepare(limits).await.unwrap();
+/// let mut session = instance.attach(source);
+/// session.request_new_batch_count(&request).await.unwrap();
+/// # }
+/// ```
+///
+/// Calling the strategy before does not compile:
 ///
 /// ```compile_fail
 /// # async fn no_data(
@@ -213,7 +227,22 @@ impl StrategyInstance {
 /// One request's instance of a strategy with the request's data attached. Calls made through
 /// it share the instance (and the journal); each call gets the full fuel, deadline and
 /// host-call budget. A failed call poisons the instance, so a session ends at its first
-/// failure. [`finish`](StrategySession::finish) consumes it, so nothing calls it after:
+/// failure. [`finish`](StrategySession::finish) consumes it, giving back the source as the
+/// type it was attached as:
+///
+/// ```no_run
+/// # async fn finished(
+/// #     component: std::sync::Arc<spoke_batches::sandbox::StrategyComponent>,
+/// #     source: spoke_batches::source::MemorySource,
+/// # ) {
+/// let mut session = component.start(source).await.unwrap();
+/// session.name().await.unwrap();
+/// let finished = session.finish();
+/// let source: spoke_batches::source::MemorySource = finished.source;
+/// # }
+/// ```
+///
+/// so nothing calls it after:
 ///
 /// ```compile_fail
 /// # async fn after_finish(
