@@ -541,7 +541,10 @@ async fn a_component_of_another_wit_version_is_refused_naming_it() {
     // A version that is not semver cannot be in a valid component: the parser refuses it,
     // naming it, before any check of the host's.
     let error = sandbox
-        .load_bytes(std::path::Path::new("short.wasm"), importing("spoke:batches/host@0.1"))
+        .load_bytes(
+            std::path::Path::new("short.wasm"),
+            importing("spoke:batches/host@0.1"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, LoadError::Invalid { .. }), "{error}");
