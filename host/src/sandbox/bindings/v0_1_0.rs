@@ -1,7 +1,6 @@
 //! The bindings of `spoke:batches@0.1.0` (`wit/0.1.0`, never edited): the generated types and
 //! pre-instance, the conversions between its types and the host's version-free ones, and its
-//! host interface implemented by forwarding to the version-free host functions
-//! ([`super::super::host`]).
+//! host interface implemented by forwarding to the version-free host functions (`host.rs`).
 
 use chrono::{DateTime, Utc};
 use semver::Version;
