@@ -160,3 +160,25 @@ impl Exports {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use semver::Version;
+
+    use super::{WIT_VERSION, WitVersion};
+
+    #[test]
+    fn only_a_released_version_exactly_is_implemented() {
+        let of = |text: &str| Version::parse(text).ok().as_ref().and_then(WitVersion::of);
+        assert_eq!(of("0.1.0"), Some(WitVersion::V0_1_0));
+        for other in ["0.1.1", "0.2.0", "1.0.0", "0.1.0-rc.1", "0.1.0+build"] {
+            assert_eq!(of(other), None, "{other}");
+        }
+        assert!(
+            Version::parse("0.1").is_err(),
+            "not semver, so never a known version"
+        );
+        assert_eq!(WitVersion::NEWEST.package(), WIT_VERSION);
+        assert_eq!(WitVersion::supported(), "spoke:batches@0.1.0");
+    }
+}
