@@ -47,7 +47,7 @@ async fn wasm_call(
     request: &StrategyRequest,
     source: &MemorySource,
 ) -> u32 {
-    let mut session = match component.start(Box::new(source.clone())).await {
+    let mut session = match component.start(source.clone()).await {
         Ok(session) => session,
         Err(error) => panic!("{error}"),
     };

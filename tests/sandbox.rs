@@ -14,8 +14,9 @@ use spoke_batches::model::MessageStatus::NeedsMessage;
 use spoke_batches::registry::{StrategyRegistry, StrategyStatus};
 use spoke_batches::sandbox::{
     BatchPlan, FailureKind, LoadError, Sandbox, SandboxLimits, StrategyComponent, StrategyFailure,
-    StrategySession,
+    StrategySession, WIT_VERSION,
 };
+use spoke_batches::source::MemorySource;
 use support::{Scenario, install, loaded, test_limits};
 
 /// A `hostile` request whose campaign title picks the misbehaviour.
@@ -126,7 +127,7 @@ async fn an_infinite_loop_with_plenty_of_fuel_hits_the_deadline() {
         .unwrap();
     let scenario = hostile("loop");
     let started = std::time::Instant::now();
-    let mut session = strategy.start(Box::new(scenario.source())).await.unwrap();
+    let mut session = strategy.start(scenario.source()).await.unwrap();
     let failure = session
         .request_new_batch_count(&scenario.request())
         .await
@@ -144,7 +145,7 @@ async fn an_infinite_loop_with_plenty_of_fuel_hits_the_deadline() {
     );
     // The same host serves the next call.
     let ok = hostile("ok");
-    let mut session = strategy.start(Box::new(ok.source())).await.unwrap();
+    let mut session = strategy.start(ok.source()).await.unwrap();
     assert_eq!(
         session
             .request_new_batch_count(&ok.request())
@@ -330,7 +331,7 @@ async fn bad_files_fail_to_load_with_clear_errors_while_the_others_load() {
     // The strategy that loaded serves a request on the same host.
     let strategy = registry.get("vetted-texters").unwrap();
     let scenario = Scenario::new().with_contacts(4, None, NeedsMessage, false, "");
-    let mut session = strategy.start(Box::new(scenario.source())).await.unwrap();
+    let mut session = strategy.start(scenario.source()).await.unwrap();
     assert_eq!(
         session
             .request_new_batch_count(&scenario.request())
@@ -456,34 +457,22 @@ async fn a_component_importing_files_sockets_or_clocks_is_refused_at_load() {
 }
 
 #[tokio::test]
-async fn a_session_asks_nothing_before_its_data_is_attached() {
+async fn an_instance_built_ahead_of_its_data_answers_from_the_data_attached() {
+    // The engine builds the instance while the database works, then attaches the request's
+    // data. (Calling it before attaching does not compile: see `StrategyInstance`.)
     let strategy = loaded().await.get("all-texters");
     let scenario = Scenario::new().with_contacts(5, None, NeedsMessage, false, "-5_1");
-    // An instance built ahead of its data (as the engine does while the database works)
-    // answers every question with a host error, not with data from anywhere else.
-    let mut session = strategy.prepare(Arc::new(test_limits())).await.unwrap();
-    fails_for_want_of_data(&mut session, &scenario).await;
-    // Attached, a fresh session of the same strategy counts the scenario's contacts.
     counted_session(&strategy, &scenario).await;
-}
-
-/// Asserts that `session`'s next call fails with the host error of a session without data.
-async fn fails_for_want_of_data(session: &mut StrategySession, scenario: &Scenario) {
-    let failure = session
-        .request_new_batch_count(&scenario.request())
-        .await
-        .unwrap_err();
-    let FailureKind::Host(host) = &failure.kind else {
-        panic!("expected a host failure, got {failure}");
-    };
-    assert!(host.to_string().contains("no request data"), "{host}");
 }
 
 /// A fresh session of `strategy` with `scenario`'s data attached, after a first call that
 /// counted the scenario's 5 contacts.
-async fn counted_session(strategy: &Arc<StrategyComponent>, scenario: &Scenario) -> StrategySession {
-    let mut session = strategy.prepare(Arc::new(test_limits())).await.unwrap();
-    session.attach(Box::new(scenario.source()));
+async fn counted_session(
+    strategy: &Arc<StrategyComponent>,
+    scenario: &Scenario,
+) -> StrategySession<MemorySource> {
+    let instance = strategy.prepare(Arc::new(test_limits())).await.unwrap();
+    let mut session = instance.attach(scenario.source());
     let counted = session
         .request_new_batch_count(&scenario.request())
         .await
@@ -493,29 +482,73 @@ async fn counted_session(strategy: &Arc<StrategyComponent>, scenario: &Scenario)
 }
 
 #[tokio::test]
-async fn a_detached_session_gives_back_its_data_and_asks_nothing_more() {
+async fn a_finished_session_gives_back_its_source_as_given_with_the_journal() {
     let strategy = loaded().await.get("all-texters");
     let scenario = Scenario::new().with_contacts(5, None, NeedsMessage, false, "-5_1");
-    let mut session = counted_session(&strategy, &scenario).await;
-    // The engine detaches before its claim and drops the instance while the claim runs.
-    let (source, journal) = session.detach();
-    assert!(
-        source
-            .into_any()
-            .downcast::<spoke_batches::source::MemorySource>()
-            .is_ok(),
+    let session = counted_session(&strategy, &scenario).await;
+    // The engine finishes before its claim and drops the spent instance while the claim runs.
+    // (Calling the session after `finish` does not compile: see `StrategySession`.)
+    let finished = session.finish();
+    // The source comes back as its own type, with no downcast.
+    assert_eq!(
+        finished.source.contacts.len(),
+        5,
         "the attached source comes back"
     );
     assert!(
-        !journal.host_calls.is_empty(),
+        !finished.journal.host_calls.is_empty(),
         "with the questions the strategy asked"
     );
-    assert!(
-        session.journal().host_calls.is_empty(),
-        "the journal went with it"
-    );
-    // The instance is still there, but nothing is left for it to ask about.
-    fails_for_want_of_data(&mut session, &scenario).await;
+    drop(finished.instance);
+}
+
+/// A component importing `interface` (an empty instance), and nothing else.
+fn importing(interface: &str) -> Vec<u8> {
+    use wasm_encoder::{ComponentImportSection, ComponentTypeRef, ComponentTypeSection, InstanceType};
+    let mut types = ComponentTypeSection::new();
+    types.instance(&InstanceType::new());
+    let mut imports = ComponentImportSection::new();
+    imports.import(interface, ComponentTypeRef::Instance(0));
+    let mut component = wasm_encoder::Component::new();
+    component.section(&types).section(&imports);
+    component.finish()
+}
+
+#[tokio::test]
+async fn a_component_of_another_wit_version_is_refused_naming_it() {
+    let sandbox = Sandbox::new(test_limits()).unwrap();
+    for (interface, found) in [
+        ("spoke:batches/host@0.2.0", "spoke:batches@0.2.0"),
+        ("spoke:batches/types@0.1.1", "spoke:batches@0.1.1"),
+        ("spoke:batches/host@0.1.0-rc.1", "spoke:batches@0.1.0-rc.1"),
+    ] {
+        let error = sandbox
+            .load_bytes(std::path::Path::new("newer.wasm"), importing(interface))
+            .await
+            .unwrap_err();
+        let LoadError::UnsupportedWitVersion {
+            found: named,
+            supported,
+            ..
+        } = &error
+        else {
+            panic!("{interface}: expected an unsupported WIT version, got {error}");
+        };
+        assert_eq!(named, found);
+        assert_eq!(supported, WIT_VERSION);
+        assert!(error.to_string().contains(found), "{error}");
+    }
+    // A version that is not semver cannot be in a valid component: the parser refuses it,
+    // naming it, before any check of the host's.
+    let error = sandbox
+        .load_bytes(
+            std::path::Path::new("short.wasm"),
+            importing("spoke:batches/host@0.1"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoadError::Invalid { .. }), "{error}");
+    assert!(error.to_string().contains("spoke:batches/host@0.1`"), "{error}");
 }
 
 /// A component holding one core module with one function of `additions` steps: valid, quick

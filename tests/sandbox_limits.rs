@@ -19,7 +19,7 @@ use spoke_batches::model::MessageStatus::NeedsMessage;
 use spoke_batches::model::Role;
 use spoke_batches::sandbox::{FailureKind, LimitOverrides, Sandbox, SandboxLimits};
 use spoke_batches::service::ApiError;
-use spoke_batches::source::ContactSource;
+use spoke_batches::source::{ContactSource, SourceError};
 use support::{Scenario, loaded, test_limits};
 
 /// A `hostile` request whose campaign title picks the misbehaviour.
@@ -34,8 +34,8 @@ fn hostile(mode: &str) -> Scenario {
 async fn hostile_under(overrides: LimitOverrides, mode: &str) -> Result<u32, FailureKind> {
     let policy = Sandboxed(loaded().await.get("hostile"));
     let scenario = hostile(mode);
-    let mut session = policy.start(&overrides).await.map_err(|failure| failure.kind)?;
-    session.attach(Box::new(scenario.source()));
+    let instance = policy.start(&overrides).await.map_err(|failure| failure.kind)?;
+    let mut session = instance.attach(scenario.source());
     let count = session
         .request_new_batch_count(&scenario.request())
         .await
@@ -104,8 +104,8 @@ async fn guests_spinning_on_every_worker_leave_healthz_answering() {
         let (strategy, finished) = (Arc::clone(&strategy), Arc::clone(&finished));
         spinners.spawn(async move {
             let scenario = hostile("loop");
-            let mut session = strategy.prepare(spinning_limits(deadline)).await?;
-            session.attach(Box::new(scenario.source()));
+            let instance = strategy.prepare(spinning_limits(deadline)).await?;
+            let mut session = instance.attach(scenario.source());
             let outcome = session.request_new_batch_count(&scenario.request()).await;
             finished.fetch_add(1, Ordering::SeqCst);
             outcome
@@ -183,12 +183,12 @@ async fn strategy_log_lines_reach_the_host_log_tagged_and_within_the_budget() {
 
     let strategy = loaded().await.get("hostile");
     let scenario = hostile("log-flood");
-    let mut session = strategy.start(Box::new(scenario.source())).await.unwrap();
+    let mut session = strategy.start(scenario.source()).await.unwrap();
     session
         .request_new_batch_count(&scenario.request())
         .await
         .unwrap();
-    let (_, journal) = session.finish();
+    let journal = session.finish().journal;
 
     let lines = captured.strategy_lines();
     // What was kept within the budget is logged, in order; what was dropped is not.
@@ -206,31 +206,36 @@ async fn strategy_log_lines_reach_the_host_log_tagged_and_within_the_budget() {
 
     // A call that logs nothing adds no line.
     let quiet = hostile("ok");
-    let mut session = strategy.start(Box::new(quiet.source())).await.unwrap();
+    let mut session = strategy.start(quiet.source()).await.unwrap();
     session.request_new_batch_count(&quiet.request()).await.unwrap();
     assert_eq!(captured.strategy_lines().len(), journal.logs.len());
 }
 
-/// A data source whose every question fails as the database does when its pool is closed.
-struct ClosedDatabase;
+/// A data source whose every question fails with `error()`.
+struct Failing(fn() -> SourceError);
 
 #[async_trait::async_trait]
-impl ContactSource for ClosedDatabase {
-    async fn count_contacts(&mut self, _filter: &ContactFilter, _cap: Option<u32>) -> anyhow::Result<u32> {
-        Err(sqlx::Error::PoolClosed.into())
+impl ContactSource for Failing {
+    async fn count_contacts(
+        &mut self,
+        _filter: &ContactFilter,
+        _cap: Option<u32>,
+    ) -> Result<u32, SourceError> {
+        Err((self.0)())
     }
 
-    async fn any_contact(&mut self, _filter: &ContactFilter) -> anyhow::Result<bool> {
-        Err(sqlx::Error::PoolClosed.into())
+    async fn any_contact(&mut self, _filter: &ContactFilter) -> Result<bool, SourceError> {
+        Err((self.0)())
     }
 
-    async fn assignment_user_has_role(&mut self, _role: Role) -> anyhow::Result<bool> {
-        Err(sqlx::Error::PoolClosed.into())
+    async fn assignment_user_has_role(&mut self, _role: Role) -> Result<bool, SourceError> {
+        Err((self.0)())
     }
+}
 
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
-        self
-    }
+/// The database's failure when its pool is closed.
+fn closed_database() -> SourceError {
+    SourceError::Database(sqlx::Error::PoolClosed)
 }
 
 /// A sandbox of its own (its metrics count only this test's calls) with `name` loaded.
@@ -248,7 +253,7 @@ async fn alone(name: &str) -> (Arc<Sandbox>, Arc<spoke_batches::sandbox::Strateg
 async fn a_database_failure_during_a_strategy_question_is_the_hosts_503_not_the_strategys() {
     let (sandbox, strategy) = alone("all-texters").await;
     let scenario = Scenario::new();
-    let mut session = strategy.start(Box::new(ClosedDatabase)).await.unwrap();
+    let mut session = strategy.start(Failing(closed_database)).await.unwrap();
     let failure = session
         .request_new_batch_count(&scenario.request())
         .await
@@ -257,12 +262,10 @@ async fn a_database_failure_during_a_strategy_question_is_the_hosts_503_not_the_
         panic!("expected a host failure, got {failure}");
     };
     assert!(
-        matches!(
-            host.error().downcast_ref::<sqlx::Error>(),
-            Some(sqlx::Error::PoolClosed)
-        ),
-        "the database's own error is carried through the call: {host}"
+        matches!(host.error(), SourceError::Database(sqlx::Error::PoolClosed)),
+        "the database's own error is carried through the call, typed: {host}"
     );
+    assert!(!failure.kind.blames_strategy());
     let error = EngineError::from(failure);
     assert!(
         matches!(error, EngineError::Database(sqlx::Error::PoolClosed)),
@@ -286,7 +289,7 @@ async fn a_database_failure_during_a_strategy_question_is_the_hosts_503_not_the_
 async fn the_strategys_own_failure_stays_a_counted_422() {
     let (sandbox, strategy) = alone("hostile").await;
     let scenario = hostile("err");
-    let mut session = strategy.start(Box::new(scenario.source())).await.unwrap();
+    let mut session = strategy.start(scenario.source()).await.unwrap();
     let failure = session
         .request_new_batch_count(&scenario.request())
         .await
@@ -299,13 +302,19 @@ async fn the_strategys_own_failure_stays_a_counted_422() {
 
 #[tokio::test]
 async fn a_host_bug_during_a_strategy_question_is_internal_not_the_strategys() {
-    // A session whose data was never attached answers with a host error that is no database's.
+    // A source whose answer does not fit its question fails with a host error that is no
+    // database's.
     let (sandbox, strategy) = alone("all-texters").await;
-    let mut session = strategy.prepare(Arc::new(test_limits())).await.unwrap();
+    let inconsistent = || SourceError::Inconsistent("a question got an answer of another kind".to_string());
+    let mut session = strategy.start(Failing(inconsistent)).await.unwrap();
     let failure = session
         .request_new_batch_count(&Scenario::new().request())
         .await
         .unwrap_err();
+    let FailureKind::Host(host) = &failure.kind else {
+        panic!("expected a host failure, got {failure}");
+    };
+    assert!(matches!(host.error(), SourceError::Inconsistent(_)), "{host}");
     let error = EngineError::from(failure);
     assert_eq!(error.code(), "INTERNAL", "{error}");
     assert_eq!(sandbox.metrics().stats("all-texters").failures, 0);

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::Value;
-use spoke_batches::engine::{Policy, PolicySession};
+use spoke_batches::engine::{NativeSession, Policy, PolicyInstance};
 use spoke_batches::filter::{AssignmentScope, ContactFilter, ContactSelection, StatusFilter, TimezoneScope};
 use spoke_batches::model::Role;
 use spoke_batches::sandbox::{
     BatchPlan, CallJournal, CallReport, HostCall, LimitOverrides, StrategyFailure, StrategyRequest,
 };
-use spoke_batches::source::ContactSource;
+use spoke_batches::source::{ContactSource, SourceError};
 
 /// A single-threaded runtime: one request at a time, measured without cross-thread wake-ups.
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -193,10 +193,8 @@ pub fn write_section(file: &str, markdown: &str) {
 /// for it too and the two contenders send the same statements.
 pub struct NativeVettedTexters;
 
-/// A session of [`NativeVettedTexters`].
-pub struct NativeSession {
-    /// Set by `attach`, which the engine calls before anything else.
-    source: Option<Box<dyn ContactSource>>,
+/// A session of [`NativeVettedTexters`]: it asks the source the engine lends each call.
+pub struct NativeVettedSession {
     journal: CallJournal,
 }
 
@@ -242,7 +240,7 @@ struct Recording<'a> {
 
 #[async_trait]
 impl ContactSource for Recording<'_> {
-    async fn count_contacts(&mut self, filter: &ContactFilter, cap: Option<u32>) -> anyhow::Result<u32> {
+    async fn count_contacts(&mut self, filter: &ContactFilter, cap: Option<u32>) -> Result<u32, SourceError> {
         let answer = self.source.count_contacts(filter, cap).await?;
         self.calls.push(HostCall::CountContacts {
             filter: filter.clone(),
@@ -252,7 +250,7 @@ impl ContactSource for Recording<'_> {
         Ok(answer)
     }
 
-    async fn any_contact(&mut self, filter: &ContactFilter) -> anyhow::Result<bool> {
+    async fn any_contact(&mut self, filter: &ContactFilter) -> Result<bool, SourceError> {
         let answer = self.source.any_contact(filter).await?;
         self.calls.push(HostCall::AnyContact {
             filter: filter.clone(),
@@ -261,14 +259,10 @@ impl ContactSource for Recording<'_> {
         Ok(answer)
     }
 
-    async fn assignment_user_has_role(&mut self, role: Role) -> anyhow::Result<bool> {
+    async fn assignment_user_has_role(&mut self, role: Role) -> Result<bool, SourceError> {
         let answer = self.source.assignment_user_has_role(role).await?;
         self.calls.push(HostCall::AssignmentUserHasRole { role, answer });
         Ok(answer)
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
-        unreachable!("a recording wraps a borrowed source for one call and is never taken back")
     }
 }
 
@@ -282,29 +276,21 @@ impl Policy for NativeVettedTexters {
         "native"
     }
 
-    async fn start(&self, _overrides: &LimitOverrides) -> Result<Box<dyn PolicySession>, StrategyFailure> {
-        Ok(Box::new(NativeSession {
-            source: None,
+    async fn start(&self, _overrides: &LimitOverrides) -> Result<PolicyInstance, StrategyFailure> {
+        Ok(PolicyInstance::native(Box::new(NativeVettedSession {
             journal: CallJournal::default(),
-        }))
+        })))
     }
 }
 
 #[async_trait]
-impl PolicySession for NativeSession {
-    fn attach(&mut self, source: Box<dyn ContactSource>) {
-        self.source = Some(source);
-    }
-
+impl NativeSession for NativeVettedSession {
     async fn request_new_batch_count(
         &mut self,
         request: &StrategyRequest,
+        source: &mut (dyn ContactSource + '_),
     ) -> Result<CallReport<u32>, StrategyFailure> {
         let started = Instant::now();
-        let source = self
-            .source
-            .as_deref_mut()
-            .expect("the engine attaches the source first");
         let mut recording = Recording {
             source,
             calls: &mut self.journal.host_calls,
@@ -321,6 +307,7 @@ impl PolicySession for NativeSession {
         &mut self,
         _request: &StrategyRequest,
         _plan: BatchPlan,
+        _source: &mut (dyn ContactSource + '_),
     ) -> Result<CallReport<ContactSelection>, StrategyFailure> {
         Ok(CallReport {
             value: ContactSelection::default(),
@@ -333,10 +320,7 @@ impl PolicySession for NativeSession {
         &self.journal
     }
 
-    fn detach(&mut self) -> (Box<dyn ContactSource>, CallJournal) {
-        (
-            self.source.take().expect("the engine attaches the source first"),
-            std::mem::take(&mut self.journal),
-        )
+    fn take_journal(&mut self) -> CallJournal {
+        std::mem::take(&mut self.journal)
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use std::time::Duration;
 
 use crate::model::{Campaign, Organization};
-use crate::sandbox::LimitOverrides;
+use crate::sandbox::limits::LimitOverrides;
 
 /// Spoke's default `DYNAMICASSIGNMENT_BATCHES`; without campaign-level configuration only its
 /// first entry is enabled.

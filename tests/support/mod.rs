@@ -275,16 +275,16 @@ impl Scenario {
         strategy: &str,
     ) -> Result<(CallReport<u32>, CallJournal), StrategyFailure> {
         let strategy = loaded().await.get(strategy);
-        let mut session = strategy.start(Box::new(self.source())).await?;
+        let mut session = strategy.start(self.source()).await?;
         let report = session.request_new_batch_count(&self.request()).await?;
-        let (_, journal) = session.finish();
+        let journal = session.finish().journal;
         Ok((report, journal))
     }
 
     /// Runs `select-contacts` of `strategy` with `plan`.
     pub async fn select(&self, strategy: &str, plan: BatchPlan) -> Result<ContactSelection, StrategyFailure> {
         let strategy = loaded().await.get(strategy);
-        let mut session = strategy.start(Box::new(self.source())).await?;
+        let mut session = strategy.start(self.source()).await?;
         Ok(session.select_contacts(&self.request(), plan).await?.value)
     }
 }

@@ -159,7 +159,7 @@ pub async fn check(path: &Path, limits: SandboxLimits) -> CheckReport {
     report.wit_version = Some(component.wit_version());
     let (request, source) = fixture();
     let run = async {
-        let mut session = component.start(Box::new(source)).await?;
+        let mut session = component.start(source).await?;
         let count = session.request_new_batch_count(&request).await?;
         let plan = BatchPlan {
             number_contacts: count.value.min(request.count_cap),

@@ -11,7 +11,7 @@ use super::ahead::{Operation, PrefetchedAnswers};
 use super::error::EngineError;
 use super::error::commit;
 use super::explain::{Decision, Trace};
-use super::policy::Policy;
+use super::policy::{Finished, Policy};
 use super::request::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, Run};
 use super::sizing;
 use super::source::TxSource;
@@ -60,19 +60,6 @@ fn answer(context: &Context, strategy: Option<&str>) -> BatchOutcome {
 /// What the engine remembers a strategy's questions by: its name and version.
 pub(super) fn version_key(policy: &dyn Policy) -> String {
     format!("{}@{}", policy.name(), policy.version())
-}
-
-/// Takes the data source (with the request's unit of work) back from a finished strategy
-/// session.
-pub(super) fn take_back<T: Queries>(
-    source: Box<dyn crate::source::ContactSource>,
-) -> Result<TxSource<T>, EngineError> {
-    match source.into_any().downcast::<TxSource<T>>() {
-        Ok(source) => Ok(*source),
-        Err(_) => Err(EngineError::Internal(
-            "a strategy session returned a data source the engine did not give it".to_string(),
-        )),
-    }
 }
 
 pub(super) async fn request_batch<T: Queries>(
@@ -145,13 +132,13 @@ pub(super) async fn request_batch<T: Queries>(
         tx.held_count_with(&questions, &question_scope),
         policy.start(&settings.limits)
     );
-    let ((contacts_count, answers), mut session) = (counted?, session?);
+    let ((contacts_count, answers), instance) = (counted?, session?);
     trace.contacts_count = Some(contacts_count);
-    session.attach(Box::new(TxSource {
+    let mut session = instance.attach(TxSource {
         tx,
         question_scope,
         ahead: PrefetchedAnswers::new(&questions, answers),
-    }));
+    });
     let counted = session.request_new_batch_count(&strategy_request).await?;
     let available = counted.value;
     trace.strategy_count = Some(available);
@@ -165,12 +152,12 @@ pub(super) async fn request_batch<T: Queries>(
     );
     trace.batch_size = Some(size);
     if size == 0 {
-        let (source, journal) = session.finish();
+        let finished = session.finish();
         engine
             .question_memory
-            .remember(&version, Operation::RequestBatch, &journal);
-        trace.record(&journal);
-        trace.answered_ahead = take_back::<T>(source)?.ahead.used();
+            .remember(&version, Operation::RequestBatch, &finished.journal);
+        trace.record(&finished.journal);
+        trace.answered_ahead = finished.source.ahead.used();
         trace.decide(if available == 0 {
             Decision::StrategySaidZero
         } else {
@@ -185,13 +172,16 @@ pub(super) async fn request_batch<T: Queries>(
     let selected = session.select_contacts(&strategy_request, plan).await?;
     trace.fuel_used += selected.fuel_used;
     let selection = selected.value;
-    // The session keeps its instance until the claim is on its way (see below).
-    let (source, journal) = session.detach();
+    // The spent instance is kept until the claim is on its way (see below).
+    let Finished {
+        source,
+        journal,
+        instance,
+    } = session.finish();
     engine
         .question_memory
         .remember(&version, Operation::RequestBatch, &journal);
     trace.record(&journal);
-    let source = take_back::<T>(source)?;
     trace.answered_ahead = source.ahead.used();
     let mut tx = source.tx;
 
@@ -220,9 +210,9 @@ pub(super) async fn request_batch<T: Queries>(
         engine.pass_point_of_no_return()?;
     }
     // The instance is torn down (its pool slot resets the pages it wrote) while the database
-    // claims: `join!` polls the claim first, which sends it, then drops the session.
+    // claims: `join!` polls the claim first, which sends it, then drops the instance.
     let (claimed, ()) = tokio::join!(tx.claim(&batch.filter, &scope, limit, request.now), async move {
-        drop(session)
+        drop(instance)
     });
     let claimed = claimed?;
     if run.dry_run {
@@ -275,18 +265,18 @@ pub(super) async fn has_unassigned<T: Queries>(
         tx.answers(&questions, &question_scope),
         policy.start(&settings.limits)
     );
-    let (answers, mut session) = (answers?, session?);
-    session.attach(Box::new(TxSource {
+    let (answers, instance) = (answers?, session?);
+    let mut session = instance.attach(TxSource {
         tx,
         question_scope,
         ahead: PrefetchedAnswers::new(&questions, answers),
-    }));
+    });
     let available = session.request_new_batch_count(&request).await?.value;
-    let (source, journal) = session.finish();
+    let finished = session.finish();
     engine
         .question_memory
-        .remember(&version, Operation::HasUnassigned, &journal);
-    take_back::<T>(source)?.tx.rollback().await?;
+        .remember(&version, Operation::HasUnassigned, &finished.journal);
+    finished.source.tx.rollback().await?;
     Ok(sizing::has_any_count(
         context.assignment.max_contacts,
         context.campaign.batch_size,

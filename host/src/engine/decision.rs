@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::access::load_and_authorize;
 use super::ahead::{Operation, PrefetchedAnswers};
-use super::batch::{strategy_request, take_back, version_key};
+use super::batch::{strategy_request, version_key};
 use super::error::EngineError;
 use super::policy::{Policy, Sandboxed};
 use super::request::{Caller, MAX_NUMBER_CONTACTS};
@@ -276,12 +276,12 @@ pub(super) async fn decide<T: Queries>(
         read_ahead(&mut tx, &questions, &question_scope, spokes_plan_needed),
         policy.start(&settings.limits)
     );
-    let ((held, answers), mut session) = (read?, session?);
-    session.attach(Box::new(TxSource {
+    let ((held, answers), instance) = (read?, session?);
+    let mut session = instance.attach(TxSource {
         tx,
         question_scope,
         ahead: PrefetchedAnswers::new(&questions, answers),
-    }));
+    });
     let count = session.request_new_batch_count(&strategy_request).await?.value;
     let plan = match (request.mode, request.plan) {
         (DecisionMode::HasAny, _) => None,
@@ -316,9 +316,11 @@ pub(super) async fn decide<T: Queries>(
         }
         _ => None,
     };
-    let (source, journal) = session.finish();
-    engine.question_memory.remember(&version, operation, &journal);
-    take_back::<T>(source)?.tx.rollback().await?;
+    let finished = session.finish();
+    engine
+        .question_memory
+        .remember(&version, operation, &finished.journal);
+    finished.source.tx.rollback().await?;
     component
         .sandbox()
         .metrics()

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::sandbox::{FailureKind, HostFailure, StrategyFailure};
+use crate::source::SourceError;
 use crate::spoke_config::ConfigError;
 use crate::timezones::TimezoneError;
 
@@ -127,14 +128,18 @@ fn host_failure(host: HostFailure, strategy: &str) -> EngineError {
         Ok(error) => error,
         // Held elsewhere too (a clone of the failure): the error itself cannot be taken, so
         // the database's is carried as its message.
-        Err(shared) if shared.error().is::<sqlx::Error>() => {
-            return EngineError::Database(sqlx::Error::Protocol(shared.to_string()));
-        }
-        Err(shared) => return EngineError::Internal(format!("while strategy `{strategy}` ran: {shared}")),
+        Err(shared) => match shared.error() {
+            SourceError::Database(database) => {
+                return EngineError::Database(sqlx::Error::Protocol(database.to_string()));
+            }
+            SourceError::Inconsistent(_) => {
+                return EngineError::Internal(format!("while strategy `{strategy}` ran: {shared}"));
+            }
+        },
     };
-    match error.downcast::<sqlx::Error>() {
-        Ok(database) => EngineError::Database(database),
-        Err(other) => EngineError::Internal(format!("while strategy `{strategy}` ran: {other:#}")),
+    match error {
+        SourceError::Database(database) => EngineError::Database(database),
+        other => EngineError::Internal(format!("while strategy `{strategy}` ran: {other}")),
     }
 }
 

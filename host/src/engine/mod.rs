@@ -31,7 +31,7 @@ pub use decision::{
 };
 pub use error::EngineError;
 pub use explain::{Decision, Trace};
-pub use policy::{Policy, PolicySession, Sandboxed};
+pub use policy::{Finished, NativeSession, Policy, PolicyInstance, PolicySession, Sandboxed, Spent};
 pub use request::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, JoinOutcome, MAX_NUMBER_CONTACTS};
 pub use state::{Engine, SharedRegistry};
 

@@ -2,8 +2,6 @@
 //! exactly the rows the assignment will be made from. Every question is answered by the same
 //! SQL, from the statement that asked it ahead ([`super::ahead`]) or from one of its own.
 
-use std::any::Any;
-
 use async_trait::async_trait;
 
 use super::ahead::PrefetchedAnswers;
@@ -11,7 +9,7 @@ use crate::db::Queries;
 use crate::filter::ContactFilter;
 use crate::model::Role;
 use crate::question::{Answer, Question, QuestionScope};
-use crate::source::ContactSource;
+use crate::source::{ContactSource, SourceError};
 
 /// A [`ContactSource`] that owns the request's unit of work while the strategy runs.
 pub(crate) struct TxSource<T: Queries> {
@@ -22,7 +20,7 @@ pub(crate) struct TxSource<T: Queries> {
 
 impl<T: Queries> TxSource<T> {
     /// The answer to `question`: asked ahead, or now, with the same SQL.
-    async fn answer(&mut self, question: Question) -> anyhow::Result<Answer> {
+    async fn answer(&mut self, question: Question) -> Result<Answer, SourceError> {
         if let Some(answer) = self.ahead.get(&question) {
             return Ok(answer);
         }
@@ -33,18 +31,18 @@ impl<T: Queries> TxSource<T> {
         answers
             .into_iter()
             .next()
-            .ok_or_else(|| anyhow::anyhow!("the database answered no question"))
+            .ok_or_else(|| SourceError::Inconsistent("the database answered no question".to_string()))
     }
 }
 
 /// The error for an answer of the wrong kind (a host bug: answers follow their questions).
-fn mismatched(answer: Answer) -> anyhow::Error {
-    anyhow::anyhow!("a question got an answer of another kind: {answer:?}")
+fn mismatched(answer: Answer) -> SourceError {
+    SourceError::Inconsistent(format!("a question got an answer of another kind: {answer:?}"))
 }
 
 #[async_trait]
 impl<T: Queries> ContactSource for TxSource<T> {
-    async fn count_contacts(&mut self, filter: &ContactFilter, cap: Option<u32>) -> anyhow::Result<u32> {
+    async fn count_contacts(&mut self, filter: &ContactFilter, cap: Option<u32>) -> Result<u32, SourceError> {
         let question = Question::Count {
             filter: filter.clone(),
             cap,
@@ -55,7 +53,7 @@ impl<T: Queries> ContactSource for TxSource<T> {
         }
     }
 
-    async fn any_contact(&mut self, filter: &ContactFilter) -> anyhow::Result<bool> {
+    async fn any_contact(&mut self, filter: &ContactFilter) -> Result<bool, SourceError> {
         let question = Question::Any {
             filter: filter.clone(),
         };
@@ -65,14 +63,10 @@ impl<T: Queries> ContactSource for TxSource<T> {
         }
     }
 
-    async fn assignment_user_has_role(&mut self, role: Role) -> anyhow::Result<bool> {
+    async fn assignment_user_has_role(&mut self, role: Role) -> Result<bool, SourceError> {
         match self.answer(Question::HasRole(role)).await? {
             Answer::Flag(held) => Ok(held),
             other => Err(mismatched(other)),
         }
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
-        self
     }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::source::SourceError;
+
 /// Why a component file could not be loaded as a strategy.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
@@ -202,30 +204,31 @@ pub enum FailureKind {
     Host(HostFailure),
 }
 
-/// The host's own error while it answered a strategy's question, kept whole (typed) through
-/// the WebAssembly call so the caller can tell a database failure from anything else by
-/// downcasting, never by its text.
+/// The host's own error while it answered a strategy's question ([`SourceError`]), kept typed
+/// through the WebAssembly call so the caller tells a database failure from a host bug by its
+/// variant, never by its text.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{}", format_args!("{:#}", self.error))]
+#[error("{error}")]
 pub struct HostFailure {
-    error: Arc<anyhow::Error>,
+    /// Shared: a [`FailureKind`] is cloned, and a database error cannot be.
+    error: Arc<SourceError>,
 }
 
 impl HostFailure {
     /// Wraps the error a [`ContactSource`](crate::source::ContactSource) returned.
-    pub fn new(error: anyhow::Error) -> Self {
+    pub fn new(error: SourceError) -> Self {
         HostFailure {
             error: Arc::new(error),
         }
     }
 
-    /// The error, to inspect (`downcast_ref`).
-    pub fn error(&self) -> &anyhow::Error {
+    /// The error, to inspect.
+    pub fn error(&self) -> &SourceError {
         &self.error
     }
 
     /// The error itself when this is its only holder, else this failure back.
-    pub fn into_error(self) -> Result<anyhow::Error, Self> {
+    pub fn into_error(self) -> Result<SourceError, Self> {
         Arc::try_unwrap(self.error).map_err(|error| HostFailure { error })
     }
 }
