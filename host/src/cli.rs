@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use crate::authoring::scaffold;
 use crate::db::{DEFAULT_DATABASE_URL, Database, DbError, HostIndex, SchemaState};
 use crate::demo::{self, SeedOptions};
 use crate::engine::{BatchRequest, Caller, DecisionMode, DecisionPlan, DecisionRequest, Engine, EngineError};
-use crate::registry::StrategyRegistry;
+use crate::registry::{SharedRegistry, StrategyRegistry};
 use crate::reload::{Reloader, watch_sources};
 use crate::request_time::RequestTime;
 use crate::sandbox::{Sandbox, SandboxLimits};
@@ -827,8 +827,8 @@ async fn serve(
             tracing::warn!(strategy = name, %error, "strategy failed to load");
         }
     }
-    let shared = Arc::new(RwLock::new(Arc::new(registry)));
-    let engine = Engine::new(db, Arc::clone(&shared), env).with_metrics(Arc::clone(sandbox.metrics()));
+    let shared = SharedRegistry::new(registry);
+    let engine = Engine::new(db, shared.clone(), env).with_metrics(Arc::clone(sandbox.metrics()));
     engine.know_claim_index(claim_index);
     let state_engine = engine.clone();
     let state = AppState::new(engine, Arc::clone(&sandbox), tokens, options.request_timeout)
@@ -888,7 +888,7 @@ async fn engine(database_url: &str, strategies: Option<(&Path, SandboxLimits)>) 
     };
     Ok(Engine::new(
         db,
-        Arc::new(RwLock::new(Arc::new(registry))),
+        SharedRegistry::new(registry),
         Environment::from_process(),
     ))
 }

@@ -2,12 +2,12 @@
 //! another texter's or an opted-out contact, see the organization's secrets, silently hand out
 //! nothing, or unassign a contact that changed since it was read.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use spoke_batches::db::{Database, Dialect, Queries};
 use spoke_batches::engine::{Caller, Engine, EngineError};
 use spoke_batches::metrics::Metrics;
-use spoke_batches::registry::StrategyRegistry;
+use spoke_batches::registry::{SharedRegistry, StrategyRegistry};
 use spoke_batches::sandbox::{FailureKind, LoadError};
 use spoke_batches::spoke_config::Environment;
 
@@ -212,7 +212,7 @@ async fn engine_with_a_broken_strategy(db: &TestDb, metrics: &Arc<Metrics>, env:
     );
     Engine::new(
         db.db.clone(),
-        Arc::new(RwLock::new(Arc::new(registry))),
+        SharedRegistry::new(registry),
         Environment::from_pairs(env.iter().copied()),
     )
     .with_metrics(Arc::clone(metrics))

@@ -23,7 +23,7 @@
 //! button's count).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,7 @@ use serde_json::{Map, Value, json};
 
 use crate::db::Database;
 use crate::engine::{BatchRequest, Caller, Engine};
-use crate::registry::StrategyRegistry;
+use crate::registry::{SharedRegistry, StrategyRegistry};
 use crate::sandbox::StrategyComponent;
 use crate::spoke_config::Environment;
 
@@ -301,7 +301,7 @@ pub async fn run_case(file: &Path, case: &Case, strategy: &Arc<StrategyComponent
     registry.insert(strategy.path(), Ok(Arc::clone(strategy)));
     let engine = Engine::new(
         db,
-        Arc::new(RwLock::new(Arc::new(registry))),
+        SharedRegistry::new(registry),
         Environment::default(),
     );
     let now = case

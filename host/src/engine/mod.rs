@@ -33,7 +33,7 @@ pub use error::EngineError;
 pub use explain::{Decision, Trace};
 pub use policy::{Policy, PolicySession, Sandboxed};
 pub use request::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, JoinOutcome, MAX_NUMBER_CONTACTS};
-pub use state::{Engine, SharedRegistry};
+pub use state::Engine;
 
 use assignments::{join, message_sent, release};
 use batch::{has_unassigned, request_batch};
