@@ -194,12 +194,7 @@ async fn a_broken_component_keeps_the_previous_version_serving() {
     std::fs::write(&target, &bytes).unwrap();
     assert_eq!(reloader.rescan().await.unwrap().loaded, ["all-texters"]);
     assert_eq!(
-        folder
-            .shared
-            .current()
-            .entry("all-texters")
-            .unwrap()
-            .status(),
+        folder.shared.current().entry("all-texters").unwrap().status(),
         StrategyStatus::Loaded
     );
     std::fs::remove_file(&target).unwrap();

@@ -299,11 +299,7 @@ pub async fn run_case(file: &Path, case: &Case, strategy: &Arc<StrategyComponent
     };
     let mut registry = StrategyRegistry::default();
     registry.insert(strategy.path(), Ok(Arc::clone(strategy)));
-    let engine = Engine::new(
-        db,
-        SharedRegistry::new(registry),
-        Environment::default(),
-    );
+    let engine = Engine::new(db, SharedRegistry::new(registry), Environment::default());
     let now = case
         .request
         .now
