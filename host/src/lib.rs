@@ -12,6 +12,7 @@ pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod engine;
+pub mod error_code;
 pub mod filter;
 pub mod metrics;
 pub mod model;

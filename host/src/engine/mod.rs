@@ -107,7 +107,7 @@ impl Engine {
                 "batch request"
             ),
             Err(error) => {
-                tracing::warn!(assignment, code = error.code(), %error, duration_ms, "batch request failed")
+                tracing::warn!(assignment, code = error.code().as_str(), %error, duration_ms, "batch request failed")
             }
         }
         result
@@ -164,7 +164,7 @@ impl Engine {
                 assignment,
                 %mode,
                 bridge = true,
-                code = error.code(),
+                code = error.code().as_str(),
                 %error,
                 duration_ms,
                 "decision failed"

@@ -19,6 +19,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::engine::Caller;
 use crate::spoke_config::Environment;
+use crate::error_code::ErrorCode;
 
 /// The environment variable of the service token.
 pub const SERVICE_TOKEN_VAR: &str = "SPOKE_BATCHES_TOKEN";
@@ -152,7 +153,7 @@ fn checked(variable: &'static str, token: &str) -> Result<TokenDigest, TokenErro
 }
 
 fn unauthorized(message: &'static str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
 }
 
 /// Who a request is from, as the token middleware established it. Handlers take it as an
@@ -188,7 +189,7 @@ impl Authenticated {
             Authenticated::Development | Authenticated::Operator => Ok(()),
             Authenticated::Service => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "FORBIDDEN",
+                ErrorCode::Forbidden,
                 format!("{what} takes the operator token (SPOKE_BATCHES_OPERATOR_TOKEN)"),
             )),
         }
@@ -204,7 +205,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             tracing::error!(path = %parts.uri.path(), "a handler asked who is calling outside the token check");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
+                ErrorCode::Internal,
                 "the service could not tell who is calling (a bug in the service); nothing was done",
             )
         })

@@ -33,6 +33,7 @@ pub use server::{ServeLimits, serve, serve_until};
 
 use crate::engine::Engine;
 use crate::sandbox::Sandbox;
+use crate::error_code::ErrorCode;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -136,7 +137,7 @@ pub fn router(state: AppState) -> Router {
 async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "NOT_FOUND",
+        ErrorCode::NotFound,
         "no such endpoint; see the README's HTTP reference",
     )
 }
@@ -144,7 +145,7 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method; see the README's HTTP reference",
     )
 }
