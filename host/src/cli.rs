@@ -373,7 +373,7 @@ impl CliError {
 
 impl From<EngineError> for CliError {
     fn from(error: EngineError) -> Self {
-        CliError::new(error.code(), error)
+        CliError::new(error.code().as_str(), error)
     }
 }
 
