@@ -152,8 +152,8 @@ mod tests {
     /// The codes the README names: in the CLI's "Error codes:" paragraph and in the HTTP
     /// service's error table (the rows that start with a status).
     fn readme_codes() -> BTreeSet<String> {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-            .unwrap_or_default();
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap_or_default();
         let mut sections = String::new();
         let mut in_paragraph = false;
         for line in readme.lines() {
@@ -174,9 +174,7 @@ mod tests {
             .split('`')
             .skip(1)
             .step_by(2)
-            .filter(|word| {
-                word.len() > 1 && word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
-            })
+            .filter(|word| word.len() > 1 && word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
             .map(str::to_string)
             .collect()
     }
@@ -188,8 +186,14 @@ mod tests {
         let ours: BTreeSet<String> = ErrorCode::ALL.iter().map(|code| code.to_string()).collect();
         let undocumented: Vec<_> = ours.difference(&readme).collect();
         let unknown: Vec<_> = readme.difference(&ours).collect();
-        assert!(undocumented.is_empty(), "codes the README does not list: {undocumented:?}");
-        assert!(unknown.is_empty(), "codes the README lists that do not exist: {unknown:?}");
+        assert!(
+            undocumented.is_empty(),
+            "codes the README does not list: {undocumented:?}"
+        );
+        assert!(
+            unknown.is_empty(),
+            "codes the README lists that do not exist: {unknown:?}"
+        );
     }
 
     #[test]

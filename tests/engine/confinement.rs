@@ -243,7 +243,10 @@ async fn an_enabled_strategy_that_failed_to_load_is_a_clear_error(db: &TestDb) {
         "the folder stays private: {message}"
     );
     let count = engine.has_unassigned(MINE, Caller::User(TEXTER), now()).await;
-    assert_eq!(count.map_err(|error| error.code()), Err("STRATEGY_UNAVAILABLE"));
+    assert_eq!(
+        count.map_err(|error| error.code().as_str()),
+        Err("STRATEGY_UNAVAILABLE")
+    );
     assert_eq!(metrics.stats("broken").unavailable, 2);
     assert_eq!(held(db, MINE).await, 0);
 

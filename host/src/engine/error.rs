@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use crate::error_code::ErrorCode;
 use crate::sandbox::{FailureKind, HostFailure, StrategyFailure};
 use crate::spoke_config::ConfigError;
 use crate::timezones::TimezoneError;
-use crate::error_code::ErrorCode;
 
 /// `row`, or the error naming the `what` with `id` that was not found.
 pub(super) fn found<T>(row: Option<T>, what: &'static str, id: i64) -> Result<T, EngineError> {

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 
-use super::AppState;
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::extract::{Id, JsonBody, OptionalJsonBody, QueryParams};
+use super::state::AppState;
 use crate::engine::{BatchRequest, DecisionMode, DecisionPlan, DecisionRequest, Engine, EngineError};
 use crate::request_time::RequestTime;
 use crate::spoke_config::CampaignSettings;

@@ -15,11 +15,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use super::AppState;
 use super::error::ApiError;
 use crate::engine::Caller;
-use crate::spoke_config::Environment;
 use crate::error_code::ErrorCode;
+use crate::spoke_config::Environment;
 
 /// The environment variable of the service token.
 pub const SERVICE_TOKEN_VAR: &str = "SPOKE_BATCHES_TOKEN";
@@ -212,17 +211,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     }
 }
 
-/// Checks `Authorization: Bearer <token>` when a token is configured and records who is
+/// Checks `Authorization: Bearer <token>` against `tokens` when a token is configured and records who is
 /// calling in the request's extensions.
 pub(super) async fn require_token(
-    State(state): State<AppState>,
+    State(tokens): State<AccessTokens>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match state
-        .tokens
-        .authenticate(request.headers().get(header::AUTHORIZATION))
-    {
+    match tokens.authenticate(request.headers().get(header::AUTHORIZATION)) {
         Ok(authenticated) => {
             request.extensions_mut().insert(authenticated);
             next.run(request).await

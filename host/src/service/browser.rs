@@ -16,8 +16,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::error::ApiError;
+use super::state::AppState;
 use crate::error_code::ErrorCode;
 
 /// Refuses, on an instance without a token, requests addressed to another name or sent by a

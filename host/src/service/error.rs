@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::engine::EngineError;
-use crate::sandbox::FailureKind;
 use crate::error_code::ErrorCode;
+use crate::sandbox::FailureKind;
 
 /// An error answered as `{"error":{"code","message"}}`.
 #[derive(Debug)]

@@ -30,7 +30,10 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     // failing strategy, so every malformed body is a 400.
     let (status, code) = match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+        ),
         _ => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
     };
     let hint = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {

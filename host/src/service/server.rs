@@ -35,7 +35,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::error::ApiError;
-use super::{AppState, router};
+use super::router::router;
+use super::state::AppState;
 use crate::error_code::ErrorCode;
 
 /// How long clients may take and how many may be connected.
