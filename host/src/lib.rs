@@ -6,6 +6,8 @@
 //! - [`filter`]: query descriptors as validated values, and their in-memory meaning.
 //! - [`source`]: what answers a strategy's questions about contacts.
 //! - [`model`]: Spoke's rows.
+//! - [`error_code`]: every error code a client can receive, in one enum.
+//! - [`service`]: the HTTP service; [`cli`]: the command line.
 
 pub mod authoring;
 pub mod cli;

@@ -244,3 +244,27 @@ impl SharedRegistry {
         *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(registry);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{SharedRegistry, StrategyRegistry};
+
+    #[test]
+    fn a_poisoned_lock_still_serves_and_swaps() {
+        let shared = SharedRegistry::new(StrategyRegistry::default());
+        let writer = shared.clone();
+        // A thread that panics while holding the write lock poisons it.
+        let _ = std::thread::spawn(move || {
+            let _guard = writer.0.write();
+            panic!("poisoning the lock");
+        })
+        .join();
+        assert!(shared.0.is_poisoned());
+        let before = shared.current();
+        shared.replace(StrategyRegistry::default());
+        assert!(
+            !std::sync::Arc::ptr_eq(&before, &shared.current()),
+            "replace swaps in a new snapshot"
+        );
+    }
+}

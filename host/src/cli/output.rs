@@ -86,3 +86,20 @@ pub fn print_stdout(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::to_json;
+    use crate::error_code::ErrorCode;
+
+    #[test]
+    fn a_value_that_cannot_be_json_is_an_internal_error_not_null() {
+        // JSON object keys must be strings: a map keyed by pairs cannot be written.
+        let unwritable = BTreeMap::from([((1, 2), 3)]);
+        let error = to_json(unwritable).map(|value| value.to_string()).unwrap_err();
+        assert_eq!(error.code, ErrorCode::Internal);
+        assert!(error.message.contains("a bug"), "{}", error.message);
+    }
+}
