@@ -15,7 +15,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -24,7 +24,7 @@ use spoke_batches::db::{Database, Dialect, Queries, push_claim};
 use spoke_batches::engine::{BatchRequest, Caller, Engine, Policy, Sandboxed};
 use spoke_batches::filter::{ContactFilter, RequestScope};
 use spoke_batches::question::{Question, QuestionScope};
-use spoke_batches::registry::StrategyRegistry;
+use spoke_batches::registry::{SharedRegistry, StrategyRegistry};
 use spoke_batches::sandbox::{Sandbox, SandboxLimits};
 use spoke_batches::spoke_config::Environment;
 
@@ -43,8 +43,8 @@ async fn run() {
         .get("vetted-texters")
         .cloned()
         .expect("vetted-texters.wasm in strategies/dist (run `make strategies`)");
-    let shared = Arc::new(RwLock::new(Arc::new(registry)));
-    let engine_on = |db: Database| Engine::new(db, Arc::clone(&shared), Environment::from_process());
+    let shared = SharedRegistry::new(registry);
+    let engine_on = |db: Database| Engine::new(db, shared.clone(), Environment::from_process());
     let wasm: Arc<dyn Policy> = Arc::new(Sandboxed(vetted));
     let native: Arc<dyn Policy> = Arc::new(NativeVettedTexters);
 

@@ -8,13 +8,13 @@
 mod support;
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use spoke_batches::db::{Database, HostIndex};
 use spoke_batches::engine::Engine;
-use spoke_batches::registry::StrategyRegistry;
+use spoke_batches::registry::{SharedRegistry, StrategyRegistry};
 use spoke_batches::sandbox::{LoadError, StrategyComponent};
 use spoke_batches::spoke_config::Environment;
 
@@ -55,7 +55,7 @@ async fn engine(db: &TestDb, env: &[(&str, &str)]) -> Engine {
     registry.insert(echo.path(), Ok(Arc::clone(&echo)));
     Engine::new(
         db.db.clone(),
-        Arc::new(RwLock::new(Arc::new(registry))),
+        SharedRegistry::new(registry),
         Environment::from_pairs(env.iter().copied()),
     )
 }
@@ -484,7 +484,7 @@ async fn a_default_strategy_that_failed_to_load_is_unavailable_not_skipped(db: &
     );
     let engine = Engine::new(
         db.db.clone(),
-        Arc::new(RwLock::new(Arc::new(registry))),
+        SharedRegistry::new(registry),
         Environment::from_pairs([("DYNAMICASSIGNMENT_BATCHES", "broken")]),
     );
     let service = Service::start(engine).await;

@@ -10,11 +10,11 @@
 mod support;
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spoke_batches::engine::{Caller, Engine, SharedRegistry};
-use spoke_batches::registry::{StrategyRegistry, StrategyStatus};
+use spoke_batches::engine::{Caller, Engine};
+use spoke_batches::registry::{SharedRegistry, StrategyRegistry, StrategyStatus};
 use spoke_batches::reload::Reloader;
 use spoke_batches::sandbox::Sandbox;
 use spoke_batches::spoke_config::Environment;
@@ -34,7 +34,7 @@ fn replace(crate_name: &str, target: &Path) {
 async fn eventually(shared: &SharedRegistry, what: &str, condition: impl Fn(&StrategyRegistry) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let registry = Arc::clone(&shared.read().unwrap());
+        let registry = shared.current();
         if condition(&registry) {
             return;
         }
@@ -79,7 +79,7 @@ async fn folder_with_all_texters() -> Folder {
     Folder {
         dir,
         sandbox,
-        shared: Arc::new(RwLock::new(Arc::new(registry))),
+        shared: SharedRegistry::new(registry),
     }
 }
 
@@ -96,13 +96,13 @@ async fn replacing_a_component_under_load_fails_no_request() {
     let folder = folder_with_all_texters().await;
     let engine = Engine::new(
         db.db.clone(),
-        Arc::clone(&folder.shared),
+        folder.shared.clone(),
         Environment::from_pairs([("DYNAMICASSIGNMENT_BATCHES", "all-texters")]),
     );
     let _watch = Reloader::new(
         Arc::clone(&folder.sandbox),
         folder.dir.path(),
-        Arc::clone(&folder.shared),
+        folder.shared.clone(),
     )
     .watch()
     .unwrap();
@@ -158,13 +158,12 @@ async fn a_broken_component_keeps_the_previous_version_serving() {
     let reloader = Reloader::new(
         Arc::clone(&folder.sandbox),
         folder.dir.path(),
-        Arc::clone(&folder.shared),
+        folder.shared.clone(),
     );
     let target = folder.dir.path().join("all-texters.wasm");
     let before = folder
         .shared
-        .read()
-        .unwrap()
+        .current()
         .get("all-texters")
         .unwrap()
         .content_hash()
@@ -173,7 +172,7 @@ async fn a_broken_component_keeps_the_previous_version_serving() {
     std::fs::write(&target, &bytes[..bytes.len() / 3]).unwrap();
     let report = reloader.rescan().await.unwrap();
     assert_eq!(report.failed, ["all-texters"]);
-    let registry = Arc::clone(&folder.shared.read().unwrap());
+    let registry = folder.shared.current();
     let entry = registry.entry("all-texters").unwrap();
     assert_eq!(entry.status(), StrategyStatus::Stale);
     assert!(
@@ -195,18 +194,12 @@ async fn a_broken_component_keeps_the_previous_version_serving() {
     std::fs::write(&target, &bytes).unwrap();
     assert_eq!(reloader.rescan().await.unwrap().loaded, ["all-texters"]);
     assert_eq!(
-        folder
-            .shared
-            .read()
-            .unwrap()
-            .entry("all-texters")
-            .unwrap()
-            .status(),
+        folder.shared.current().entry("all-texters").unwrap().status(),
         StrategyStatus::Loaded
     );
     std::fs::remove_file(&target).unwrap();
     assert_eq!(reloader.rescan().await.unwrap().removed, ["all-texters"]);
-    assert!(folder.shared.read().unwrap().get("all-texters").is_none());
+    assert!(folder.shared.current().get("all-texters").is_none());
     // A rescan with nothing changed changes nothing.
     assert_eq!(reloader.rescan().await.unwrap(), Default::default());
 }
@@ -256,7 +249,7 @@ async fn a_fifo_appearing_in_the_folder_fails_its_load_without_stalling_the_resc
     let reloader = Reloader::new(
         Arc::clone(&folder.sandbox),
         folder.dir.path(),
-        Arc::clone(&folder.shared),
+        folder.shared.clone(),
     );
     let fifo = folder.dir.path().join("x.wasm");
     rustix::fs::mknodat(
@@ -272,7 +265,7 @@ async fn a_fifo_appearing_in_the_folder_fails_its_load_without_stalling_the_resc
         .expect("a rescan never waits on a FIFO")
         .unwrap();
     assert_eq!(report.failed, ["x"]);
-    let registry = Arc::clone(&folder.shared.read().unwrap());
+    let registry = folder.shared.current();
     let error = registry.entry("x").unwrap().error.as_ref().unwrap().to_string();
     assert!(
         error.contains("is a FIFO (named pipe), not a regular file"),

@@ -7,12 +7,15 @@
 //! - [`question`]: the questions a strategy asks about its request's data, and their answers.
 //! - [`source`]: what answers a strategy's questions about contacts.
 //! - [`model`]: Spoke's rows.
+//! - [`error_code`]: every error code a client can receive, in one enum.
+//! - [`service`]: the HTTP service; [`cli`]: the command line.
 
 pub mod authoring;
 pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod engine;
+pub mod error_code;
 pub mod filter;
 pub mod metrics;
 pub mod model;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use clap::error::ErrorKind;
 use spoke_batches::cli::{Cli, print_error};
+use spoke_batches::error_code::ErrorCode;
 
 fn main() -> ExitCode {
     let args = match Cli::try_parse() {
@@ -16,14 +17,20 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             let message = error.render().to_string();
-            print_error("BAD_ARGUMENT", message.trim().trim_start_matches("error: "));
+            print_error(
+                ErrorCode::BadArgument,
+                message.trim().trim_start_matches("error: "),
+            );
             return ExitCode::from(2);
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
-            print_error("RUNTIME", &format!("cannot start the async runtime: {error}"));
+            print_error(
+                ErrorCode::Runtime,
+                &format!("cannot start the async runtime: {error}"),
+            );
             return ExitCode::FAILURE;
         }
     };

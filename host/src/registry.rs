@@ -5,11 +5,11 @@
 //! its load with an error saying what it is: it is never waited on.
 //!
 //! A registry is an immutable snapshot; reloading builds a new one from the old and swaps it in
-//! whole, so a call that started on a version finishes on it.
+//! whole ([`SharedRegistry`]), so a call that started on a version finishes on it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -217,5 +217,54 @@ impl StrategyRegistry {
     /// Every file, by name, loaded or not.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &StrategyEntry)> {
         self.entries.iter().map(|(name, entry)| (name.as_str(), entry))
+    }
+}
+
+/// The registry served now, shared by the engine and the reloader: readers take a snapshot
+/// ([`SharedRegistry::current`]), a reload swaps in a whole new one
+/// ([`SharedRegistry::replace`]). Clones share the one registry.
+#[derive(Debug, Clone, Default)]
+pub struct SharedRegistry(Arc<RwLock<Arc<StrategyRegistry>>>);
+
+impl SharedRegistry {
+    /// A shared handle serving `registry`.
+    pub fn new(registry: StrategyRegistry) -> Self {
+        SharedRegistry(Arc::new(RwLock::new(Arc::new(registry))))
+    }
+
+    /// The registry served now; a later [`SharedRegistry::replace`] does not change it.
+    pub fn current(&self) -> Arc<StrategyRegistry> {
+        // The lock only guards a pointer swap, which cannot leave it half-written: a writer
+        // that panicked left either the old registry or the new one, so poison is ignored.
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Serves `registry` from now on; calls already running keep the one they started with.
+    pub fn replace(&self, registry: StrategyRegistry) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(registry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SharedRegistry, StrategyRegistry};
+
+    #[test]
+    fn a_poisoned_lock_still_serves_and_swaps() {
+        let shared = SharedRegistry::new(StrategyRegistry::default());
+        let writer = shared.clone();
+        // A thread that panics while holding the write lock poisons it.
+        let _ = std::thread::spawn(move || {
+            let _guard = writer.0.write();
+            panic!("poisoning the lock");
+        })
+        .join();
+        assert!(shared.0.is_poisoned());
+        let before = shared.current();
+        shared.replace(StrategyRegistry::default());
+        assert!(
+            !std::sync::Arc::ptr_eq(&before, &shared.current()),
+            "replace swaps in a new snapshot"
+        );
     }
 }

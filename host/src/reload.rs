@@ -13,8 +13,7 @@ use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use serde::Serialize;
 
-use crate::engine::SharedRegistry;
-use crate::registry::{FolderError, StrategyRegistry, component_files, load_files, stem};
+use crate::registry::{FolderError, SharedRegistry, component_files, load_files, stem};
 use crate::sandbox::{Sandbox, read_component};
 
 /// What one rescan changed.
@@ -49,17 +48,10 @@ impl Reloader {
         }
     }
 
-    fn current(&self) -> Arc<StrategyRegistry> {
-        match self.shared.read() {
-            Ok(registry) => Arc::clone(&registry),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
-    }
-
     /// Compares the folder with what serves, loads what changed and swaps the result in.
     pub async fn rescan(&self) -> Result<ReloadReport, FolderError> {
         let _one_at_a_time = self.rescanning.lock().await;
-        let current = self.current();
+        let current = self.shared.current();
         let files = component_files(&self.dir).await?;
         let mut changed = Vec::new();
         let mut unreadable = Vec::new();
@@ -112,10 +104,7 @@ impl Reloader {
             next.insert(&path, loaded);
         }
         if report != ReloadReport::default() {
-            match self.shared.write() {
-                Ok(mut shared) => *shared = Arc::new(next),
-                Err(poisoned) => *poisoned.into_inner() = Arc::new(next),
-            }
+            self.shared.replace(next);
             tracing::info!(loaded = ?report.loaded, failed = ?report.failed, removed = ?report.removed, "strategies reloaded");
         }
         Ok(report)

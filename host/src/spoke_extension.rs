@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use include_dir::{Dir, DirEntry, include_dir};
 use serde::Serialize;
 
+use crate::error_code::ErrorCode;
 use crate::registry::StrategyRegistry;
 use crate::sandbox::is_valid_name;
 
@@ -102,6 +103,19 @@ pub enum ExtensionError {
         /// Why it failed.
         reason: String,
     },
+}
+
+impl ExtensionError {
+    /// The stable code clients match on.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ExtensionError::UnknownStrategy { .. } => ErrorCode::UnknownStrategy,
+            ExtensionError::NoStrategies(_) => ErrorCode::NoStrategies,
+            ExtensionError::BadName(_) | ExtensionError::ReservedName => ErrorCode::BadName,
+            ExtensionError::Exists(_) => ErrorCode::Exists,
+            ExtensionError::Io { .. } => ErrorCode::Io,
+        }
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ExtensionError + '_ {

@@ -2,12 +2,12 @@
 //! another texter's or an opted-out contact, see the organization's secrets, silently hand out
 //! nothing, or unassign a contact that changed since it was read.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use spoke_batches::db::{Database, Dialect, Queries};
 use spoke_batches::engine::{Caller, Engine, EngineError};
 use spoke_batches::metrics::Metrics;
-use spoke_batches::registry::StrategyRegistry;
+use spoke_batches::registry::{SharedRegistry, StrategyRegistry};
 use spoke_batches::sandbox::{FailureKind, LoadError};
 use spoke_batches::spoke_config::Environment;
 
@@ -216,7 +216,7 @@ async fn engine_with_a_broken_strategy(db: &TestDb, metrics: &Arc<Metrics>, env:
     );
     Engine::new(
         db.db.clone(),
-        Arc::new(RwLock::new(Arc::new(registry))),
+        SharedRegistry::new(registry),
         Environment::from_pairs(env.iter().copied()),
     )
     .with_metrics(Arc::clone(metrics))
@@ -247,7 +247,10 @@ async fn an_enabled_strategy_that_failed_to_load_is_a_clear_error(db: &TestDb) {
         "the folder stays private: {message}"
     );
     let count = engine.has_unassigned(MINE, Caller::User(TEXTER), now()).await;
-    assert_eq!(count.map_err(|error| error.code()), Err("STRATEGY_UNAVAILABLE"));
+    assert_eq!(
+        count.map_err(|error| error.code().as_str()),
+        Err("STRATEGY_UNAVAILABLE")
+    );
     assert_eq!(metrics.stats("broken").unavailable, 2);
     assert_eq!(held(db, MINE).await, 0);
 

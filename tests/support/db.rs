@@ -1,11 +1,11 @@
 //! Databases for tests: a fresh SQLite file per test, and a fresh PostgreSQL schema per test
 //! when `TEST_DATABASE_URL` is set (required under `CI=true`: the suite fails, never skips).
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use spoke_batches::db::Database;
 use spoke_batches::engine::Engine;
-use spoke_batches::registry::StrategyRegistry;
+use spoke_batches::registry::{SharedRegistry, StrategyRegistry};
 use spoke_batches::spoke_config::Environment;
 use sqlx::Row as _;
 
@@ -154,7 +154,7 @@ impl TestDb {
         }
         Engine::new(
             self.db.clone(),
-            Arc::new(RwLock::new(Arc::new(registry))),
+            SharedRegistry::new(registry),
             Environment::from_pairs(env.iter().copied()),
         )
     }

@@ -20,10 +20,12 @@
 //! Contacts default to unassigned `needsMessage`, not opted out, timezone `-5_1`; `mine` puts
 //! them on the texter's assignment and `assignedToOther` on another texter's. `expect` may give
 //! `assigned`, `found`, `decision` (a batch request) or `count` (with `hasAny`: the request
-//! button's count).
+//! button's count). A case must assert something, and only what its request answers: an
+//! empty `expect`, or one naming a field the request does not answer, is refused when the file
+//! is read, naming the file and the case (such a case would pass whatever the strategy did).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,7 +33,7 @@ use serde_json::{Map, Value, json};
 
 use crate::db::Database;
 use crate::engine::{BatchRequest, Caller, Engine};
-use crate::registry::StrategyRegistry;
+use crate::registry::{SharedRegistry, StrategyRegistry};
 use crate::sandbox::StrategyComponent;
 use crate::spoke_config::Environment;
 
@@ -128,6 +130,54 @@ pub struct Expect {
     pub count: Option<u32>,
 }
 
+impl Expect {
+    /// Whether it asserts nothing.
+    fn is_empty(&self) -> bool {
+        self.assigned.is_none() && self.found.is_none() && self.decision.is_none() && self.count.is_none()
+    }
+}
+
+impl Case {
+    /// Why the case's `expect` asserts nothing, or something its request does not answer.
+    fn vacuous_expectation(&self) -> Option<String> {
+        let expect = &self.expect;
+        if expect.is_empty() {
+            return Some(if self.request.has_any {
+                "`expect` is empty, so the case passes whatever happens; give `count`".to_string()
+            } else {
+                "`expect` is empty, so the case passes whatever happens; give `assigned`, `found` or \
+                 `decision`"
+                    .to_string()
+            });
+        }
+        let batch_only = [
+            ("assigned", expect.assigned.is_some()),
+            ("found", expect.found.is_some()),
+            ("decision", expect.decision.is_some()),
+        ];
+        if self.request.has_any {
+            let named: Vec<&str> = batch_only
+                .iter()
+                .filter(|(_, given)| *given)
+                .map(|(field, _)| *field)
+                .collect();
+            if !named.is_empty() {
+                return Some(format!(
+                    "`expect` gives {}, which a `hasAny` request does not answer (it answers `count`)",
+                    named.join(", ")
+                ));
+            }
+        } else if expect.count.is_some() {
+            return Some(
+                "`expect` gives count, which only a `hasAny` request answers (a batch request \
+                 answers `assigned`, `found` and `decision`)"
+                    .to_string(),
+            );
+        }
+        None
+    }
+}
+
 /// The outcome of one case.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -169,8 +219,17 @@ pub fn read_cases(path: &Path) -> Result<Vec<Case>, String> {
     list.into_iter()
         .enumerate()
         .map(|(index, case)| {
-            serde_json::from_value(case)
-                .map_err(|error| format!("{} case {}: {error}", path.display(), index + 1))
+            let case: Case = serde_json::from_value(case)
+                .map_err(|error| format!("{} case {}: {error}", path.display(), index + 1))?;
+            match case.vacuous_expectation() {
+                Some(why) => Err(format!(
+                    "{} case {} (`{}`): {why}",
+                    path.display(),
+                    index + 1,
+                    case.name
+                )),
+                None => Ok(case),
+            }
         })
         .collect()
 }
@@ -299,11 +358,7 @@ pub async fn run_case(file: &Path, case: &Case, strategy: &Arc<StrategyComponent
     };
     let mut registry = StrategyRegistry::default();
     registry.insert(strategy.path(), Ok(Arc::clone(strategy)));
-    let engine = Engine::new(
-        db,
-        Arc::new(RwLock::new(Arc::new(registry))),
-        Environment::default(),
-    );
+    let engine = Engine::new(db, SharedRegistry::new(registry), Environment::default());
     let now = case
         .request
         .now
@@ -385,4 +440,46 @@ pub fn human(results: &[CaseResult]) -> String {
         results.len() - failed
     ));
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_cases;
+
+    /// The error reading a fixture file holding `json`, which must name the file and the case.
+    fn refusal(json: &str) -> String {
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let file = dir.path().join("vacuous.json");
+        std::fs::write(&file, json).unwrap_or_else(|error| panic!("{error}"));
+        let error = read_cases(&file).map(|cases| cases.len()).unwrap_err();
+        assert!(error.contains(&file.display().to_string()), "{error}");
+        error
+    }
+
+    #[test]
+    fn a_case_that_asserts_nothing_is_refused_naming_its_file_and_case() {
+        let error =
+            refusal(r#"[{"name": "fine", "expect": {"assigned": 0}}, {"name": "empty", "expect": {}}]"#);
+        assert!(error.contains("case 2 (`empty`)"), "{error}");
+        assert!(error.contains("`expect` is empty"), "{error}");
+        let error = refusal(r#"{"name": "empty has-any", "request": {"hasAny": true}, "expect": {}}"#);
+        assert!(error.contains("give `count`"), "{error}");
+    }
+
+    #[test]
+    fn an_expectation_the_request_does_not_answer_is_refused() {
+        for field in [
+            r#""assigned": 1"#,
+            r#""found": true"#,
+            r#""decision": "full-batch""#,
+        ] {
+            let error = refusal(&format!(
+                r#"{{"name": "has-any", "request": {{"hasAny": true}}, "expect": {{"count": 1, {field}}}}}"#
+            ));
+            assert!(error.contains("case 1 (`has-any`)"), "{error}");
+            assert!(error.contains("does not answer"), "{error}");
+        }
+        let error = refusal(r#"{"name": "batch", "expect": {"assigned": 1, "count": 1}}"#);
+        assert!(error.contains("only a `hasAny` request answers"), "{error}");
+    }
 }

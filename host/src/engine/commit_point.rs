@@ -146,7 +146,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::RwLock;
     use std::sync::atomic::AtomicBool;
 
     use tokio::sync::oneshot;
@@ -154,14 +153,14 @@ mod tests {
     use super::*;
     use crate::db::Database;
     use crate::engine::Engine;
-    use crate::registry::StrategyRegistry;
+    use crate::registry::{SharedRegistry, StrategyRegistry};
     use crate::spoke_config::Environment;
 
     async fn engine() -> Engine {
         let db = Database::connect("sqlite::memory:")
             .await
             .expect("in-memory database");
-        let registry = Arc::new(RwLock::new(Arc::new(StrategyRegistry::default())));
+        let registry = SharedRegistry::new(StrategyRegistry::default());
         Engine::new(db, registry, Environment::default())
     }
 

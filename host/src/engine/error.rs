@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::error_code::ErrorCode;
 use crate::sandbox::{FailureKind, HostFailure, StrategyFailure};
 use crate::source::SourceError;
 use crate::spoke_config::ConfigError;
@@ -145,22 +146,22 @@ fn host_failure(host: HostFailure, strategy: &str) -> EngineError {
 
 impl EngineError {
     /// The stable code clients match on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EngineError::NotFound { .. } => "NOT_FOUND",
-            EngineError::Forbidden(_) => "FORBIDDEN",
-            EngineError::BadRequest(_) => "BAD_REQUEST",
-            EngineError::UnknownBatchType { .. } => "UNKNOWN_BATCH_TYPE",
-            EngineError::UnknownStrategy { .. } => "UNKNOWN_STRATEGY",
-            EngineError::InvalidJoin => "INVALID_JOIN",
-            EngineError::TooManyTexters => "FAILEDJOIN_TOOMANYTEXTERS",
-            EngineError::Strategy(_) => "STRATEGY_FAILED",
-            EngineError::StrategyUnavailable { .. } => "STRATEGY_UNAVAILABLE",
-            EngineError::Timeout { .. } => "TIMEOUT",
-            EngineError::OutcomeUnknown => "OUTCOME_UNKNOWN",
-            EngineError::Config(_) | EngineError::Timezone(_) => "BAD_CONFIG",
-            EngineError::Database(_) => "DATABASE",
-            EngineError::Internal(_) => "INTERNAL",
+            EngineError::NotFound { .. } => ErrorCode::NotFound,
+            EngineError::Forbidden(_) => ErrorCode::Forbidden,
+            EngineError::BadRequest(_) => ErrorCode::BadRequest,
+            EngineError::UnknownBatchType { .. } => ErrorCode::UnknownBatchType,
+            EngineError::UnknownStrategy { .. } => ErrorCode::UnknownStrategy,
+            EngineError::InvalidJoin => ErrorCode::InvalidJoin,
+            EngineError::TooManyTexters => ErrorCode::FailedJoinTooManyTexters,
+            EngineError::Strategy(_) => ErrorCode::StrategyFailed,
+            EngineError::StrategyUnavailable { .. } => ErrorCode::StrategyUnavailable,
+            EngineError::Timeout { .. } => ErrorCode::Timeout,
+            EngineError::OutcomeUnknown => ErrorCode::OutcomeUnknown,
+            EngineError::Config(_) | EngineError::Timezone(_) => ErrorCode::BadConfig,
+            EngineError::Database(_) => ErrorCode::Database,
+            EngineError::Internal(_) => ErrorCode::Internal,
         }
     }
 }

@@ -33,7 +33,7 @@ pub use error::EngineError;
 pub use explain::{Decision, Trace};
 pub use policy::{Finished, NativeSession, Policy, PolicyInstance, PolicySession, Sandboxed, Spent};
 pub use request::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, JoinOutcome, MAX_NUMBER_CONTACTS};
-pub use state::{Engine, SharedRegistry};
+pub use state::Engine;
 
 use assignments::{join, message_sent, release};
 use batch::{has_unassigned, request_batch};
@@ -107,7 +107,7 @@ impl Engine {
                 "batch request"
             ),
             Err(error) => {
-                tracing::warn!(assignment, code = error.code(), %error, duration_ms, "batch request failed")
+                tracing::warn!(assignment, code = error.code().as_str(), %error, duration_ms, "batch request failed")
             }
         }
         result
@@ -164,7 +164,7 @@ impl Engine {
                 assignment,
                 %mode,
                 bridge = true,
-                code = error.code(),
+                code = error.code().as_str(),
                 %error,
                 duration_ms,
                 "decision failed"

@@ -2,7 +2,7 @@
 //! environment, the claim gates and caches, the metrics, the operation's point of no return),
 //! and the steps every operation shares: its strategies, its campaign's settings and scope.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -15,12 +15,9 @@ use super::policy::{Policy, Sandboxed};
 use crate::db::Database;
 use crate::filter::RequestScope;
 use crate::metrics::Metrics;
-use crate::registry::StrategyRegistry;
+use crate::registry::{SharedRegistry, StrategyRegistry};
 use crate::spoke_config::{CampaignSettings, Environment};
 use crate::timezones::{OffsetsCache, TimezoneRules, texting_hours};
-
-/// The strategies currently served; replaced as a whole on reload.
-pub type SharedRegistry = Arc<RwLock<Arc<StrategyRegistry>>>;
 
 /// The engine: the database, the strategies and the environment.
 #[derive(Clone)]
@@ -88,10 +85,7 @@ impl Engine {
 
     /// The strategies served now.
     pub fn strategies(&self) -> Arc<StrategyRegistry> {
-        match self.registry.read() {
-            Ok(registry) => Arc::clone(&registry),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        self.registry.current()
     }
 
     /// The enabled strategies of a campaign, the default first: each one serving, or failed

@@ -3,19 +3,35 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::AppState;
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::extract::{Id, JsonBody, OptionalJsonBody, QueryParams};
+use super::state::AppState;
 use crate::engine::{BatchRequest, DecisionMode, DecisionPlan, DecisionRequest, Engine, EngineError};
+use crate::error_code::ErrorCode;
 use crate::request_time::RequestTime;
 use crate::spoke_config::CampaignSettings;
 
 type ApiResult = Result<Json<Value>, ApiError>;
+
+/// `value` as an answer's JSON. A value that cannot be serialized is a bug: a 500 `INTERNAL`
+/// (the detail logged), never a `null` answer.
+fn to_json(value: impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|error| {
+        tracing::error!(%error, "an answer could not be serialized");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "the service failed on its side while writing its answer (a bug; the service's log has the \
+             details)",
+        )
+    })
+}
 
 /// The `now` field of a request that writes: present, it fails the body with this message.
 /// A write always runs at the service's clock, or a client could move texting hours and due
@@ -81,7 +97,7 @@ pub async fn request_batch(
         |engine| async move { engine.request_batch(request).await },
     )
     .await?;
-    Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
+    Ok(Json(to_json(outcome)?))
 }
 
 /// The query of `GET /v1/assignments/{id}/explain`: a batch request, at `now` if given.
@@ -144,7 +160,7 @@ pub async fn decision(
         now: request_time(body.now, &state),
     };
     let decision = within(&state, |engine| async move { engine.decide(request).await }).await?;
-    Ok(Json(serde_json::to_value(decision).unwrap_or_default()))
+    Ok(Json(to_json(decision)?))
 }
 
 /// `GET /v1/assignments/{id}/unassigned-count` parameters.
@@ -215,7 +231,7 @@ pub async fn join(
         engine.join(id, body.user_id, &body.join_token, now).await
     })
     .await?;
-    Ok(Json(serde_json::to_value(outcome).unwrap_or_default()))
+    Ok(Json(to_json(outcome)?))
 }
 
 /// `POST /v1/contacts/{id}/message-sent`: an empty body or `{}`.
@@ -328,12 +344,14 @@ pub async fn dashboard(State(state): State<AppState>, authenticated: Authenticat
         .summaries()
         .into_iter()
         .map(|summary| {
-            let stats = metrics.stats(&summary.name);
-            let mut value = serde_json::to_value(summary).unwrap_or_default();
-            value["stats"] = serde_json::to_value(stats).unwrap_or_default();
-            value
+            let stats = to_json(metrics.stats(&summary.name))?;
+            let mut value = to_json(summary)?;
+            if let Value::Object(fields) = &mut value {
+                fields.insert("stats".to_string(), stats);
+            }
+            Ok(value)
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let campaigns = within(&state, |engine| async move { engine.dynamic_campaigns(50).await }).await?;
     let campaigns: Vec<Value> = campaigns
         .into_iter()

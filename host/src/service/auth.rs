@@ -15,9 +15,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use super::AppState;
 use super::error::ApiError;
 use crate::engine::Caller;
+use crate::error_code::ErrorCode;
 use crate::spoke_config::Environment;
 
 /// The environment variable of the service token.
@@ -152,7 +152,7 @@ fn checked(variable: &'static str, token: &str) -> Result<TokenDigest, TokenErro
 }
 
 fn unauthorized(message: &'static str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
 }
 
 /// Who a request is from, as the token middleware established it. Handlers take it as an
@@ -188,7 +188,7 @@ impl Authenticated {
             Authenticated::Development | Authenticated::Operator => Ok(()),
             Authenticated::Service => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "FORBIDDEN",
+                ErrorCode::Forbidden,
                 format!("{what} takes the operator token (SPOKE_BATCHES_OPERATOR_TOKEN)"),
             )),
         }
@@ -204,24 +204,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             tracing::error!(path = %parts.uri.path(), "a handler asked who is calling outside the token check");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
+                ErrorCode::Internal,
                 "the service could not tell who is calling (a bug in the service); nothing was done",
             )
         })
     }
 }
 
-/// Checks `Authorization: Bearer <token>` when a token is configured and records who is
+/// Checks `Authorization: Bearer <token>` against `tokens` when a token is configured and records who is
 /// calling in the request's extensions.
 pub(super) async fn require_token(
-    State(state): State<AppState>,
+    State(tokens): State<AccessTokens>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match state
-        .tokens
-        .authenticate(request.headers().get(header::AUTHORIZATION))
-    {
+    match tokens.authenticate(request.headers().get(header::AUTHORIZATION)) {
         Ok(authenticated) => {
             request.extensions_mut().insert(authenticated);
             next.run(request).await

@@ -16,8 +16,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::error::ApiError;
+use super::state::AppState;
+use crate::error_code::ErrorCode;
 
 /// Refuses, on an instance without a token, requests addressed to another name or sent by a
 /// page of another origin.
@@ -37,7 +38,7 @@ pub(super) async fn refuse_foreign_pages(
         let shown = host.map_or_else(|| "none".to_string(), |host| format!("`{host}`"));
         return ApiError::new(
             StatusCode::MISDIRECTED_REQUEST,
-            "BAD_HOST",
+            ErrorCode::BadHost,
             format!(
                 "without a token this service answers only requests addressed to localhost or a \
                  loopback address; the Host is {shown} (set SPOKE_BATCHES_TOKEN to serve other names)"
@@ -48,7 +49,7 @@ pub(super) async fn refuse_foreign_pages(
     if let Some(reason) = foreign_origin(request.headers(), host.as_ref()) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
-            "CROSS_ORIGIN",
+            ErrorCode::CrossOrigin,
             format!("requests from another site's page are refused: {reason}"),
         )
         .into_response();
@@ -61,7 +62,7 @@ pub(super) async fn require_json_posts(request: Request, next: Next) -> Response
     if request.method() == Method::POST && !is_json(request.headers()) {
         return ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             "every POST needs Content-Type: application/json",
         )
         .into_response();

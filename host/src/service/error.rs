@@ -9,19 +9,20 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::engine::EngineError;
+use crate::error_code::ErrorCode;
 use crate::sandbox::FailureKind;
 
 /// An error answered as `{"error":{"code","message"}}`.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
 }
 
 impl ApiError {
     /// An error with an explicit status.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -31,7 +32,7 @@ impl ApiError {
 
     /// 400: the request is malformed.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
     /// The status this error is answered with.
@@ -65,7 +66,7 @@ impl From<EngineError> for ApiError {
         if !status.is_server_error() {
             return ApiError::new(status, error.code(), error.to_string());
         }
-        tracing::error!(code = error.code(), %error, "request failed on the server side");
+        tracing::error!(code = error.code().as_str(), %error, "request failed on the server side");
         ApiError::new(status, error.code(), server_side_message(&error))
     }
 }

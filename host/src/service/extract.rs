@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::error_code::ErrorCode;
 
 /// A JSON body; a malformed, mistyped or oversized one is a 4xx `ApiError`.
 pub struct JsonBody<T>(pub T);
@@ -28,9 +29,12 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     // axum answers 422 for well-formed JSON of the wrong shape; this API keeps 422 for a
     // failing strategy, so every malformed body is a 400.
     let (status, code) = match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
-        _ => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+        ),
+        _ => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
     };
     let hint = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
         " (send Content-Type: application/json)"
@@ -52,7 +56,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "PAYLOAD_TOO_LARGE",
+                    ErrorCode::PayloadTooLarge,
                     rejection.body_text(),
                 )
             } else {

@@ -35,7 +35,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::error::ApiError;
-use super::{AppState, router};
+use super::router::router;
+use super::state::AppState;
+use crate::error_code::ErrorCode;
 
 /// How long clients may take and how many may be connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,7 +286,7 @@ fn too_slow(bound: Duration) -> Response {
     // hyper closes an HTTP/1 connection whose request body was left unread.
     ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
-        "REQUEST_TIMEOUT",
+        ErrorCode::RequestTimeout,
         format!(
             "the request was not received and answered within {} ms; send its body promptly",
             bound.as_millis()
