@@ -218,8 +218,7 @@ fn import_graph() -> BTreeMap<ModulePath, BTreeSet<ModulePath>> {
         .iter()
         .map(|(module, path)| {
             let source = std::fs::read_to_string(path).expect("read a source file");
-            let file = syn::parse_file(&source)
-                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            let file = syn::parse_file(&source).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
             let mut names = Names::default();
             names.visit_file(&file);
             let imports = names
@@ -270,7 +269,11 @@ fn no_file_imports_a_file_that_imports_it() {
         if let Some(cycle) = cycle_through(&graph, file) {
             let mut names: Vec<String> = cycle.iter().map(name).collect();
             // One cycle, whichever file it was found from.
-            let first = names.iter().enumerate().min_by_key(|(_, name)| *name).map_or(0, |(at, _)| at);
+            let first = names
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, name)| *name)
+                .map_or(0, |(at, _)| at);
             names.rotate_left(first);
             cycles.insert(names.join(" -> "));
         }
@@ -291,7 +294,10 @@ fn the_graph_sees_imports_through_mod_rs_and_inline_paths() {
     assert!(imports("engine", "engine/batch"));
     // A `use crate::…` of an item resolves to the file that holds it.
     assert!(imports("engine/batch", "engine/access"));
-    assert!(!imports("model", "engine"), "the model imports nothing of the engine");
+    assert!(
+        !imports("model", "engine"),
+        "the model imports nothing of the engine"
+    );
 }
 
 #[test]
@@ -313,4 +319,3 @@ fn no_file_is_longer_than_a_reader_takes_in_at_once() {
         long.join(", ")
     );
 }
-
