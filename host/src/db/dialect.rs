@@ -95,6 +95,41 @@ pub trait Dialect: sqlx::Database {
 // are implemented per connection type, and bounding a generic version by them
 // (`for<'c> &'c mut Connection: Executor<'c>`) would have to be repeated by every caller.
 
+/// The four ways a statement runs: the same text for each dialect, but not one generic body,
+/// because sqlx implements `Executor` per concrete connection type (a generic body would need
+/// that bound, `for<'c> &'c mut Connection: Executor<'c>`, repeated at every caller).
+macro_rules! execution {
+    () => {
+        async fn fetch_one(
+            connection: &mut Self::Connection,
+            mut query: QueryBuilder<'static, Self>,
+        ) -> sqlx::Result<Self::Row> {
+            query.build().fetch_one(connection).await
+        }
+
+        async fn fetch_optional(
+            connection: &mut Self::Connection,
+            mut query: QueryBuilder<'static, Self>,
+        ) -> sqlx::Result<Option<Self::Row>> {
+            query.build().fetch_optional(connection).await
+        }
+
+        async fn fetch_all(
+            connection: &mut Self::Connection,
+            mut query: QueryBuilder<'static, Self>,
+        ) -> sqlx::Result<Vec<Self::Row>> {
+            query.build().fetch_all(connection).await
+        }
+
+        async fn execute(
+            connection: &mut Self::Connection,
+            mut query: QueryBuilder<'static, Self>,
+        ) -> sqlx::Result<u64> {
+            Ok(query.build().execute(connection).await?.rows_affected())
+        }
+    };
+}
+
 impl Dialect for Postgres {
     const NAME: &'static str = "postgres";
     const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
@@ -121,33 +156,7 @@ impl Dialect for Postgres {
         &SQL
     }
 
-    async fn fetch_one(
-        connection: &mut Self::Connection,
-        mut query: QueryBuilder<'static, Self>,
-    ) -> sqlx::Result<Self::Row> {
-        query.build().fetch_one(connection).await
-    }
-
-    async fn fetch_optional(
-        connection: &mut Self::Connection,
-        mut query: QueryBuilder<'static, Self>,
-    ) -> sqlx::Result<Option<Self::Row>> {
-        query.build().fetch_optional(connection).await
-    }
-
-    async fn fetch_all(
-        connection: &mut Self::Connection,
-        mut query: QueryBuilder<'static, Self>,
-    ) -> sqlx::Result<Vec<Self::Row>> {
-        query.build().fetch_all(connection).await
-    }
-
-    async fn execute(
-        connection: &mut Self::Connection,
-        mut query: QueryBuilder<'static, Self>,
-    ) -> sqlx::Result<u64> {
-        Ok(query.build().execute(connection).await?.rows_affected())
-    }
+    execution!();
 }
 
 impl Dialect for Sqlite {
@@ -177,31 +186,5 @@ impl Dialect for Sqlite {
         &SQL
     }
 
-    async fn fetch_one(
-        connection: &mut Self::Connection,
-        mut query: QueryBuilder<'static, Self>,
-    ) -> sqlx::Result<Self::Row> {
-        query.build().fetch_one(connection).await
-    }
-
-    async fn fetch_optional(
-        connection: &mut Self::Connection,
-        mut query: QueryBuilder<'static, Self>,
-    ) -> sqlx::Result<Option<Self::Row>> {
-        query.build().fetch_optional(connection).await
-    }
-
-    async fn fetch_all(
-        connection: &mut Self::Connection,
-        mut query: QueryBuilder<'static, Self>,
-    ) -> sqlx::Result<Vec<Self::Row>> {
-        query.build().fetch_all(connection).await
-    }
-
-    async fn execute(
-        connection: &mut Self::Connection,
-        mut query: QueryBuilder<'static, Self>,
-    ) -> sqlx::Result<u64> {
-        Ok(query.build().execute(connection).await?.rows_affected())
-    }
+    execution!();
 }
