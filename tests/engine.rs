@@ -76,78 +76,7 @@ async fn seed(db: &TestDb) {
 }
 
 /// The `updated_at` of seeded contacts.
-const OLD: &str = "2020-01-01 00:00:00";
-
-/// Contacts to add to CAMPAIGN; by default unassigned, `needsMessage`, not opted out and with
-/// no timezone offset.
-#[derive(Debug, Clone, Copy)]
-struct Contacts {
-    count: usize,
-    assignment: Option<i64>,
-    status: &'static str,
-    opted_out: bool,
-    offset: &'static str,
-}
-
-impl Contacts {
-    fn new(count: usize) -> Self {
-        Contacts {
-            count,
-            assignment: None,
-            status: "needsMessage",
-            opted_out: false,
-            offset: "",
-        }
-    }
-
-    /// Held by `assignment`.
-    fn held_by(self, assignment: i64) -> Self {
-        Contacts {
-            assignment: Some(assignment),
-            ..self
-        }
-    }
-
-    /// With Spoke's `message_status` `status`.
-    fn status(self, status: &'static str) -> Self {
-        Contacts { status, ..self }
-    }
-
-    /// Opted out.
-    fn opted_out(self) -> Self {
-        Contacts {
-            opted_out: true,
-            ..self
-        }
-    }
-
-    /// With Spoke's `timezone_offset` `offset` (e.g. `-5_1`).
-    fn in_zone(self, offset: &'static str) -> Self {
-        Contacts { offset, ..self }
-    }
-
-    async fn add_to(self, db: &TestDb) {
-        let Contacts {
-            count,
-            assignment,
-            status,
-            opted_out,
-            offset,
-        } = self;
-        let assignment = assignment.map_or("NULL".to_string(), |id| id.to_string());
-        let rows: Vec<String> = (0..count)
-            .map(|i| {
-                format!("(10, '+1555{i:07}', '{status}', {assignment}, {opted_out}, '{offset}', '{OLD}')")
-            })
-            .collect();
-        db.exec(&format!(
-            "INSERT INTO campaign_contact (campaign_id, cell, message_status, assignment_id, is_opted_out, \
-             timezone_offset, updated_at) VALUES {}",
-            rows.join(", ")
-        ))
-        .await;
-    }
-}
+const OLD: &str = support::contacts::LONG_AGO;
 
 fn request(assignment_id: i64, caller: Caller) -> BatchRequest {
     BatchRequest {

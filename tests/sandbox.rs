@@ -10,18 +10,18 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spoke_batches::model::MessageStatus::NeedsMessage;
 use spoke_batches::registry::{StrategyRegistry, StrategyStatus};
 use spoke_batches::sandbox::{
     BatchPlan, FailureKind, LoadError, Sandbox, SandboxLimits, StrategyComponent, StrategyFailure,
     StrategySession, WIT_VERSION,
 };
 use spoke_batches::source::MemorySource;
+use support::contacts::Contacts;
 use support::{Scenario, install, loaded, test_limits};
 
 /// A `hostile` request whose campaign title picks the misbehaviour.
 fn hostile(mode: &str) -> Scenario {
-    let mut scenario = Scenario::new().with_contacts(20, None, NeedsMessage, false, "-5_1");
+    let mut scenario = Scenario::new().with(Contacts::new(20).in_zone("-5_1"));
     scenario.campaign.title = mode.to_string();
     scenario
 }
@@ -55,7 +55,7 @@ async fn assert_healthy() {
     );
     assert_eq!(
         Scenario::new()
-            .with_contacts(3, None, NeedsMessage, false, "")
+            .with(Contacts::new(3))
             .count("all-texters")
             .await
             .expect("healthy all-texters call"),
@@ -330,7 +330,7 @@ async fn bad_files_fail_to_load_with_clear_errors_while_the_others_load() {
     ));
     // The strategy that loaded serves a request on the same host.
     let strategy = registry.get("vetted-texters").unwrap();
-    let scenario = Scenario::new().with_contacts(4, None, NeedsMessage, false, "");
+    let scenario = Scenario::new().with(Contacts::new(4));
     let mut session = strategy.start(scenario.source()).await.unwrap();
     assert_eq!(
         session
@@ -461,7 +461,7 @@ async fn an_instance_built_ahead_of_its_data_answers_from_the_data_attached() {
     // The engine builds the instance while the database works, then attaches the request's
     // data. (Calling it before attaching does not compile: see `StrategyInstance`.)
     let strategy = loaded().await.get("all-texters");
-    let scenario = Scenario::new().with_contacts(5, None, NeedsMessage, false, "-5_1");
+    let scenario = Scenario::new().with(Contacts::new(5).in_zone("-5_1"));
     counted_session(&strategy, &scenario).await;
 }
 
@@ -484,7 +484,7 @@ async fn counted_session(
 #[tokio::test]
 async fn a_finished_session_gives_back_its_source_as_given_with_the_journal() {
     let strategy = loaded().await.get("all-texters");
-    let scenario = Scenario::new().with_contacts(5, None, NeedsMessage, false, "-5_1");
+    let scenario = Scenario::new().with(Contacts::new(5).in_zone("-5_1"));
     let session = counted_session(&strategy, &scenario).await;
     // The engine finishes before its claim and drops the spent instance while the claim runs.
     // (Calling the session after `finish` does not compile: see `StrategySession`.)

@@ -15,16 +15,16 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use spoke_batches::engine::{EngineError, Policy as _, Sandboxed};
 use spoke_batches::filter::ContactFilter;
-use spoke_batches::model::MessageStatus::NeedsMessage;
 use spoke_batches::model::Role;
 use spoke_batches::sandbox::{FailureKind, LimitOverrides, Sandbox, SandboxLimits};
 use spoke_batches::service::ApiError;
 use spoke_batches::source::{ContactSource, SourceError};
+use support::contacts::Contacts;
 use support::{Scenario, loaded, test_limits};
 
 /// A `hostile` request whose campaign title picks the misbehaviour.
 fn hostile(mode: &str) -> Scenario {
-    let mut scenario = Scenario::new().with_contacts(20, None, NeedsMessage, false, "-5_1");
+    let mut scenario = Scenario::new().with(Contacts::new(20).in_zone("-5_1"));
     scenario.campaign.title = mode.to_string();
     scenario
 }

@@ -9,6 +9,7 @@ use spoke_batches::filter::{AssignmentScope, ContactFilter, ContactQuery, Status
 use spoke_batches::model::MessageStatus::{self, *};
 use spoke_batches::model::Role;
 use spoke_batches::sandbox::{BatchPlan, HostCall};
+use support::contacts::Contacts;
 use support::{SHIPPED, Scenario, loaded};
 
 /// The strategies with Spoke's common base checks.
@@ -28,8 +29,8 @@ const PLAN: BatchPlan = BatchPlan {
 /// A campaign with 25 available contacts, 5 unassigned conversations and a vetted texter.
 fn busy_campaign() -> Scenario {
     let mut scenario = Scenario::new()
-        .with_contacts(25, None, NeedsMessage, false, "-5_1")
-        .with_contacts(5, None, Convo, false, "-5_1");
+        .with(Contacts::new(25).in_zone("-5_1"))
+        .with(Contacts::new(5).status(Convo).in_zone("-5_1"));
     scenario.role = Some(Role::VettedTexter);
     scenario
 }
@@ -111,7 +112,7 @@ async fn base_checks_refuse_max_contacts_zero_but_not_null() {
 
 #[tokio::test]
 async fn vetted_takeconversations_ignores_dynamic_assignment_and_batch_size() {
-    let mut scenario = busy_campaign().with_contacts(4, None, NeedsResponse, false, "");
+    let mut scenario = busy_campaign().with(Contacts::new(4).status(NeedsResponse));
     scenario.campaign.use_dynamic_assignment = false;
     scenario.campaign.batch_size = None;
     assert_eq!(
@@ -124,11 +125,11 @@ async fn vetted_takeconversations_ignores_dynamic_assignment_and_batch_size() {
 #[tokio::test]
 async fn available_count_is_unassigned_needs_message_not_opted_out_of_this_campaign() {
     let scenario = Scenario::new()
-        .with_contacts(3, None, NeedsMessage, false, "-5_1")
-        .with_contacts(2, None, NeedsMessage, true, "-5_1")
-        .with_contacts(2, Some(999), NeedsMessage, false, "-5_1")
-        .with_contacts(2, None, Messaged, false, "-5_1")
-        .with_contacts(1, None, NeedsMessage, false, "-8_1")
+        .with(Contacts::new(3).in_zone("-5_1"))
+        .with(Contacts::new(2).opted_out().in_zone("-5_1"))
+        .with(Contacts::new(2).held_by(999).in_zone("-5_1"))
+        .with(Contacts::new(2).status(Messaged).in_zone("-5_1"))
+        .with(Contacts::new(1).in_zone("-8_1"))
         .with_other_campaign_contacts(50);
     for name in [
         "all-texters",
@@ -168,14 +169,19 @@ async fn has_any_mode_answers_one_or_zero() {
 
 #[tokio::test]
 async fn vetted_takeconversations_counts_even_in_has_any_mode() {
-    let mut scenario = Scenario::new().with_contacts(6, None, Convo, false, "");
+    let mut scenario = Scenario::new().with(Contacts::new(6).status(Convo));
     scenario.role = Some(Role::VettedTexter);
     scenario.has_any = true;
     assert_eq!(scenario.count("vetted-takeconversations").await.unwrap(), 6);
 }
 
 async fn open_replies_case(name: &str, status: MessageStatus, opted_out: bool, offset: &str) -> u32 {
-    let scenario = busy_campaign().with_contacts(1, Some(100), status, opted_out, offset);
+    let scenario = busy_campaign().with(Contacts {
+        status,
+        opted_out,
+        offset: offset.to_string(),
+        ..Contacts::new(1).held_by(100)
+    });
     scenario.count(name).await.expect("the call succeeds")
 }
 
@@ -217,13 +223,23 @@ async fn finished_replies_waits_for_open_replies_in_valid_timezones() {
 
 #[tokio::test]
 async fn finished_replies_ignores_replies_of_other_assignments() {
-    let scenario = busy_campaign().with_contacts(3, Some(101), NeedsResponse, false, "-5_1");
+    let scenario = busy_campaign().with(
+        Contacts::new(3)
+            .held_by(101)
+            .status(NeedsResponse)
+            .in_zone("-5_1"),
+    );
     assert_eq!(scenario.count("finished-replies").await.unwrap(), 10);
 }
 
 #[tokio::test]
 async fn finished_replies_skips_the_reply_check_when_nothing_is_available() {
-    let scenario = Scenario::new().with_contacts(1, Some(100), NeedsResponse, false, "-5_1");
+    let scenario = Scenario::new().with(
+        Contacts::new(1)
+            .held_by(100)
+            .status(NeedsResponse)
+            .in_zone("-5_1"),
+    );
     let (report, journal) = scenario.count_report("finished-replies").await.unwrap();
     assert_eq!(report.value, 0);
     assert_eq!(
@@ -235,32 +251,32 @@ async fn finished_replies_skips_the_reply_check_when_nothing_is_available() {
 
 #[tokio::test]
 async fn vetted_texters_gives_a_texter_who_is_not_vetted_one_batch() {
-    let mut scenario = Scenario::new().with_contacts(20, None, NeedsMessage, false, "-5_1");
+    let mut scenario = Scenario::new().with(Contacts::new(20).in_zone("-5_1"));
     scenario.role = Some(Role::Texter);
     assert_eq!(scenario.count("vetted-texters").await.unwrap(), 10, "first batch");
     // Any earlier contact of this campaign, whatever its status, ends it.
-    let holding = scenario.clone().with_contacts(1, Some(100), Closed, true, "");
+    let holding = scenario
+        .clone()
+        .with(Contacts::new(1).held_by(100).status(Closed).opted_out());
     assert_eq!(
         holding.count("vetted-texters").await.unwrap(),
         0,
         "second batch refused"
     );
     // A contact of another assignment does not count.
-    let other = scenario
-        .clone()
-        .with_contacts(1, Some(101), NeedsMessage, false, "");
+    let other = scenario.clone().with(Contacts::new(1).held_by(101));
     assert_eq!(other.count("vetted-texters").await.unwrap(), 10);
 }
 
 #[tokio::test]
 async fn vetted_texters_lets_vetted_and_higher_roles_keep_requesting() {
     for role in [Role::VettedTexter, Role::Supervolunteer, Role::Admin, Role::Owner] {
-        let mut scenario = busy_campaign().with_contacts(5, Some(100), Messaged, false, "");
+        let mut scenario = busy_campaign().with(Contacts::new(5).held_by(100).status(Messaged));
         scenario.role = Some(role);
         assert_eq!(scenario.count("vetted-texters").await.unwrap(), 10, "{role}");
     }
     for role in [None, Some(Role::Suspended), Some(Role::Texter)] {
-        let mut scenario = busy_campaign().with_contacts(5, Some(100), Messaged, false, "");
+        let mut scenario = busy_campaign().with(Contacts::new(5).held_by(100).status(Messaged));
         scenario.role = role;
         assert_eq!(scenario.count("vetted-texters").await.unwrap(), 0, "{role:?}");
     }
@@ -269,14 +285,14 @@ async fn vetted_texters_lets_vetted_and_higher_roles_keep_requesting() {
 #[tokio::test]
 async fn vetted_takeconversations_is_for_vetted_texters_and_counts_unassigned_conversations() {
     let scenario = Scenario::new()
-        .with_contacts(2, None, NeedsResponse, false, "")
-        .with_contacts(1, None, Convo, false, "")
-        .with_contacts(1, None, Closed, false, "")
-        .with_contacts(1, None, Updating, false, "")
-        .with_contacts(3, None, NeedsMessage, false, "")
-        .with_contacts(3, None, Messaged, false, "")
-        .with_contacts(2, None, Convo, true, "")
-        .with_contacts(2, Some(101), Convo, false, "");
+        .with(Contacts::new(2).status(NeedsResponse))
+        .with(Contacts::new(1).status(Convo))
+        .with(Contacts::new(1).status(Closed))
+        .with(Contacts::new(1).status(Updating))
+        .with(Contacts::new(3))
+        .with(Contacts::new(3).status(Messaged))
+        .with(Contacts::new(2).status(Convo).opted_out())
+        .with(Contacts::new(2).held_by(101).status(Convo));
     let mut vetted = scenario.clone();
     vetted.role = Some(Role::VettedTexter);
     assert_eq!(vetted.count("vetted-takeconversations").await.unwrap(), 5);
@@ -356,7 +372,12 @@ async fn every_shipped_strategys_batch_query_passes_the_hosts_check() {
         scenario
     };
     let not_vetted = {
-        let mut scenario = busy_campaign().with_contacts(3, Some(100), NeedsResponse, false, "-5_1");
+        let mut scenario = busy_campaign().with(
+            Contacts::new(3)
+                .held_by(100)
+                .status(NeedsResponse)
+                .in_zone("-5_1"),
+        );
         scenario.role = Some(Role::Texter);
         scenario
     };
@@ -414,7 +435,12 @@ async fn a_call_reports_the_fuel_it_used() {
 #[tokio::test]
 async fn fewer_than_n_replies_waits_while_n_replies_wait() {
     let with_waiting = |count: usize, features: Option<&str>| {
-        let mut scenario = busy_campaign().with_contacts(count, Some(100), NeedsResponse, false, "-8_1");
+        let mut scenario = busy_campaign().with(
+            Contacts::new(count)
+                .held_by(100)
+                .status(NeedsResponse)
+                .in_zone("-8_1"),
+        );
         scenario.campaign.features = features.map(str::to_string);
         scenario
     };
@@ -442,7 +468,7 @@ async fn fewer_than_n_replies_waits_while_n_replies_wait() {
         10
     );
     // Opted-out contacts do not wait for anyone.
-    let opted_out = busy_campaign().with_contacts(5, Some(100), NeedsResponse, true, "");
+    let opted_out = busy_campaign().with(Contacts::new(5).held_by(100).status(NeedsResponse).opted_out());
     assert_eq!(opted_out.count("fewer-than-n-replies").await.unwrap(), 10);
     // A bad setting fails the request with a message that says what to fix.
     let failure = with_waiting(0, Some(r#"{"FEWER_THAN_N_REPLIES": 0}"#))

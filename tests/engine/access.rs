@@ -3,9 +3,10 @@
 
 use spoke_batches::engine::Caller;
 
+use super::support::contacts::Contacts;
 use super::support::db::TestDb;
 use super::{
-    ADMIN, Contacts, MINE, OTHER_TEXTER, SUPERADMIN, SUSPENDED, SUSPENDED_ASSIGNMENT, TEXTER, ask, held, now,
+    ADMIN, CAMPAIGN, MINE, OTHER_TEXTER, SUPERADMIN, SUSPENDED, SUSPENDED_ASSIGNMENT, TEXTER, ask, held, now,
     request, seed,
 };
 use crate::on_both_databases;
@@ -17,7 +18,7 @@ on_both_databases!(
 
 async fn only_the_texter_an_organizer_or_a_superadmin_may_act_on_an_assignment(db: &TestDb) {
     seed(db).await;
-    Contacts::new(60).add_to(db).await;
+    Contacts::new(60).add_to_campaign(db, CAMPAIGN).await;
     let engine = db.engine(&[]).await;
     let error = engine
         .request_batch(request(MINE, Caller::User(OTHER_TEXTER)))
@@ -67,7 +68,7 @@ async fn the_highest_of_several_roles_wins(db: &TestDb) {
     seed(db).await;
     db.exec("INSERT INTO user_organization (user_id, organization_id, role) VALUES (5, 1, 'VETTED_TEXTER')")
         .await;
-    Contacts::new(40).add_to(db).await;
+    Contacts::new(40).add_to_campaign(db, CAMPAIGN).await;
     let engine = db
         .engine(&[("DYNAMICASSIGNMENT_BATCHES", "vetted-texters")])
         .await;

@@ -3,9 +3,12 @@
 
 use spoke_batches::engine::{Caller, EngineError};
 
+use spoke_batches::model::MessageStatus;
+
+use super::support::contacts::Contacts;
 use super::support::db::TestDb;
 use super::{
-    Contacts, MINE, OLD, TEXTER, VETTED, VETTED_ASSIGNMENT, ask, held, now, request, seed, set_campaign,
+    CAMPAIGN, MINE, OLD, TEXTER, VETTED, VETTED_ASSIGNMENT, ask, held, now, request, seed, set_campaign,
 };
 use crate::on_both_databases;
 
@@ -24,12 +27,19 @@ on_both_databases!(
 
 async fn a_request_assigns_a_batch_of_available_contacts(db: &TestDb) {
     seed(db).await;
-    Contacts::new(25).in_zone("-5_1").add_to(db).await;
-    Contacts::new(5).opted_out().in_zone("-5_1").add_to(db).await;
-    Contacts::new(5)
-        .status("messaged")
+    Contacts::new(25)
         .in_zone("-5_1")
-        .add_to(db)
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
+    Contacts::new(5)
+        .opted_out()
+        .in_zone("-5_1")
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
+    Contacts::new(5)
+        .status(MessageStatus::Messaged)
+        .in_zone("-5_1")
+        .add_to_campaign(db, CAMPAIGN)
         .await;
     let engine = db.engine(&[]).await;
     let outcome = ask(&engine, MINE).await;
@@ -83,7 +93,10 @@ async fn a_null_batch_size_is_capped_by_what_the_strategy_returned(db: &TestDb) 
         r#"batch_size = NULL, features = '{"DYNAMICASSIGNMENT_BATCHES":"vetted-takeconversations"}'"#,
     )
     .await;
-    Contacts::new(6).status("needsResponse").add_to(db).await;
+    Contacts::new(6)
+        .status(MessageStatus::NeedsResponse)
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
     let engine = db.engine(&[]).await;
     let mut take = request(VETTED_ASSIGNMENT, Caller::User(VETTED));
     assert_eq!(
@@ -104,7 +117,7 @@ async fn a_null_batch_size_is_capped_by_what_the_strategy_returned(db: &TestDb) 
 
 async fn the_texters_number_and_max_contacts_limit_the_batch(db: &TestDb) {
     seed(db).await;
-    Contacts::new(50).add_to(db).await;
+    Contacts::new(50).add_to_campaign(db, CAMPAIGN).await;
     let engine = db.engine(&[]).await;
     let mut small = request(MINE, Caller::User(TEXTER));
     small.number_contacts = Some(3);
@@ -136,10 +149,10 @@ async fn a_texter_above_max_contacts_gets_nothing(db: &TestDb) {
     seed(db).await;
     Contacts::new(12)
         .held_by(MINE)
-        .status("messaged")
-        .add_to(db)
+        .status(MessageStatus::Messaged)
+        .add_to_campaign(db, CAMPAIGN)
         .await;
-    Contacts::new(30).add_to(db).await;
+    Contacts::new(30).add_to_campaign(db, CAMPAIGN).await;
     db.exec("UPDATE assignment SET max_contacts = 5 WHERE id = 100")
         .await;
     let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
@@ -153,7 +166,7 @@ async fn a_texter_above_max_contacts_gets_nothing(db: &TestDb) {
 
 async fn max_contacts_zero_and_archived_campaigns_get_nothing(db: &TestDb) {
     seed(db).await;
-    Contacts::new(30).add_to(db).await;
+    Contacts::new(30).add_to_campaign(db, CAMPAIGN).await;
     let engine = db.engine(&[]).await;
     db.exec("UPDATE assignment SET max_contacts = 0 WHERE id = 100")
         .await;
@@ -210,7 +223,10 @@ async fn unknown_ids_and_batch_types_are_clear_errors(db: &TestDb) {
 
 async fn a_campaign_a_day_past_due_hands_out_nothing(db: &TestDb) {
     seed(db).await;
-    Contacts::new(20).in_zone("-5_1").add_to(db).await;
+    Contacts::new(20)
+        .in_zone("-5_1")
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
     set_campaign(db, "due_by = '2026-02-28 12:00:00+00:00'").await;
     let engine = db.engine(&[]).await;
     let outcome = ask(&engine, MINE).await;
@@ -221,8 +237,11 @@ async fn a_campaign_a_day_past_due_hands_out_nothing(db: &TestDb) {
 
 async fn the_bulk_send_sidebox_makes_texters_finish_their_batch_first(db: &TestDb) {
     seed(db).await;
-    Contacts::new(10).held_by(MINE).add_to(db).await;
-    Contacts::new(30).add_to(db).await;
+    Contacts::new(10)
+        .held_by(MINE)
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
+    Contacts::new(30).add_to_campaign(db, CAMPAIGN).await;
     let sidebox = [
         ("DYNAMICASSIGNMENT_BATCHES", "all-texters"),
         ("TEXTER_SIDEBOXES", "per-campaign-bulk-send"),
@@ -260,7 +279,7 @@ async fn the_bulk_send_sidebox_makes_texters_finish_their_batch_first(db: &TestD
 
 async fn has_unassigned_drives_the_request_button(db: &TestDb) {
     seed(db).await;
-    Contacts::new(3).add_to(db).await;
+    Contacts::new(3).add_to_campaign(db, CAMPAIGN).await;
     let engine = db.engine(&[]).await;
     let count = |caller| engine.has_unassigned(MINE, caller, now());
     assert_eq!(
@@ -275,7 +294,7 @@ async fn has_unassigned_drives_the_request_button(db: &TestDb) {
         .await;
     ask(&engine, MINE).await;
     assert_eq!(count(Caller::User(TEXTER)).await.unwrap(), 0, "nothing left");
-    Contacts::new(3).add_to(db).await;
+    Contacts::new(3).add_to_campaign(db, CAMPAIGN).await;
     set_campaign(db, "is_archived = TRUE").await;
     assert_eq!(count(Caller::Operator).await.unwrap(), 0);
 }

@@ -4,8 +4,9 @@
 
 use spoke_batches::engine::{BatchRequest, Caller, Engine, EngineError};
 
+use super::support::contacts::Contacts;
 use super::support::db::TestDb;
-use super::{CAMPAIGN, Contacts, MINE, OTHERS, VETTED_ASSIGNMENT, held, now, request, seed};
+use super::{CAMPAIGN, MINE, OTHERS, VETTED_ASSIGNMENT, held, now, request, seed};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -43,7 +44,7 @@ async fn at_once(engine: &Engine, per_assignment: usize, number_contacts: Option
 async fn concurrent_requests_of_one_assignment_never_exceed_max_contacts(db: &TestDb) {
     seed(db).await;
     db.exec("UPDATE assignment SET max_contacts = 5").await;
-    Contacts::new(200).add_to(db).await;
+    Contacts::new(200).add_to_campaign(db, CAMPAIGN).await;
     let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
     let assigned = at_once(&engine, 8, Some(5)).await;
     for (assignment_id, given) in ASSIGNMENTS.into_iter().zip(assigned) {
@@ -62,7 +63,7 @@ async fn concurrent_requests_of_one_assignment_never_exceed_max_contacts(db: &Te
 
 async fn concurrent_double_clicks_get_one_batch_under_the_finish_first_rule(db: &TestDb) {
     seed(db).await;
-    Contacts::new(200).add_to(db).await;
+    Contacts::new(200).add_to_campaign(db, CAMPAIGN).await;
     let engine = db
         .engine(&[
             ("DYNAMICASSIGNMENT_BATCHES", "all-texters"),
@@ -141,7 +142,7 @@ async fn concurrent_texters_never_share_or_lose_contacts(db: &TestDb) {
         assignments.join(", ")
     ))
     .await;
-    Contacts::new(TOTAL as usize).add_to(db).await;
+    Contacts::new(TOTAL as usize).add_to_campaign(db, CAMPAIGN).await;
     let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
 
     let mut texters = tokio::task::JoinSet::new();

@@ -11,10 +11,13 @@ use spoke_batches::registry::{SharedRegistry, StrategyRegistry};
 use spoke_batches::sandbox::{FailureKind, LoadError};
 use spoke_batches::spoke_config::Environment;
 
+use spoke_batches::model::MessageStatus;
+
+use super::support::contacts::Contacts;
 use super::support::db::TestDb;
 use super::support::loaded;
 use super::support::server::{ServerOptions, TestServer};
-use super::{CAMPAIGN, Contacts, MINE, NEWCOMER, OTHERS, TEXTER, held, now, request, seed, set_campaign};
+use super::{CAMPAIGN, MINE, NEWCOMER, OTHERS, TEXTER, held, now, request, seed, set_campaign};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -40,11 +43,11 @@ async fn overreach(db: &TestDb, title: &str) {
 async fn contacts_a_strategy_may_not_take(db: &TestDb) {
     Contacts::new(2)
         .held_by(OTHERS)
-        .status("messaged")
-        .add_to(db)
+        .status(MessageStatus::Messaged)
+        .add_to_campaign(db, CAMPAIGN)
         .await;
-    Contacts::new(3).opted_out().add_to(db).await;
-    Contacts::new(5).add_to(db).await;
+    Contacts::new(3).opted_out().add_to_campaign(db, CAMPAIGN).await;
+    Contacts::new(5).add_to_campaign(db, CAMPAIGN).await;
 }
 
 async fn a_strategy_can_claim_neither_other_texters_nor_opted_out_contacts(db: &TestDb) {
@@ -224,7 +227,7 @@ async fn engine_with_a_broken_strategy(db: &TestDb, metrics: &Arc<Metrics>, env:
 
 async fn an_enabled_strategy_that_failed_to_load_is_a_clear_error(db: &TestDb) {
     seed(db).await;
-    Contacts::new(20).add_to(db).await;
+    Contacts::new(20).add_to_campaign(db, CAMPAIGN).await;
     let metrics = Arc::new(Metrics::default());
     let engine =
         engine_with_a_broken_strategy(db, &metrics, &[("DYNAMICASSIGNMENT_BATCHES", "broken")]).await;
@@ -340,9 +343,13 @@ async fn unassign<T: Queries>(mut tx: T, id: i64) -> bool {
 
 async fn outbound_unassign_leaves_a_contact_that_changed_since_it_was_read(db: &TestDb) {
     seed(db).await;
-    Contacts::new(1).held_by(MINE).status("messaged").add_to(db).await;
-    Contacts::new(1).add_to(db).await;
-    Contacts::new(1).held_by(MINE).add_to(db).await;
+    Contacts::new(1)
+        .held_by(MINE)
+        .status(MessageStatus::Messaged)
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
+    Contacts::new(1).add_to_campaign(db, CAMPAIGN).await;
+    Contacts::new(1).held_by(MINE).add_to_campaign(db, CAMPAIGN).await;
     let first = db.int("SELECT MIN(id) FROM campaign_contact").await;
     // What the update does once its read is stale: the first contact was answered, the
     // second released, since.

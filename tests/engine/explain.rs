@@ -3,8 +3,9 @@
 
 use spoke_batches::engine::Caller;
 
+use super::support::contacts::Contacts;
 use super::support::db::TestDb;
-use super::{Contacts, MINE, TEXTER, VETTED, VETTED_ASSIGNMENT, ask, held, request, seed};
+use super::{CAMPAIGN, MINE, TEXTER, VETTED, VETTED_ASSIGNMENT, ask, held, request, seed};
 use crate::on_both_databases;
 
 on_both_databases!(explain_shows_the_decision_and_changes_nothing,);
@@ -13,7 +14,7 @@ async fn explain_shows_the_decision_and_changes_nothing(db: &TestDb) {
     use spoke_batches::engine::Decision;
     use spoke_batches::sandbox::HostCall;
     seed(db).await;
-    Contacts::new(30).add_to(db).await;
+    Contacts::new(30).add_to_campaign(db, CAMPAIGN).await;
     let engine = db
         .engine(&[("DYNAMICASSIGNMENT_BATCHES", "vetted-texters")])
         .await;

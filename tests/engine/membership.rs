@@ -3,10 +3,11 @@
 
 use spoke_batches::engine::{Caller, EngineError};
 
+use spoke_batches::model::MessageStatus;
+
+use super::support::contacts::Contacts;
 use super::support::db::TestDb;
-use super::{
-    ADMIN, CAMPAIGN, Contacts, MINE, NEWCOMER, OTHERS, SUSPENDED, TEXTER, held, now, seed, set_campaign,
-};
+use super::{ADMIN, CAMPAIGN, MINE, NEWCOMER, OTHERS, SUSPENDED, TEXTER, held, now, seed, set_campaign};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -160,10 +161,21 @@ async fn concurrent_joins_never_exceed_the_texter_limit(db: &TestDb) {
 
 async fn release_frees_initials_or_everything(db: &TestDb) {
     seed(db).await;
-    Contacts::new(4).held_by(MINE).add_to(db).await;
-    Contacts::new(2).held_by(MINE).opted_out().add_to(db).await;
-    Contacts::new(3).held_by(MINE).status("convo").add_to(db).await;
-    Contacts::new(5).held_by(OTHERS).add_to(db).await;
+    Contacts::new(4).held_by(MINE).add_to_campaign(db, CAMPAIGN).await;
+    Contacts::new(2)
+        .held_by(MINE)
+        .opted_out()
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
+    Contacts::new(3)
+        .held_by(MINE)
+        .status(MessageStatus::Convo)
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
+    Contacts::new(5)
+        .held_by(OTHERS)
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
     let engine = db.engine(&[]).await;
     assert_eq!(
         engine.release(MINE, Caller::User(TEXTER), false).await.unwrap(),
@@ -178,8 +190,12 @@ async fn release_frees_initials_or_everything(db: &TestDb) {
 
 async fn outbound_unassign_frees_a_contact_after_its_first_message(db: &TestDb) {
     seed(db).await;
-    Contacts::new(1).held_by(MINE).add_to(db).await;
-    Contacts::new(1).held_by(MINE).status("messaged").add_to(db).await;
+    Contacts::new(1).held_by(MINE).add_to_campaign(db, CAMPAIGN).await;
+    Contacts::new(1)
+        .held_by(MINE)
+        .status(MessageStatus::Messaged)
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
     let first = db.int("SELECT MIN(id) FROM campaign_contact").await;
     let engine = db.engine(&[]).await;
     assert!(!engine.message_sent(first).await.unwrap(), "the setting is off");

@@ -1,8 +1,11 @@
 //! Spoke's own schema left alone, and the indexes the claim and the strategies' usual
 //! questions read.
 
+use spoke_batches::model::MessageStatus;
+
+use super::support::contacts::Contacts;
 use super::support::db::TestDb;
-use super::{CAMPAIGN, Contacts, MINE, OTHERS, ask, held, now, seed};
+use super::{CAMPAIGN, MINE, OTHERS, ask, held, now, seed};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -39,7 +42,7 @@ async fn an_existing_spoke_schema_is_left_alone(db: &TestDb) {
         "data untouched"
     );
     // The engine works on it as it is.
-    Contacts::new(12).add_to(db).await;
+    Contacts::new(12).add_to_campaign(db, CAMPAIGN).await;
     assert_eq!(ask(&db.engine(&[]).await, MINE).await.assigned, 10);
     // On request (`migrate --claim-index`), our indexes and nothing else are added, once.
     for index in HostIndex::ALL {
@@ -67,10 +70,10 @@ async fn the_claim_reads_the_claim_index_and_takes_the_lowest_ids(db: &TestDb) {
     .await;
     Contacts::new(30)
         .held_by(OTHERS)
-        .status("messaged")
-        .add_to(db)
+        .status(MessageStatus::Messaged)
+        .add_to_campaign(db, CAMPAIGN)
         .await;
-    Contacts::new(200).add_to(db).await;
+    Contacts::new(200).add_to_campaign(db, CAMPAIGN).await;
     db.exec("ANALYZE").await;
     let plan = claim_plan(db).await;
     assert!(
@@ -99,15 +102,15 @@ async fn a_busy_texters_replies_are_found_through_the_assignment_status_index(db
     // A texter who has texted 2,000 contacts (they stay assigned) and has one reply waiting.
     Contacts::new(2000)
         .held_by(MINE)
-        .status("messaged")
-        .add_to(db)
+        .status(MessageStatus::Messaged)
+        .add_to_campaign(db, CAMPAIGN)
         .await;
     Contacts::new(1)
         .held_by(MINE)
-        .status("needsResponse")
-        .add_to(db)
+        .status(MessageStatus::NeedsResponse)
+        .add_to_campaign(db, CAMPAIGN)
         .await;
-    Contacts::new(500).add_to(db).await;
+    Contacts::new(500).add_to_campaign(db, CAMPAIGN).await;
     db.exec("ANALYZE").await;
     let replies = ContactFilter {
         status: StatusFilter::OneOf([MessageStatus::NeedsResponse].into()),

@@ -3,9 +3,12 @@
 
 use spoke_batches::engine::Caller;
 
+use spoke_batches::model::MessageStatus;
+
+use super::support::contacts::Contacts;
 use super::support::db::TestDb;
 use super::{
-    ADMIN, Contacts, MINE, TEXTER, VETTED, VETTED_ASSIGNMENT, ask, held, now, request, seed, set_campaign,
+    ADMIN, CAMPAIGN, MINE, TEXTER, VETTED, VETTED_ASSIGNMENT, ask, held, now, request, seed, set_campaign,
 };
 use crate::on_both_databases;
 
@@ -20,7 +23,7 @@ on_both_databases!(
 
 async fn vetted_texters_gives_one_batch_to_a_texter_who_is_not_vetted(db: &TestDb) {
     seed(db).await;
-    Contacts::new(60).add_to(db).await;
+    Contacts::new(60).add_to_campaign(db, CAMPAIGN).await;
     let engine = db
         .engine(&[("DYNAMICASSIGNMENT_BATCHES", "vetted-texters")])
         .await;
@@ -47,13 +50,19 @@ async fn finished_replies_tz_waits_for_replies_and_keeps_to_texting_hours(db: &T
     db.exec("UPDATE organization SET texting_hours_enforced = TRUE, texting_hours_start = 9, texting_hours_end = 21")
         .await;
     // 10:00 in -5, 07:00 in -8: only -5 is within texting hours.
-    Contacts::new(4).in_zone("-5_1").add_to(db).await;
-    Contacts::new(6).in_zone("-8_1").add_to(db).await;
+    Contacts::new(4)
+        .in_zone("-5_1")
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
+    Contacts::new(6)
+        .in_zone("-8_1")
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
     Contacts::new(1)
         .held_by(MINE)
-        .status("needsResponse")
+        .status(MessageStatus::NeedsResponse)
         .in_zone("-5_1")
-        .add_to(db)
+        .add_to_campaign(db, CAMPAIGN)
         .await;
     let engine = db.engine(&[]).await;
     assert!(
@@ -87,8 +96,11 @@ async fn vetted_takeconversations_takes_unassigned_conversations(db: &TestDb) {
         r#"features = '{"DYNAMICASSIGNMENT_BATCHES":"finished-replies-tz,vetted-takeconversations"}'"#,
     )
     .await;
-    Contacts::new(3).status("needsResponse").add_to(db).await;
-    Contacts::new(20).add_to(db).await;
+    Contacts::new(3)
+        .status(MessageStatus::NeedsResponse)
+        .add_to_campaign(db, CAMPAIGN)
+        .await;
+    Contacts::new(20).add_to_campaign(db, CAMPAIGN).await;
     let engine = db.engine(&[]).await;
     let mut take = request(VETTED_ASSIGNMENT, Caller::User(VETTED));
     take.batch_type = Some("vetted-takeconversations".to_string());
@@ -113,7 +125,7 @@ async fn a_strategy_that_traps_after_counting_changes_nothing(db: &TestDb) {
         r#"title = 'select-panic', features = '{"DYNAMICASSIGNMENT_BATCHES":"hostile"}'"#,
     )
     .await;
-    Contacts::new(20).add_to(db).await;
+    Contacts::new(20).add_to_campaign(db, CAMPAIGN).await;
     let engine = db.engine(&[]).await;
     let before = db
         .int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NULL")
@@ -142,7 +154,7 @@ async fn a_strategy_that_traps_after_counting_changes_nothing(db: &TestDb) {
 async fn a_strategys_usual_questions_are_answered_ahead_and_fresh(db: &TestDb) {
     use spoke_batches::sandbox::HostCall;
     seed(db).await;
-    Contacts::new(30).add_to(db).await;
+    Contacts::new(30).add_to_campaign(db, CAMPAIGN).await;
     let engine = db
         .engine(&[("DYNAMICASSIGNMENT_BATCHES", "vetted-texters")])
         .await;
@@ -202,7 +214,7 @@ async fn a_strategys_usual_questions_are_answered_ahead_and_fresh(db: &TestDb) {
 
 async fn an_organization_can_override_the_sandbox_limits(db: &TestDb) {
     seed(db).await;
-    Contacts::new(20).add_to(db).await;
+    Contacts::new(20).add_to_campaign(db, CAMPAIGN).await;
     set_campaign(
         db,
         r#"title = 'loop', features = '{"DYNAMICASSIGNMENT_BATCHES":"hostile"}'"#,

@@ -6,8 +6,9 @@ use std::time::Duration;
 use spoke_batches::db::Database;
 use spoke_batches::engine::{Caller, Engine, EngineError};
 
+use super::support::contacts::Contacts;
 use super::support::db::TestDb;
-use super::{CAMPAIGN, Contacts, MINE, TEXTER, held, now, request, seed, set_campaign};
+use super::{CAMPAIGN, MINE, TEXTER, held, now, request, seed, set_campaign};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -38,7 +39,7 @@ async fn outbound_unassign(db: &TestDb) {
 async fn a_timeout_never_hides_a_change_that_was_made(db: &TestDb) {
     seed(db).await;
     outbound_unassign(db).await;
-    Contacts::new(1_000).add_to(db).await;
+    Contacts::new(1_000).add_to_campaign(db, CAMPAIGN).await;
     db.add_users(5000, (LIMITS_MS.len() * ROUNDS) as i64).await;
     let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
     let (mut timeouts, mut answers) = (0, 0);
@@ -150,7 +151,7 @@ async fn a_timeout_never_hides_a_change_that_was_made(db: &TestDb) {
 /// holder lets go the abandoned operation still writes nothing.
 async fn an_operation_still_reading_when_time_runs_out_changes_nothing(db: &TestDb) {
     seed(db).await;
-    Contacts::new(20).add_to(db).await;
+    Contacts::new(20).add_to_campaign(db, CAMPAIGN).await;
     let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
     let limit = Duration::from_millis(50);
     async fn ask(
@@ -262,7 +263,7 @@ async fn a_write_under_way_when_time_runs_out_is_answered_postgres() {
     };
     seed(&db).await;
     outbound_unassign(&db).await;
-    Contacts::new(20).add_to(&db).await;
+    Contacts::new(20).add_to_campaign(&db, CAMPAIGN).await;
     db.add_users(6000, 1).await;
     let engine = db.engine(&[("DYNAMICASSIGNMENT_BATCHES", "all-texters")]).await;
     // Connections and the strategy warm, so every operation reads well within its limit.

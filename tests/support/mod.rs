@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod contacts;
 pub mod db;
 pub mod server;
 
@@ -200,24 +201,17 @@ impl Scenario {
         }
     }
 
-    /// Adds `count` contacts of this campaign with the given state.
-    pub fn with_contacts(
-        mut self,
-        count: usize,
-        assignment_id: Option<i64>,
-        status: MessageStatus,
-        opted_out: bool,
-        offset: &str,
-    ) -> Self {
-        for _ in 0..count {
+    /// Adds `contacts` to the campaign.
+    pub fn with(mut self, contacts: contacts::Contacts) -> Self {
+        for _ in 0..contacts.count {
             let id = self.contacts.len() as i64 + 1;
             self.contacts.push(CampaignContact {
                 id,
                 campaign_id: self.campaign.id,
-                assignment_id,
-                message_status: status,
-                is_opted_out: opted_out,
-                timezone_offset: offset.to_string(),
+                assignment_id: contacts.assignment,
+                message_status: contacts.status,
+                is_opted_out: contacts.opted_out,
+                timezone_offset: contacts.offset.clone(),
             });
         }
         self
