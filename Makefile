@@ -92,11 +92,12 @@ bench: strategies
 	# One at a time, the database-free one first: each starts on a quiet machine.
 	$(CARGO) bench -p spoke-batches --bench sandbox
 	$(CARGO) bench -p spoke-batches --bench assign
+	$(CARGO) bench -p spoke-batches --bench holdings
 	$(CARGO) bench -p spoke-batches --bench service
-	# 7. The Spoke bridge: bridged requests against Spoke's own query sequence (release binary).
+	# 8. The Spoke bridge: bridged requests against Spoke's own query sequence (release binary).
 	$(MAKE) --no-print-directory host bridge-deps
 	cd bridge/spoke && SPOKE_BATCHES_BIN="$(HOST)" \
-	  BENCH_DATABASE_URL="$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" node bench/bridged.js $(CURDIR)/bench/out/7-bridge.md
+	  BENCH_DATABASE_URL="$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" node bench/bridged.js $(CURDIR)/bench/out/8-bridge.md
 	@{ echo "# Benchmark results"; echo; \
 	   echo "Machine: $$(nproc) cores, $$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $$(free -g | awk '/^Mem/ {print $$2}') GiB; $$(date -u '+%Y-%m-%d %H:%M UTC'); $$(rustc --version)."; \
 	   for section in bench/out/*.md bench/decisions.md; do echo; cat "$$section"; done; } > bench/RESULTS.md

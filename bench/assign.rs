@@ -244,11 +244,12 @@ async fn floor_claim(pool: &sqlx::PgPool, campaign_id: i64, assignment_id: i64) 
     elapsed
 }
 
-/// The statements our request sends, alone: the assignment's context, the texter's contact count
-/// with the strategy's questions asked ahead, and the claim, in one transaction that locks the
-/// assignment first, as the engine sends them, without the strategy or the engine. `questions` are the ones the
-/// strategy asked (from an explained request); the campaign does not enforce texting hours, so
-/// the default offsets compile exactly as the engine's.
+/// The statements our request sends, alone: the assignment's context (with the texter's roles),
+/// the texter's contact count from the holdings table with the strategy's questions asked
+/// ahead, and the claim, in one transaction
+/// that locks the assignment first, as the engine sends them, without the strategy or the
+/// engine. `questions` are the ones the strategy asked (from an explained request); the campaign
+/// does not enforce texting hours, so the default offsets compile exactly as the engine's.
 async fn statements_alone(pool: &sqlx::PgPool, assignment_id: i64, questions: &[Question]) -> Duration {
     let started = Instant::now();
     let mut tx = sqlx::Postgres::begin_write(pool).await.expect("connection");
@@ -267,7 +268,7 @@ async fn statements_alone(pool: &sqlx::PgPool, assignment_id: i64, questions: &[
         organization_id: context.organization.as_ref().expect("organization").id,
     };
     let (_, answers) = tx
-        .held_count_with(questions, &question_scope)
+        .held_count_with(questions, &question_scope, true)
         .await
         .expect("questions");
     let ids = tx
@@ -407,6 +408,7 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
         Spread::of(&engine_ratios),
         Spread::of(&spoke_ratios),
     );
+    let sequential = as_texters_work(engine, pool, campaign, texter(big, 5).0, texter(big, 6).0).await;
     let plan_claim = explain_claim(pool, campaign, floor_assignment).await;
     let plan_count = explain(pool, SPOKE_COUNT, &[campaign]).await;
     let plan_spoke_claim = explain(pool, SPOKE_CLAIM, &[spoke_assignment, campaign]).await;
@@ -418,9 +420,9 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
          released after it (not timed). Ours is the whole \
          request (strategy `{strategy}`, the campaign's default, as in Spoke's measurement); the \
          floor is our claim statement alone, autocommitted; \"our statements alone\" are the three \
-         statements our request sends (the assignment's context, the texter's contact count with \
-         the strategy's {} questions, the claim), sent directly without the strategy or the \
-         engine, which splits our distance from the floor into the statements' share and the \
+         statements our request sends (the assignment's context with the texter's roles, the \
+         texter's contact count read from the holdings table with the strategy's {} questions, \
+         the claim), sent directly without the strategy or the engine, which splits our distance from the floor into the statements' share and the \
          engine's and sandbox's; Spoke's sequence is its full count of the available contacts, \
          then its claim. All four \
          run on the same database, which has our claim index. Targets: at most 1.10x the floor, \
@@ -467,6 +469,66 @@ async fn against_floor_and_spoke(engine: &Engine, big: &Value) -> String {
         sr.p25,
         sr.p75,
         111.0 / o.p50,
+    ) + &sequential
+}
+
+const SEQUENTIAL: usize = 300;
+
+/// The tail as texters see it: `SEQUENTIAL` requests one after another, ours and Spoke's
+/// sequence in turn, nothing handed back and each batch marked texted before the next (not
+/// timed), so each texter's holdings grow by a batch a request, as in a text-a-thon. Both
+/// texters' contacts go back to the campaign at the end.
+async fn as_texters_work(
+    engine: &Engine,
+    pool: &sqlx::PgPool,
+    campaign: i64,
+    ours: i64,
+    spokes: i64,
+) -> String {
+    let texted = |assignment: i64| {
+        sqlx::query(
+            "UPDATE campaign_contact SET message_status = 'messaged' \
+             WHERE assignment_id = $1 AND message_status = 'needsMessage'",
+        )
+        .bind(assignment)
+        .execute(pool)
+    };
+    let (mut o, mut s) = (Vec::new(), Vec::new());
+    for _ in 0..SEQUENTIAL {
+        o.push(timed_batch(engine, ours, None).await);
+        texted(ours).await.expect("texted");
+        s.push(spoke_sequence(pool, campaign, spokes).await);
+        texted(spokes).await.expect("texted");
+    }
+    sqlx::query(
+        "UPDATE campaign_contact SET message_status = 'needsMessage', assignment_id = NULL \
+         WHERE assignment_id = ANY($1)",
+    )
+    .bind(vec![ours, spokes])
+    .execute(pool)
+    .await
+    .expect("hand back");
+    let (o, s) = (Spread::of_ms(&o), Spread::of_ms(&s));
+    format!(
+        "\nAs texters work: {SEQUENTIAL} requests one after another, ours and Spoke's sequence in \
+         turn, each batch kept and marked texted before the next (so each texter ends up holding \
+         {} contacts). Targets: our p99 at most 2x our p50; at p99, Spoke's sequence at least 12x \
+         slower than ours.\n\n\
+         | contender | p50 ms | p90 ms | p99 ms | p99 / p50 |\n|---|---|---|---|---|\n\
+         | ours (whole request) | {:.2} | {:.2} | {:.2} | **{:.2}x** |\n\
+         | Spoke's sequence | {:.2} | {:.2} | {:.2} | {:.2}x |\n\n\
+         Spoke's sequence / ours: **{:.1}x** at p50, **{:.1}x** at p99.\n",
+        SEQUENTIAL * 100,
+        o.p50,
+        o.p90,
+        o.p99,
+        o.p99 / o.p50,
+        s.p50,
+        s.p90,
+        s.p99,
+        s.p99 / s.p50,
+        s.p50 / o.p50,
+        s.p99 / o.p99,
     )
 }
 

@@ -93,6 +93,14 @@ async fn every_command_prints_its_json_answer() {
                    "assignmentIndex": "present"})
         )
     );
+    // Its migrations keep the holdings too; asked again, they are counted afresh.
+    assert_eq!(
+        run(&db, &["migrate", "--holdings"]),
+        (
+            true,
+            json!({"migrated": true, "database": "sqlite", "holdings": "recounted"})
+        )
+    );
     let (ok, listed) = run(&db, &["strategies"]);
     assert!(ok);
     assert_eq!(listed["strategies"].as_array().map(Vec::len), Some(5));

@@ -184,10 +184,16 @@ async fn sql_answers<T: Queries>(
     };
     // The same questions asked ahead, in one statement, get the same answers.
     let (held, answers) = tx
-        .held_count_with(&questions, &question_scope)
+        .held_count_with(&questions, &question_scope, false)
         .await
         .expect("questions ahead");
     assert_eq!(answers, [Answer::Count(count), Answer::Flag(any)], "{filter:?}");
+    // The holdings table's count is the count.
+    let kept = tx
+        .held_count_with(&questions, &question_scope, true)
+        .await
+        .expect("questions ahead, the count kept");
+    assert_eq!(kept, (held, answers), "{filter:?}");
     let now = "2026-03-02T15:00:00Z".parse().expect("a valid time");
     let claimed = tx.claim(filter, scope, limit, now).await.expect("claim");
     tx.commit().await.expect("commit");

@@ -16,6 +16,8 @@ mod concurrency;
 mod confinement;
 #[path = "engine/explain.rs"]
 mod explain;
+#[path = "engine/holdings.rs"]
+mod holdings;
 #[path = "engine/membership.rs"]
 mod membership;
 #[path = "engine/schema.rs"]

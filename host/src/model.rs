@@ -206,6 +206,13 @@ impl Role {
     pub fn has_at_least(self, wanted: Role) -> bool {
         self >= wanted
     }
+
+    /// The highest of `roles` as `user_organization` spells them (Spoke may keep several rows
+    /// for one user in one organization); a role Spoke's hierarchy does not rank, such as
+    /// `ORG_SUPERADMIN`, is ignored.
+    pub fn highest<'a>(roles: impl IntoIterator<Item = &'a str>) -> Option<Role> {
+        roles.into_iter().filter_map(|role| role.parse().ok()).max()
+    }
 }
 
 #[cfg(test)]
@@ -230,5 +237,10 @@ mod tests {
         assert!(Role::Owner.has_at_least(Role::Admin));
         assert!(!Role::Texter.has_at_least(Role::VettedTexter));
         assert!(!Role::Suspended.has_at_least(Role::Texter));
+        assert_eq!(
+            Role::highest(["TEXTER", "ORG_SUPERADMIN", "ADMIN", "SUSPENDED"]),
+            Some(Role::Admin)
+        );
+        assert_eq!(Role::highest(["ORG_SUPERADMIN"]), None);
     }
 }

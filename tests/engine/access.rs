@@ -14,6 +14,7 @@ use crate::on_both_databases;
 on_both_databases!(
     only_the_texter_an_organizer_or_a_superadmin_may_act_on_an_assignment,
     the_highest_of_several_roles_wins,
+    a_callers_role_counts_only_in_the_campaigns_organization,
 );
 
 async fn only_the_texter_an_organizer_or_a_superadmin_may_act_on_an_assignment(db: &TestDb) {
@@ -77,4 +78,31 @@ async fn the_highest_of_several_roles_wins(db: &TestDb) {
         ask(&engine, MINE).await.found,
         "TEXTER and VETTED_TEXTER rows: vetted"
     );
+}
+
+async fn a_callers_role_counts_only_in_the_campaigns_organization(db: &TestDb) {
+    seed(db).await;
+    Contacts::new(40).add_to_campaign(db, CAMPAIGN).await;
+    let engine = db.engine(&[]).await;
+    let others = |engine: &spoke_batches::engine::Engine| {
+        let engine = engine.clone();
+        async move {
+            engine
+                .request_batch(request(MINE, Caller::User(OTHER_TEXTER)))
+                .await
+        }
+    };
+    // An admin of another organization, and a role Spoke does not rank, are no organizer here.
+    db.exec(
+        "INSERT INTO organization (id, name, features) VALUES (2, 'Other org', ''); \
+         INSERT INTO user_organization (user_id, organization_id, role) VALUES \
+           (9, 2, 'ADMIN'), (9, 1, 'ORG_SUPERADMIN')",
+    )
+    .await;
+    assert_eq!(others(&engine).await.unwrap_err().code(), "FORBIDDEN");
+    // A SUPERVOLUNTEER row beside the TEXTER one is.
+    db.exec("INSERT INTO user_organization (user_id, organization_id, role) VALUES (9, 1, 'SUPERVOLUNTEER')")
+        .await;
+    assert!(others(&engine).await.unwrap().found);
+    assert_eq!(held(db, MINE).await, 10);
 }

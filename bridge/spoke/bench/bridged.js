@@ -128,7 +128,7 @@ async function main() {
     ];
     const format = (ms) => ms.toFixed(2);
     const table = [
-      `## 7. The Spoke bridge: bridged request vs Spoke's own (${contacts.toLocaleString("en-US")} contacts, PostgreSQL, claim index)`,
+      `## 8. The Spoke bridge: bridged request vs Spoke's own (${contacts.toLocaleString("en-US")} contacts, PostgreSQL, claim index)`,
       "",
       "| measurement | p50 (ms) | p99 (ms) | requests |",
       "|---|---:|---:|---:|",

@@ -253,6 +253,12 @@ pub enum Command {
         /// index; built CONCURRENTLY on PostgreSQL: Spoke keeps writing meanwhile).
         #[arg(long)]
         claim_index: bool,
+        /// On a schema Spoke created, add only the host's count of each assignment's contacts
+        /// (a table kept exact by triggers on campaign_contact), so a batch request never
+        /// counts every contact a busy texter holds. Run again to count afresh. Writers of
+        /// campaign_contact wait while it counts (about a second per million contacts).
+        #[arg(long)]
+        holdings: bool,
     },
     /// Seeds a realistic demo (an organization, vetted and other texters, a dynamic campaign
     /// with contacts across US time zones) into an empty database.

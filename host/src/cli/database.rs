@@ -10,24 +10,28 @@ use crate::db::{Database, DbError, HostIndex, SchemaState};
 use crate::demo::{self, SeedOptions};
 use crate::error_code::ErrorCode;
 
-/// `migrate`: Spoke's tables; with `claim_index`, on a schema Spoke created, the host's two
-/// indexes.
-pub async fn migrate(setup: &Setup, claim_index: bool) -> Result<Answer, CliError> {
+/// `migrate`: Spoke's tables; on a schema Spoke created, with `claim_index` the host's two
+/// indexes and with `holdings` its count of each assignment's contacts.
+pub async fn migrate(setup: &Setup, claim_index: bool, holdings: bool) -> Result<Answer, CliError> {
     let db = Database::connect(&setup.database_url).await?;
-    if !claim_index {
+    if !claim_index && !holdings {
         db.migrate().await?;
         return Ok(Answer::Json(
             json!({ "migrated": true, "database": db.dialect_name() }),
         ));
     }
     let migrated = db.prepare_schema().await? == SchemaState::Migrated;
+    let mut answer = json!({ "migrated": migrated, "database": db.dialect_name() });
     let state = |created: bool| if created { "created" } else { "present" };
-    let claim = db.create_index(HostIndex::Claim).await?;
-    let assignment = db.create_index(HostIndex::AssignmentStatus).await?;
-    Ok(Answer::Json(
-        json!({ "migrated": migrated, "database": db.dialect_name(),
-                           "claimIndex": state(claim), "assignmentIndex": state(assignment) }),
-    ))
+    if claim_index {
+        answer["claimIndex"] = state(db.create_index(HostIndex::Claim).await?).into();
+        answer["assignmentIndex"] = state(db.create_index(HostIndex::AssignmentStatus).await?).into();
+    }
+    if holdings {
+        let created = db.install_holdings().await?;
+        answer["holdings"] = if created { "created" } else { "recounted" }.into();
+    }
+    Ok(Answer::Json(answer))
 }
 
 /// `seed`: the demo, unless `if_empty` and the database has campaigns.

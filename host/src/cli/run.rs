@@ -47,7 +47,10 @@ pub(super) async fn execute(cli: Cli) -> Result<Answer, CliError> {
     };
     match cli.command {
         Command::Serve(args) => serve::serve(&setup, args).await,
-        Command::Migrate { claim_index } => database::migrate(&setup, claim_index).await,
+        Command::Migrate {
+            claim_index,
+            holdings,
+        } => database::migrate(&setup, claim_index, holdings).await,
         Command::Seed {
             contacts,
             if_empty,

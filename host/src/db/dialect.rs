@@ -32,6 +32,9 @@ pub trait Dialect: sqlx::Database {
     /// integer milliseconds; column defaults and other writers store text.
     const DUE_BY: &'static str;
 
+    /// The comma-joined `role` values of the rows a subquery reads (roles hold no comma).
+    const ROLE_LIST: &'static str;
+
     /// Begins a transaction that will write: on SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a read lock.
     fn begin_transaction(
@@ -61,9 +64,9 @@ pub trait Dialect: sqlx::Database {
     /// on SQLite.
     fn push_in_list(query: &mut QueryBuilder<'_, Self>, column: &str, values: Vec<String>);
 
-    /// The statement of an assignment's context (`rows::assignment_context_sql`) with
-    /// this dialect's `due_by`, rendered once: a generic function cannot keep a static per
-    /// dialect, an implementation can.
+    /// The statement of an assignment's context (`rows::assignment_context_sql`) in this
+    /// dialect, rendered once: a generic function cannot keep a static per dialect, an
+    /// implementation can.
     fn assignment_context_sql() -> &'static [String; 2];
 
     /// Runs `query`, which returns exactly one row.
@@ -135,6 +138,7 @@ impl Dialect for Postgres {
     const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
     const ROW_LOCK: &'static str = " FOR NO KEY UPDATE";
     const DUE_BY: &'static str = "due_by";
+    const ROLE_LIST: &'static str = "string_agg(role, ',')";
 
     fn begin_transaction(
         pool: &Pool<Self>,
@@ -152,7 +156,8 @@ impl Dialect for Postgres {
     }
 
     fn assignment_context_sql() -> &'static [String; 2] {
-        static SQL: LazyLock<[String; 2]> = LazyLock::new(|| assignment_context_sql(Postgres::DUE_BY));
+        static SQL: LazyLock<[String; 2]> =
+            LazyLock::new(|| assignment_context_sql(Postgres::DUE_BY, Postgres::ROLE_LIST));
         &SQL
     }
 
@@ -165,6 +170,7 @@ impl Dialect for Sqlite {
     const ROW_LOCK: &'static str = "";
     const DUE_BY: &'static str = "CASE WHEN typeof(due_by) IN ('integer', 'real') \
          THEN datetime(due_by / 1000, 'unixepoch') ELSE datetime(due_by) END AS due_by";
+    const ROLE_LIST: &'static str = "group_concat(role, ',')";
 
     fn begin_transaction(
         pool: &Pool<Self>,
@@ -182,7 +188,8 @@ impl Dialect for Sqlite {
     }
 
     fn assignment_context_sql() -> &'static [String; 2] {
-        static SQL: LazyLock<[String; 2]> = LazyLock::new(|| assignment_context_sql(Sqlite::DUE_BY));
+        static SQL: LazyLock<[String; 2]> =
+            LazyLock::new(|| assignment_context_sql(Sqlite::DUE_BY, Sqlite::ROLE_LIST));
         &SQL
     }
 

@@ -4,10 +4,12 @@
 //! Its files, from the bottom up: `tx` (the unit of work), `rows` (column lists and reading
 //! rows back), `dialect` (what differs between the two databases, including how a statement is
 //! executed), `compile` (query descriptors and questions to SQL), `statements` (every statement,
-//! built once for both dialects) and `queries` (the [`Queries`] trait the engine calls).
+//! built once for both dialects) and `queries` (the [`Queries`] trait the engine calls); beside
+//! them, `holdings` (the table that keeps each assignment's count of contacts).
 
 mod compile;
 mod dialect;
+mod holdings;
 mod queries;
 mod rows;
 mod statements;
@@ -22,6 +24,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool};
 
 pub use compile::{push_claim, push_where};
 pub use dialect::Dialect;
+pub use holdings::HOLDINGS_TABLE;
 pub use queries::Queries;
 pub use rows::AssignmentContext;
 pub use tx::Tx;

@@ -10,7 +10,7 @@ use sqlx::{ColumnIndex, Decode, Encode, FromRow, Row, Type};
 
 use super::dialect::Dialect;
 use super::rows::{AssignmentContext, read_answers, read_assignment_context};
-use super::statements;
+use super::statements::{self, HeldCount};
 use super::tx::Tx;
 use crate::filter::{ContactFilter, RequestScope};
 use crate::model::{Assignment, Campaign, CampaignContact, Organization, Role, User};
@@ -38,9 +38,9 @@ pub trait Queries: Send + 'static {
         lock: bool,
     ) -> impl Future<Output = sqlx::Result<Option<Campaign>>> + Send;
 
-    /// The assignment `id` with its campaign, organization and texter (`texter_id`, else the
-    /// assignment's user), in one round trip; with `lock`, the assignment's row stays locked
-    /// until the transaction ends.
+    /// The assignment `id` with its campaign, organization, texter (`texter_id`, else the
+    /// assignment's user) and the texter's highest role in the organization, in one round
+    /// trip; with `lock`, the assignment's row stays locked until the transaction ends.
     fn assignment_context(
         &mut self,
         id: i64,
@@ -86,11 +86,14 @@ pub trait Queries: Send + 'static {
     ) -> impl Future<Output = sqlx::Result<Vec<Answer>>> + Send;
 
     /// How many contacts the scope's assignment holds (in any campaign, as Spoke counts), with
-    /// the answers to `questions`, in one statement.
+    /// the answers to `questions`, in one statement. With `kept` (the holdings table exists,
+    /// [`super::Database::has_holdings`]) the count is read from it by primary key, else every
+    /// held contact is counted.
     fn held_count_with(
         &mut self,
         questions: &[Question],
         scope: &QuestionScope,
+        kept: bool,
     ) -> impl Future<Output = sqlx::Result<(i64, Vec<Answer>)>> + Send;
 
     /// Assigns up to `limit` contacts matching `filter` to the scope's assignment, setting
@@ -213,12 +216,11 @@ where
 
     async fn highest_role(&mut self, user_id: i64, organization_id: i64) -> sqlx::Result<Option<Role>> {
         let rows = DB::fetch_all(self.connection(), statements::roles(user_id, organization_id)).await?;
-        let mut highest = None;
-        for row in &rows {
-            let role: String = row.try_get(0)?;
-            highest = highest.max(role.parse::<Role>().ok());
-        }
-        Ok(highest)
+        let roles = rows
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Role::highest(roles.iter().map(String::as_str)))
     }
 
     async fn count_contacts(
@@ -236,7 +238,8 @@ where
         if questions.is_empty() {
             return Ok(Vec::new());
         }
-        let row = DB::fetch_one(self.connection(), statements::questions(false, questions, scope)).await?;
+        let statement = statements::questions(HeldCount::None, questions, scope);
+        let row = DB::fetch_one(self.connection(), statement).await?;
         read_answers(&row, 0, questions)
     }
 
@@ -244,8 +247,10 @@ where
         &mut self,
         questions: &[Question],
         scope: &QuestionScope,
+        kept: bool,
     ) -> sqlx::Result<(i64, Vec<Answer>)> {
-        let row = DB::fetch_one(self.connection(), statements::questions(true, questions, scope)).await?;
+        let held = if kept { HeldCount::Kept } else { HeldCount::Counted };
+        let row = DB::fetch_one(self.connection(), statements::questions(held, questions, scope)).await?;
         Ok((row.try_get(0)?, read_answers(&row, 1, questions)?))
     }
 

@@ -50,8 +50,8 @@ where
     by_id(&columns, "campaign", id, row_lock::<DB>(lock))
 }
 
-/// The assignment `id` with its campaign, organization and texter (`texter_id`, else the
-/// assignment's user), its row locked with `lock`.
+/// The assignment `id` with its campaign, organization, texter (`texter_id`, else the
+/// assignment's user) and the texter's roles, its row locked with `lock`.
 pub(super) fn assignment_context<DB>(id: i64, texter_id: Option<i64>, lock: bool) -> Statement<DB>
 where
     DB: Dialect,
@@ -137,10 +137,20 @@ where
     query
 }
 
-/// One row: with `count_held`, how many contacts the scope's assignment holds (in any
-/// campaign, as Spoke counts) first, then the answer to each of `questions` in order, each the
-/// SQL it runs when asked alone.
-pub(super) fn questions<DB>(count_held: bool, questions: &[Question], scope: &QuestionScope) -> Statement<DB>
+/// How the texter's count of contacts is read ahead of the questions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HeldCount {
+    /// Not at all.
+    None,
+    /// Counted: every contact the assignment holds (in any campaign, as Spoke counts).
+    Counted,
+    /// Read from the holdings table (`db/holdings.rs`), which keeps that count.
+    Kept,
+}
+
+/// One row: the texter's count of contacts first, as `held` says, then the answer to each of
+/// `questions` in order, each the SQL it runs when asked alone.
+pub(super) fn questions<DB>(held: HeldCount, questions: &[Question], scope: &QuestionScope) -> Statement<DB>
 where
     DB: Dialect,
     i64: Encode<'static, DB> + Type<DB>,
@@ -148,11 +158,16 @@ where
     String: Encode<'static, DB> + Type<DB>,
 {
     let mut query = QueryBuilder::new("SELECT ");
-    if count_held {
-        query
-            .push("(SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = ")
-            .push_bind(scope.request.assignment_id)
-            .push(")");
+    let count = match held {
+        HeldCount::None => None,
+        HeldCount::Counted => Some("(SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = "),
+        // No row yet: the assignment never held a contact.
+        HeldCount::Kept => {
+            Some("(SELECT COALESCE(MAX(held), 0) FROM spoke_batches_holdings WHERE assignment_id = ")
+        }
+    };
+    if let Some(count) = count {
+        query.push(count).push_bind(scope.request.assignment_id).push(")");
         if !questions.is_empty() {
             query.push(", ");
         }
@@ -355,6 +370,12 @@ mod tests {
             named.sql()
         );
         assert!(named.sql().ends_with("AS u ON u.u_key = $2"), "{}", named.sql());
+        // The texter's roles ride on the same statement.
+        assert!(
+            named
+                .sql()
+                .contains("string_agg(role, ',') FROM user_organization")
+        );
         let own = assignment_context::<Sqlite>(4, None, false);
         assert!(
             own.sql().contains("FROM assignment WHERE id = ?) AS a LEFT JOIN"),
@@ -377,10 +398,14 @@ mod tests {
         let scope = scope();
         let alone = count_contacts::<Postgres>(&ContactFilter::available(), &scope.request, Some(10));
         assert_eq!(
-            questions::<Postgres>(false, std::slice::from_ref(&count), &scope).sql(),
+            questions::<Postgres>(HeldCount::None, std::slice::from_ref(&count), &scope).sql(),
             format!("SELECT ({}) AS q0", alone.sql())
         );
-        let ahead = questions::<Postgres>(true, &[count, Question::HasRole(Role::Admin)], &scope);
+        let ahead = questions::<Postgres>(
+            HeldCount::Counted,
+            &[count, Question::HasRole(Role::Admin)],
+            &scope,
+        );
         assert_eq!(
             ahead.sql(),
             "SELECT (SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = $1), \
@@ -391,8 +416,13 @@ mod tests {
              AND role = ANY($8)) AS q1"
         );
         assert_eq!(
-            questions::<Sqlite>(true, &[], &scope).sql(),
+            questions::<Sqlite>(HeldCount::Counted, &[], &scope).sql(),
             "SELECT (SELECT COUNT(*) FROM campaign_contact WHERE assignment_id = ?)"
+        );
+        // Kept by the holdings table, the count is one primary-key read.
+        assert_eq!(
+            questions::<Sqlite>(HeldCount::Kept, &[], &scope).sql(),
+            "SELECT (SELECT COALESCE(MAX(held), 0) FROM spoke_batches_holdings WHERE assignment_id = ?)"
         );
     }
 

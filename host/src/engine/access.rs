@@ -33,7 +33,7 @@ pub(super) async fn campaign_and_organization<T: Queries>(
 /// Loads an assignment with its campaign and organization, and checks that `caller` may act
 /// on it (Spoke's `assignmentRequiredOrAdminRole`: its texter, a SUPERVOLUNTEER or higher of
 /// the organization, or a superadmin; never a SUSPENDED user). With `lock`, the assignment's
-/// row stays locked until the transaction ends, in the same statement.
+/// row stays locked until the transaction ends; the caller's roles come in the same statement.
 pub(super) async fn load_and_authorize<T: Queries>(
     tx: &mut T,
     assignment_id: i64,
@@ -56,7 +56,8 @@ pub(super) async fn load_and_authorize<T: Queries>(
     if let Caller::User(id) = caller
         && !texter.is_superadmin
     {
-        let role = tx.highest_role(id, organization.id).await?;
+        // The texter read is the caller, so its role is the caller's.
+        let role = loaded.texter_role;
         if role == Some(Role::Suspended) {
             return Err(EngineError::Forbidden(format!(
                 "user {id} is suspended in organization {}",

@@ -1,8 +1,9 @@
 //! Questions asked ahead. Strategies ask the same few questions request after request (is a
 //! reply waiting? how many contacts are available, up to the cap?), and each costs a round
 //! trip to the database while the strategy waits. The engine remembers what each strategy
-//! version asked on its last request ([`QuestionMemory`]) and sends those questions with the
-//! texter's contact count, in one statement, while the strategy's instance is built. A question
+//! version asked on its last request ([`QuestionMemory`]) and sends those questions in one
+//! statement (with the texter's contact count where the holdings table does not keep it),
+//! while the strategy's instance is built. A question
 //! the strategy then asks is answered from that statement ([`PrefetchedAnswers`]); any other
 //! goes to the database as before.
 //!

@@ -119,8 +119,9 @@ pub(super) async fn request_batch<T: Queries>(
 
     // Spoke counts after asking the strategy; nothing writes in between, so counting first on
     // the same connection is the same number and lets one strategy instance serve both calls.
-    // The count goes to the database first, with the questions the strategy asked last time
-    // (`ahead`); the strategy's instance is built while it runs.
+    // The count goes to the database first (read from the holdings table where the database
+    // keeps it, else counted), with the questions the strategy asked last time (`ahead`); the
+    // strategy's instance is built while it runs.
     let question_scope = QuestionScope {
         request: scope.clone(),
         user_id: context.assignment.user_id,
@@ -129,7 +130,7 @@ pub(super) async fn request_batch<T: Queries>(
     let version = version_key(policy.as_ref());
     let questions = engine.question_memory.recall(&version, Operation::RequestBatch);
     let (counted, session) = tokio::join!(
-        tx.held_count_with(&questions, &question_scope),
+        tx.held_count_with(&questions, &question_scope, engine.known_holdings()),
         policy.start(&settings.limits)
     );
     let ((contacts_count, answers), instance) = (counted?, session?);

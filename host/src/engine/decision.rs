@@ -206,15 +206,17 @@ fn default_strategy(
 }
 
 /// The answers to the questions asked ahead, with the texter's contact count when Spoke's
-/// plan must be computed (then in the same statement, as a batch request reads them).
+/// plan must be computed (then in the same statement, as a batch request reads them; `kept`
+/// where the holdings table keeps it).
 async fn read_ahead<T: Queries>(
     tx: &mut T,
     questions: &[Question],
     question_scope: &QuestionScope,
     with_count: bool,
+    kept: bool,
 ) -> sqlx::Result<(Option<i64>, Vec<Answer>)> {
     if with_count {
-        let (count, answers) = tx.held_count_with(questions, question_scope).await?;
+        let (count, answers) = tx.held_count_with(questions, question_scope, kept).await?;
         Ok((Some(count), answers))
     } else {
         Ok((None, tx.answers(questions, question_scope).await?))
@@ -263,6 +265,7 @@ pub(super) async fn decide<T: Queries>(
         }
     };
     let has_any = request.mode == DecisionMode::HasAny;
+    let spokes_plan_needed = !has_any && request.plan.is_none();
     let strategy_request = strategy_request(&context, has_any, wanted, count_cap, request.now);
     let question_scope = QuestionScope {
         request: scope,
@@ -271,9 +274,14 @@ pub(super) async fn decide<T: Queries>(
     };
     let version = version_key(&policy);
     let questions = engine.question_memory.recall(&version, operation);
-    let spokes_plan_needed = !has_any && request.plan.is_none();
     let (read, session) = tokio::join!(
-        read_ahead(&mut tx, &questions, &question_scope, spokes_plan_needed),
+        read_ahead(
+            &mut tx,
+            &questions,
+            &question_scope,
+            spokes_plan_needed,
+            engine.known_holdings()
+        ),
         policy.start(&settings.limits)
     );
     let ((held, answers), instance) = (read?, session?);

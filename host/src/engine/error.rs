@@ -124,6 +124,17 @@ impl From<StrategyFailure> for EngineError {
     }
 }
 
+impl From<crate::db::DbError> for EngineError {
+    /// A statement the engine sends outside a strategy's call (looking up what the schema
+    /// has) failed: the database's error stays the database's.
+    fn from(error: crate::db::DbError) -> Self {
+        match error {
+            crate::db::DbError::Sql(error) => EngineError::Database(error),
+            other => EngineError::Internal(other.to_string()),
+        }
+    }
+}
+
 fn host_failure(host: HostFailure, strategy: &str) -> EngineError {
     let error = match host.into_error() {
         Ok(error) => error,

@@ -92,6 +92,7 @@ impl Engine {
         }
         let started = std::time::Instant::now();
         let assignment = request.assignment_id;
+        self.look_up_holdings().await?;
         // One transaction that locks the assignment first: requests of one assignment take
         // turns, so `max_contacts` and the has-current rule hold under any concurrency.
         let result =
@@ -125,6 +126,7 @@ impl Engine {
             dry_run: true,
             strategy: strategy.map(|component| Arc::new(Sandboxed(component)) as Arc<dyn Policy>),
         };
+        self.look_up_holdings().await?;
         in_transaction!(self, begin_write, request_batch(request, run))
     }
 
@@ -138,11 +140,8 @@ impl Engine {
             let present = *self
                 .claim_index
                 .get_or_try_init(|| self.db.has_index(HostIndex::Claim))
-                .await
-                .map_err(|error| match error {
-                    crate::db::DbError::Sql(error) => EngineError::Database(error),
-                    other => EngineError::Internal(other.to_string()),
-                })?;
+                .await?;
+            self.look_up_holdings().await?;
             let order = present.then_some(ClaimOrder::ClaimIndex);
             in_transaction!(self, begin_read, decide(request, order))
         }

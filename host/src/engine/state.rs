@@ -31,6 +31,10 @@ pub struct Engine {
     /// Whether `campaign_contact_claim_index` exists: looked up once (by `serve` at start, else
     /// by the first decision), not per request.
     pub(super) claim_index: Arc<tokio::sync::OnceCell<bool>>,
+    /// Whether the holdings table and its triggers exist (`db/holdings.rs`), looked up the
+    /// same way: with them a request reads the texter's count of contacts, without them it
+    /// counts.
+    pub(super) holdings: Arc<tokio::sync::OnceCell<bool>>,
     pub(super) metrics: Arc<Metrics>,
     /// The point of no return of the one operation this copy runs ([`Engine::within`]).
     pub(super) commit_point: Option<Arc<CommitPoint>>,
@@ -60,6 +64,7 @@ impl Engine {
             offsets: Arc::new(OffsetsCache::default()),
             question_memory: Arc::new(QuestionMemory::default()),
             claim_index: Arc::new(tokio::sync::OnceCell::new()),
+            holdings: Arc::new(tokio::sync::OnceCell::new()),
             metrics: Arc::new(Metrics::default()),
             commit_point: None,
         }
@@ -69,6 +74,27 @@ impl Engine {
     /// so no decision has to ask; a later call changes nothing.
     pub fn know_claim_index(&self, present: bool) {
         let _ = self.claim_index.set(present);
+    }
+
+    /// Tells the engine whether the database keeps each assignment's count of contacts
+    /// (`serve` checks at start), so no request has to ask; a later call changes nothing.
+    pub fn know_holdings(&self, present: bool) {
+        let _ = self.holdings.set(present);
+    }
+
+    /// Looks up, once, whether the holdings table and its triggers exist. Every operation that
+    /// reads a texter's count of contacts calls it before its transaction begins: the lookup
+    /// takes a connection of its own, and an operation holding SQLite's write lock while it
+    /// waits for one would wait for the operations waiting for that lock.
+    pub(super) async fn look_up_holdings(&self) -> Result<(), EngineError> {
+        self.holdings.get_or_try_init(|| self.db.has_holdings()).await?;
+        Ok(())
+    }
+
+    /// Whether the holdings table keeps the texters' counts ([`Engine::look_up_holdings`];
+    /// not looked up yet, the count is counted, which is always right).
+    pub(super) fn known_holdings(&self) -> bool {
+        self.holdings.get().copied().unwrap_or(false)
     }
 
     /// The engine counting into `metrics` (the service's, which `/metrics` shows) instead of

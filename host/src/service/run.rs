@@ -14,7 +14,7 @@ use super::auth::{AccessTokens, OPERATOR_TOKEN_VAR, SERVICE_TOKEN_VAR, TokenErro
 use super::listen::{ServeError, bind, check_exposure};
 use super::server::{ServeLimits, serve};
 use super::state::AppState;
-use crate::db::{Database, DbError, HostIndex};
+use crate::db::{Database, DbError, HOLDINGS_TABLE, HostIndex};
 use crate::engine::Engine;
 use crate::error_code::ErrorCode;
 use crate::registry::{FolderError, SharedRegistry, StrategyRegistry};
@@ -123,6 +123,14 @@ pub async fn run(config: ServiceConfig, announce: impl FnOnce(&Listening)) -> Re
     let db = Database::connect(&config.database_url).await?;
     db.prepare_schema().await?;
     let claim_index = warn_of_missing_indexes(&db).await?;
+    let holdings = db.has_holdings().await?;
+    if !holdings {
+        tracing::warn!(
+            "the database does not keep each assignment's count of contacts (table {HOLDINGS_TABLE}): \
+             every batch request counts all the contacts its texter holds, which slows down as \
+             texters text more; run `spoke-batches migrate --holdings` once"
+        );
+    }
     let sandbox = Sandbox::with_cache(config.sandbox_limits, config.cache_dir.as_deref())
         .map_err(|error| RunError::Sandbox(format!("{error:#}")))?;
     let registry = StrategyRegistry::load_dir(&sandbox, &config.strategies_dir).await?;
@@ -134,6 +142,7 @@ pub async fn run(config: ServiceConfig, announce: impl FnOnce(&Listening)) -> Re
     let shared = SharedRegistry::new(registry);
     let engine = Engine::new(db, shared.clone(), env).with_metrics(Arc::clone(sandbox.metrics()));
     engine.know_claim_index(claim_index);
+    engine.know_holdings(holdings);
     let state = AppState::new(
         engine.clone(),
         Arc::clone(&sandbox),
