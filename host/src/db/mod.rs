@@ -242,6 +242,29 @@ impl Database {
         Ok(true)
     }
 
+    /// Whether the holdings table (`holdings`) and every trigger that keeps it exist in the
+    /// current schema: with them a batch request reads its texter's count of contacts, without
+    /// them it counts.
+    pub async fn has_holdings(&self) -> Result<bool, DbError> {
+        Ok(match self {
+            Database::Postgres(pool) => holdings::present_on_postgres(pool).await?,
+            Database::Sqlite(pool) => holdings::present_on_sqlite(pool).await?,
+        })
+    }
+
+    /// Creates the holdings table and its triggers on a schema that lacks them (such as one
+    /// Spoke created) and counts every assignment's contacts into it, in one transaction; on a
+    /// schema that has them, counts afresh. Returns whether they were missing. On PostgreSQL,
+    /// writers of `campaign_contact` wait while it runs (readers do not).
+    pub async fn install_holdings(&self) -> Result<bool, DbError> {
+        let missing = !self.has_holdings().await?;
+        match self {
+            Database::Postgres(pool) => holdings::install_on_postgres(pool).await?,
+            Database::Sqlite(pool) => holdings::install_on_sqlite(pool).await?,
+        }
+        Ok(missing)
+    }
+
     async fn run_migrations(&self) -> Result<(), DbError> {
         match self {
             Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
