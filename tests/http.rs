@@ -483,9 +483,35 @@ async fn the_service_token_acts_only_for_the_texter_it_names(db: &TestDb) {
             .contains("SPOKE_BATCHES_OPERATOR_TOKEN"),
         "{answer}"
     );
+    let (status, dashboard) = api.get_as(Some(OPERATOR), "/v1/dashboard").await;
+    assert_eq!(status, StatusCode::OK);
+    // Its traffic counts the batch requests that reached the engine, by outcome (the ones
+    // without a texter id were refused before), and the contacts each campaign handed out.
+    let minutes = dashboard["traffic"].as_array().expect("traffic minutes");
+    let total = |field: &str| {
+        minutes
+            .iter()
+            .map(|minute| minute[field].as_u64().unwrap())
+            .sum::<u64>()
+    };
     assert_eq!(
-        api.get_as(Some(OPERATOR), "/v1/dashboard").await.0,
-        StatusCode::OK
+        (
+            total("assigned"),
+            total("refused"),
+            total("nothing"),
+            total("strategyFailed")
+        ),
+        (2, 1, 0, 0),
+        "{dashboard}"
+    );
+    let contacts: u64 = minutes
+        .iter()
+        .map(|minute| minute["contactsByCampaign"]["10"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(contacts, 6, "{dashboard}");
+    assert!(
+        minutes.iter().all(|minute| minute["p99Ms"].as_f64().is_some()),
+        "{dashboard}"
     );
     for token in [TOKEN, OPERATOR] {
         assert_eq!(api.get_as(Some(token), "/v1/strategies").await.0, StatusCode::OK);

@@ -8,6 +8,7 @@
 //! - [`source`]: what answers a strategy's questions about contacts.
 //! - [`model`]: Spoke's rows.
 //! - [`error_code`]: every error code a client can receive, in one enum.
+//! - [`metrics`] and [`traffic`]: what the host counts, for `/metrics` and the dashboard.
 //! - [`service`]: the HTTP service; [`cli`]: the command line.
 
 pub mod authoring;
@@ -29,3 +30,4 @@ pub mod source;
 pub mod spoke_config;
 pub mod spoke_extension;
 pub mod timezones;
+pub mod traffic;

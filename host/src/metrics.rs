@@ -1,5 +1,6 @@
-//! What the host counts about strategies: Prometheus metrics (`GET /metrics`) and the recent
-//! latencies the dashboard shows as median and p99.
+//! What the host counts about strategies and batch requests: Prometheus metrics
+//! (`GET /metrics`), the recent latencies the dashboard shows as median and p99, and the last
+//! hour of batch requests ([`Traffic`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -12,6 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
+
+use crate::traffic::{Outcome, Traffic};
 
 /// How many recent call latencies per strategy the dashboard statistics use.
 const RECENT_CALLS: usize = 1_000;
@@ -37,6 +40,11 @@ struct DecisionLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StrategyLabels {
     strategy: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
 /// One strategy's figures for the dashboard.
@@ -75,7 +83,11 @@ pub struct Metrics {
     durations: Family<StrategyLabels, Histogram, fn() -> Histogram>,
     fuel: Family<StrategyLabels, Histogram, fn() -> Histogram>,
     decisions: Family<DecisionLabels, Counter>,
+    batch_requests: Family<OutcomeLabels, Counter>,
+    batch_durations: Histogram,
+    contacts_assigned: Counter,
     recent: Mutex<BTreeMap<String, Recent>>,
+    traffic: Traffic,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -103,6 +115,9 @@ impl Default for Metrics {
         let durations = Family::new_with_constructor(duration_histogram as fn() -> Histogram);
         let fuel = Family::new_with_constructor(fuel_histogram as fn() -> Histogram);
         let decisions = Family::<DecisionLabels, Counter>::default();
+        let batch_requests = Family::<OutcomeLabels, Counter>::default();
+        let batch_durations = duration_histogram();
+        let contacts_assigned = Counter::default();
         registry.register(
             "spoke_batches_strategy_calls",
             "Calls into strategies",
@@ -135,6 +150,22 @@ impl Default for Metrics {
              and mode (batch, has-any)",
             decisions.clone(),
         );
+        registry.register(
+            "spoke_batches_batch_requests",
+            "Batch requests (findNewCampaignContact) by outcome: assigned, nothing, refused, \
+             strategy-failed, failed",
+            batch_requests.clone(),
+        );
+        registry.register(
+            "spoke_batches_batch_request_duration_seconds",
+            "Wall-clock time of batch requests, from the engine's start to its answer",
+            batch_durations.clone(),
+        );
+        registry.register(
+            "spoke_batches_contacts_assigned",
+            "Contacts handed out by batch requests",
+            contacts_assigned.clone(),
+        );
         Metrics {
             registry,
             calls,
@@ -143,7 +174,11 @@ impl Default for Metrics {
             durations,
             fuel,
             decisions,
+            batch_requests,
+            batch_durations,
+            contacts_assigned,
             recent: Mutex::default(),
+            traffic: Traffic::default(),
         }
     }
 }
@@ -243,6 +278,33 @@ impl Metrics {
             .inc();
     }
 
+    /// Records a batch request that ended at `at` with `outcome` after `latency`.
+    pub fn record_batch_request(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+        outcome: Outcome,
+        latency: Duration,
+    ) {
+        self.batch_requests
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        self.batch_durations.observe(latency.as_secs_f64());
+        self.traffic.record(at, outcome, latency);
+    }
+
+    /// Records `contacts` handed out by `campaign` at `at`.
+    pub fn record_contacts_assigned(&self, at: chrono::DateTime<chrono::Utc>, campaign: i64, contacts: u64) {
+        self.contacts_assigned.inc_by(contacts);
+        self.traffic.record_contacts(at, campaign, contacts);
+    }
+
+    /// The last hour of batch requests.
+    pub fn traffic(&self) -> &Traffic {
+        &self.traffic
+    }
+
     /// The dashboard figures of `strategy`.
     pub fn stats(&self, strategy: &str) -> StrategyStats {
         let recent = self
@@ -334,5 +396,28 @@ mod tests {
             text.contains("spoke_batches_strategy_call_duration_seconds_bucket"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn batch_requests_are_counted_for_prometheus_and_the_dashboards_traffic() {
+        let metrics = Metrics::default();
+        let now = chrono::Utc::now();
+        metrics.record_batch_request(now, Outcome::Assigned, Duration::from_millis(4));
+        metrics.record_batch_request(now, Outcome::Assigned, Duration::from_millis(6));
+        metrics.record_batch_request(now, Outcome::StrategyFailed, Duration::from_millis(2));
+        metrics.record_contacts_assigned(now, 10, 200);
+        let text = metrics.encode();
+        for line in [
+            r#"spoke_batches_batch_requests_total{outcome="assigned"} 2"#,
+            r#"spoke_batches_batch_requests_total{outcome="strategy-failed"} 1"#,
+            "spoke_batches_batch_request_duration_seconds_count 3",
+            "spoke_batches_contacts_assigned_total 200",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        let hour = metrics.traffic().last_hour(now);
+        assert_eq!(hour.len(), 1);
+        assert_eq!((hour[0].assigned, hour[0].strategy_failed), (2, 1));
+        assert_eq!(hour[0].contacts_by_campaign.get(&10), Some(&200));
     }
 }

@@ -227,6 +227,12 @@ pub(super) async fn request_batch<T: Queries>(
     } else {
         Decision::Assigned
     });
+    if !run.dry_run && !claimed.is_empty() {
+        let campaign = context.campaign.id;
+        engine
+            .metrics
+            .record_contacts_assigned(Utc::now(), campaign, claimed.len() as u64);
+    }
     let mut outcome = answer(&context, Some(policy.name()));
     outcome.found = !claimed.is_empty();
     outcome.assigned = claimed.len() as u64;

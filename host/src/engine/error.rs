@@ -7,6 +7,7 @@ use crate::sandbox::{FailureKind, HostFailure, StrategyFailure};
 use crate::source::SourceError;
 use crate::spoke_config::ConfigError;
 use crate::timezones::TimezoneError;
+use crate::traffic::Outcome;
 
 /// `row`, or the error naming the `what` with `id` that was not found.
 pub(super) fn found<T>(row: Option<T>, what: &'static str, id: i64) -> Result<T, EngineError> {
@@ -156,6 +157,28 @@ fn host_failure(host: HostFailure, strategy: &str) -> EngineError {
 }
 
 impl EngineError {
+    /// How a batch request that failed with this error ended, for the dashboard's traffic:
+    /// refused (the caller's request or the campaign's setup could not be served as asked),
+    /// the strategy's failure, or the host's.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            EngineError::NotFound { .. }
+            | EngineError::Forbidden(_)
+            | EngineError::BadRequest(_)
+            | EngineError::UnknownBatchType { .. }
+            | EngineError::UnknownStrategy { .. }
+            | EngineError::InvalidJoin
+            | EngineError::TooManyTexters
+            | EngineError::Config(_)
+            | EngineError::Timezone(_) => Outcome::Refused,
+            EngineError::Strategy(_) | EngineError::StrategyUnavailable { .. } => Outcome::StrategyFailed,
+            EngineError::Timeout { .. }
+            | EngineError::OutcomeUnknown
+            | EngineError::Database(_)
+            | EngineError::Internal(_) => Outcome::Failed,
+        }
+    }
+
     /// The stable code clients match on.
     pub fn code(&self) -> ErrorCode {
         match self {

@@ -44,6 +44,7 @@ use request::Run;
 
 use crate::db::{Database, Dialect, HostIndex};
 use crate::sandbox::StrategyComponent;
+use crate::traffic::Outcome;
 
 /// Runs `$op(engine, tx, ...)` on new work of the engine's database, begun with the
 /// [`Dialect`]'s `$begin` (a write transaction, work that writes once, or reads).
@@ -83,21 +84,30 @@ impl Engine {
     }
 
     async fn request_batch_run(&self, request: BatchRequest, run: Run) -> Result<BatchOutcome, EngineError> {
-        if let Some(number) = request.number_contacts
-            && !(0..=MAX_NUMBER_CONTACTS).contains(&number)
-        {
-            return Err(EngineError::BadRequest(format!(
-                "numberContacts is {number}; it must be between 0 and {MAX_NUMBER_CONTACTS} (0 means a full batch)"
-            )));
-        }
         let started = std::time::Instant::now();
         let assignment = request.assignment_id;
-        self.look_up_holdings().await?;
-        // One transaction that locks the assignment first: requests of one assignment take
-        // turns, so `max_contacts` and the has-current rule hold under any concurrency.
-        let result =
-            in_transaction!(self, begin_write, request_batch(request, run)).map(|(outcome, _)| outcome);
-        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let result = async {
+            if let Some(number) = request.number_contacts
+                && !(0..=MAX_NUMBER_CONTACTS).contains(&number)
+            {
+                return Err(EngineError::BadRequest(format!(
+                    "numberContacts is {number}; it must be between 0 and {MAX_NUMBER_CONTACTS} (0 means a full batch)"
+                )));
+            }
+            self.look_up_holdings().await?;
+            // One transaction that locks the assignment first: requests of one assignment take
+            // turns, so `max_contacts` and the has-current rule hold under any concurrency.
+            in_transaction!(self, begin_write, request_batch(request, run)).map(|(outcome, _)| outcome)
+        }
+        .await;
+        let elapsed = started.elapsed();
+        let outcome = match &result {
+            Ok(outcome) if outcome.found => Outcome::Assigned,
+            Ok(_) => Outcome::Nothing,
+            Err(error) => error.outcome(),
+        };
+        self.metrics.record_batch_request(Utc::now(), outcome, elapsed);
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
         match &result {
             Ok(outcome) => tracing::info!(
                 assignment,

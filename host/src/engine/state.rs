@@ -104,6 +104,11 @@ impl Engine {
         self
     }
 
+    /// What the engine counts (the service's metrics, when it serves).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// The database.
     pub fn database(&self) -> &Database {
         &self.db

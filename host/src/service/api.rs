@@ -332,8 +332,8 @@ pub async fn texter_ui(State(state): State<AppState>, Id(id): Id) -> ApiResult {
     })))
 }
 
-/// `GET /v1/dashboard`: the strategies with their statistics and the campaigns with their
-/// enabled strategies.
+/// `GET /v1/dashboard`: the strategies with their statistics, the campaigns with their
+/// enabled strategies, and this process's last hour of batch requests (`traffic`).
 pub async fn dashboard(State(state): State<AppState>, authenticated: Authenticated) -> ApiResult {
     // Every organization's campaigns and every strategy's statistics: the operator's view.
     authenticated.require_operator("the dashboard's data")?;
@@ -368,9 +368,12 @@ pub async fn dashboard(State(state): State<AppState>, authenticated: Authenticat
             }),
         })
         .collect();
+    // This process's last hour of batch requests, a minute each (recorded by the real clock).
+    let traffic = to_json(state.engine.metrics().traffic().last_hour(chrono::Utc::now()))?;
     Ok(Json(json!({
         "strategies": strategies,
         "campaigns": campaigns,
+        "traffic": traffic,
         "database": state.engine.database().dialect_name(),
         "serverTime": state.now(),
     })))
