@@ -20,6 +20,8 @@ mod explain;
 mod holdings;
 #[path = "engine/membership.rs"]
 mod membership;
+#[path = "engine/progress.rs"]
+mod progress;
 #[path = "engine/schema.rs"]
 mod schema;
 #[path = "engine/strategies.rs"]

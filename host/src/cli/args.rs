@@ -238,6 +238,11 @@ pub struct ServeArgs {
     /// Serve /metrics without a token even when one is set.
     #[arg(long)]
     pub public_metrics: bool,
+    /// How often, at most, each dynamic campaign's progress (its contacts by state, for the
+    /// dashboard) is counted in the background, in milliseconds; each count reads all of a
+    /// campaign's contacts. 0 never counts.
+    #[arg(long, env = "SPOKE_BATCHES_PROGRESS_INTERVAL_MS", default_value_t = 30_000)]
+    pub progress_interval_ms: u64,
 }
 
 /// The commands.

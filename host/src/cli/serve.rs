@@ -33,6 +33,7 @@ pub fn config(setup: &Setup, args: ServeArgs, env: Environment) -> ServiceConfig
             shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
         },
         public_metrics: args.public_metrics,
+        progress_interval: Duration::from_millis(args.progress_interval_ms),
         env,
     }
 }

@@ -26,7 +26,7 @@ pub use compile::{push_claim, push_where};
 pub use dialect::Dialect;
 pub use holdings::HOLDINGS_TABLE;
 pub use queries::Queries;
-pub use rows::AssignmentContext;
+pub use rows::{AssignmentContext, ContactStates};
 pub use tx::Tx;
 
 /// The default database: a SQLite file in the working directory, created on first use.

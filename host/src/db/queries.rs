@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Encode, FromRow, Row, Type};
 
 use super::dialect::Dialect;
-use super::rows::{AssignmentContext, read_answers, read_assignment_context};
+use super::rows::{
+    AssignmentContext, ContactStates, read_answers, read_assignment_context, read_contact_states,
+};
 use super::statements::{self, HeldCount};
 use super::tx::Tx;
 use crate::filter::{ContactFilter, RequestScope};
@@ -119,6 +121,13 @@ pub trait Queries: Send + 'static {
     /// conditions are the update's own, so a contact that changed since it was read stays as
     /// it is); returns whether it changed.
     fn unassign_initial_contact(&mut self, id: i64) -> impl Future<Output = sqlx::Result<bool>> + Send;
+
+    /// The contacts of `campaign_id` by state: one pass over the campaign, O(campaign), for the
+    /// dashboard's background count, never a request's.
+    fn contact_states(
+        &mut self,
+        campaign_id: i64,
+    ) -> impl Future<Output = sqlx::Result<ContactStates>> + Send;
 
     /// How many assignments (texters) `campaign_id` has.
     fn assignment_count(&mut self, campaign_id: i64) -> impl Future<Output = sqlx::Result<i64>> + Send;
@@ -279,6 +288,11 @@ where
     async fn unassign_initial_contact(&mut self, id: i64) -> sqlx::Result<bool> {
         let changed = DB::execute(self.connection(), statements::unassign_initial_contact(id)).await?;
         Ok(changed > 0)
+    }
+
+    async fn contact_states(&mut self, campaign_id: i64) -> sqlx::Result<ContactStates> {
+        let row = DB::fetch_one(self.connection(), statements::contact_states(campaign_id)).await?;
+        read_contact_states(&row)
     }
 
     async fn assignment_count(&mut self, campaign_id: i64) -> sqlx::Result<i64> {

@@ -203,6 +203,62 @@ where
     })
 }
 
+/// A campaign's contacts by state, counted in one pass ([`super::Queries::contact_states`]).
+/// Opted-out contacts count as opted out whatever their status; the others by status, and a
+/// contact still to text first by whether someone holds it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactStates {
+    /// `needsMessage`, unassigned: what strategies hand out.
+    pub unassigned: i64,
+    /// `needsMessage`, assigned: given to a texter, not texted yet.
+    pub assigned_untexted: i64,
+    /// `messaged`: texted, no reply yet.
+    pub messaged: i64,
+    /// `needsResponse` or `convo`: in conversation.
+    pub conversations: i64,
+    /// `closed`.
+    pub closed: i64,
+    /// Opted out.
+    pub opted_out: i64,
+    /// Any other status (`UPDATING`).
+    pub other: i64,
+}
+
+/// The select list of [`ContactStates`], in its fields' order, over `campaign_contact`.
+pub(super) const CONTACT_STATES_SELECT: &str = "\
+     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) AND message_status = 'needsMessage' \
+       AND assignment_id IS NULL THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) AND message_status = 'needsMessage' \
+       AND assignment_id IS NOT NULL THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) AND message_status = 'messaged' \
+       THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) \
+       AND message_status IN ('needsResponse', 'convo') THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) AND message_status = 'closed' \
+       THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN COALESCE(is_opted_out, FALSE) THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) AND message_status NOT IN \
+       ('needsMessage', 'messaged', 'needsResponse', 'convo', 'closed') THEN 1 ELSE 0 END), 0)";
+
+/// Reads the row of [`CONTACT_STATES_SELECT`].
+pub(super) fn read_contact_states<R>(row: &R) -> sqlx::Result<ContactStates>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(ContactStates {
+        unassigned: row.try_get(0)?,
+        assigned_untexted: row.try_get(1)?,
+        messaged: row.try_get(2)?,
+        conversations: row.try_get(3)?,
+        closed: row.try_get(4)?,
+        opted_out: row.try_get(5)?,
+        other: row.try_get(6)?,
+    })
+}
+
 /// Reads the answers to `questions` from `row`, one column each from column `first` on, as
 /// [`super::statements::questions`] selects them.
 pub(super) fn read_answers<R>(row: &R, first: usize, questions: &[Question]) -> sqlx::Result<Vec<Answer>>

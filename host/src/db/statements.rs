@@ -7,7 +7,10 @@ use sqlx::{Encode, QueryBuilder, Type};
 
 use super::compile::{push_claim, push_count, push_questions};
 use super::dialect::Dialect;
-use super::rows::{ASSIGNMENT_SELECT, CAMPAIGN_COLUMNS, CONTACT_COLUMNS, ORGANIZATION_SELECT, USER_SELECT};
+use super::rows::{
+    ASSIGNMENT_SELECT, CAMPAIGN_COLUMNS, CONTACT_COLUMNS, CONTACT_STATES_SELECT, ORGANIZATION_SELECT,
+    USER_SELECT,
+};
 use crate::filter::{ContactFilter, RequestScope};
 use crate::model::Role;
 use crate::question::{Question, QuestionScope};
@@ -103,6 +106,19 @@ where
         .push(" AND user_id = ")
         .push_bind(user_id)
         .push(" ORDER BY id LIMIT 1");
+    query
+}
+
+/// The contacts of `campaign_id` by state, in one pass over the campaign's rows.
+pub(super) fn contact_states<DB>(campaign_id: i64) -> Statement<DB>
+where
+    DB: Dialect,
+    i64: Encode<'static, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {CONTACT_STATES_SELECT} FROM campaign_contact WHERE campaign_id = "
+    ));
+    query.push_bind(campaign_id);
     query
 }
 

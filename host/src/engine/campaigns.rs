@@ -1,11 +1,11 @@
 //! Read-only views of campaigns: one campaign's configuration (the texter UI), the dashboard's
-//! list, and an example assignment for the service's start-up hint.
+//! list and its progress counts, and an example assignment for the service's start-up hint.
 
 use super::access::campaign_and_organization;
 use super::error::EngineError;
 use super::error::found;
 use super::state::Engine;
-use crate::db::Queries;
+use crate::db::{ContactStates, Queries};
 use crate::model::Campaign;
 use crate::spoke_config::CampaignSettings;
 
@@ -63,6 +63,18 @@ pub(super) async fn dynamic_campaigns<T: Queries>(
     }
     tx.rollback().await?;
     Ok(overviews)
+}
+
+/// The contacts of `campaign_id` by state and its texters, read as of now (O(campaign)).
+pub(super) async fn campaign_progress<T: Queries>(
+    _engine: &Engine,
+    mut tx: T,
+    campaign_id: i64,
+) -> Result<(ContactStates, i64), EngineError> {
+    let contacts = tx.contact_states(campaign_id).await?;
+    let texters = tx.assignment_count(campaign_id).await?;
+    tx.rollback().await?;
+    Ok((contacts, texters))
 }
 
 pub(super) async fn example_assignment<T: Queries>(

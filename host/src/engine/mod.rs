@@ -13,6 +13,7 @@ mod error;
 mod explain;
 mod gate;
 mod policy;
+mod progress;
 mod request;
 mod sizing;
 mod source;
@@ -32,12 +33,13 @@ pub use decision::{
 pub use error::EngineError;
 pub use explain::{Decision, Trace};
 pub use policy::{Finished, NativeSession, Policy, PolicyInstance, PolicySession, Sandboxed, Spent};
+pub use progress::{CampaignProgress, PROGRESS_CAMPAIGNS};
 pub use request::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, JoinOutcome, MAX_NUMBER_CONTACTS};
 pub use state::Engine;
 
 use assignments::{join, message_sent, release};
 use batch::{has_unassigned, request_batch};
-use campaigns::{campaign_view, dynamic_campaigns, example_assignment};
+use campaigns::{campaign_progress, campaign_view, dynamic_campaigns, example_assignment};
 use commit_point::{CommitPoint, run_within};
 use decision::decide;
 use request::Run;
@@ -227,6 +229,45 @@ impl Engine {
     /// resolved configuration or the reason it cannot be resolved.
     pub async fn dynamic_campaigns(&self, limit: u32) -> Result<Vec<CampaignOverview>, EngineError> {
         in_transaction!(self, begin_read, dynamic_campaigns(limit))
+    }
+
+    /// Counts the progress (contacts by state, texters) of each of the newest dynamic campaigns
+    /// whose last count is older than `max_age` or missing, one campaign at a time, for the
+    /// dashboard; returns how many it counted. Each count reads all of a campaign's contacts,
+    /// so the service runs this in the background, never for a page.
+    pub async fn refresh_progress(&self, max_age: std::time::Duration) -> Result<usize, EngineError> {
+        let now = Utc::now();
+        let mut counted = 0;
+        for overview in self.dynamic_campaigns(PROGRESS_CAMPAIGNS).await? {
+            let id = overview.campaign.id;
+            let age = |progress: CampaignProgress| (now - progress.counted_at).to_std().unwrap_or_default();
+            if self.progress.get(id).map(age).is_some_and(|age| age < max_age) {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let (contacts, texters) = in_transaction!(self, begin_read, campaign_progress(id))?;
+            let max_texters = overview
+                .settings
+                .ok()
+                .and_then(|settings| settings.max_texters_per_campaign);
+            self.progress.put(
+                id,
+                CampaignProgress {
+                    contacts,
+                    texters,
+                    max_texters,
+                    counted_at: Utc::now(),
+                    count_ms: started.elapsed().as_secs_f64() * 1e3,
+                },
+            );
+            counted += 1;
+        }
+        Ok(counted)
+    }
+
+    /// The last count of `campaign_id`'s progress ([`Engine::refresh_progress`]), if any.
+    pub fn progress(&self, campaign_id: i64) -> Option<CampaignProgress> {
+        self.progress.get(campaign_id)
     }
 
     /// `(assignment id, its user id)` of a texter in the newest dynamic campaign, for examples.

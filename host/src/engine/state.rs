@@ -12,6 +12,7 @@ use super::commit_point::CommitPoint;
 use super::error::EngineError;
 use super::gate::ClaimGates;
 use super::policy::{Policy, Sandboxed};
+use super::progress::ProgressBoard;
 use crate::db::Database;
 use crate::filter::RequestScope;
 use crate::metrics::Metrics;
@@ -36,6 +37,8 @@ pub struct Engine {
     /// counts.
     pub(super) holdings: Arc<tokio::sync::OnceCell<bool>>,
     pub(super) metrics: Arc<Metrics>,
+    /// The dashboard's progress counts, taken in the background.
+    pub(super) progress: Arc<ProgressBoard>,
     /// The point of no return of the one operation this copy runs ([`Engine::within`]).
     pub(super) commit_point: Option<Arc<CommitPoint>>,
 }
@@ -66,6 +69,7 @@ impl Engine {
             claim_index: Arc::new(tokio::sync::OnceCell::new()),
             holdings: Arc::new(tokio::sync::OnceCell::new()),
             metrics: Arc::new(Metrics::default()),
+            progress: Arc::new(ProgressBoard::default()),
             commit_point: None,
         }
     }

@@ -355,19 +355,24 @@ pub async fn dashboard(State(state): State<AppState>, authenticated: Authenticat
     let campaigns = within(&state, |engine| async move { engine.dynamic_campaigns(50).await }).await?;
     let campaigns: Vec<Value> = campaigns
         .into_iter()
-        .map(|overview| match overview.settings {
-            Ok(settings) => json!({
-                "id": overview.campaign.id,
-                "title": overview.campaign.title,
-                "strategies": enabled_strategies(&state, &settings),
-            }),
-            Err(error) => json!({
-                "id": overview.campaign.id,
-                "title": overview.campaign.title,
-                "error": error.to_string(),
-            }),
+        .map(|overview| {
+            let id = overview.campaign.id;
+            Ok(match overview.settings {
+                Ok(settings) => json!({
+                    "id": id,
+                    "title": overview.campaign.title,
+                    "strategies": enabled_strategies(&state, &settings),
+                    // Counted in the background (`serve --progress-interval-ms`), never here.
+                    "progress": to_json(state.engine.progress(id))?,
+                }),
+                Err(error) => json!({
+                    "id": id,
+                    "title": overview.campaign.title,
+                    "error": error.to_string(),
+                }),
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     // This process's last hour of batch requests, a minute each (recorded by the real clock).
     let traffic = to_json(state.engine.metrics().traffic().last_hour(chrono::Utc::now()))?;
     Ok(Json(json!({

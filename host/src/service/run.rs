@@ -45,6 +45,8 @@ pub struct ServiceConfig {
     pub limits: ServeLimits,
     /// Whether `/metrics` answers without a token when one is set.
     pub public_metrics: bool,
+    /// How often, at most, each campaign's progress is counted for the dashboard (zero: never).
+    pub progress_interval: Duration,
     /// The process environment (tokens, Spoke's settings).
     pub env: Environment,
 }
@@ -143,6 +145,7 @@ pub async fn run(config: ServiceConfig, announce: impl FnOnce(&Listening)) -> Re
     let engine = Engine::new(db, shared.clone(), env).with_metrics(Arc::clone(sandbox.metrics()));
     engine.know_claim_index(claim_index);
     engine.know_holdings(holdings);
+    count_progress_in_background(engine.clone(), config.progress_interval);
     let state = AppState::new(
         engine.clone(),
         Arc::clone(&sandbox),
@@ -176,6 +179,22 @@ pub async fn run(config: ServiceConfig, announce: impl FnOnce(&Listening)) -> Re
     serve(listener, state, config.limits)
         .await
         .map_err(RunError::Serve)
+}
+
+/// Counts each dynamic campaign's progress for the dashboard once its last count is `every`
+/// old, for as long as the service runs; a failed round is logged and tried again later.
+fn count_progress_in_background(engine: Engine, every: Duration) {
+    if every.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            if let Err(error) = engine.refresh_progress(every).await {
+                tracing::warn!(%error, "counting the campaigns' progress failed; trying again later");
+            }
+            tokio::time::sleep(every.min(Duration::from_secs(5))).await;
+        }
+    });
 }
 
 /// Warns of each of the host's indexes the database lacks; whether the claim index is there.
