@@ -197,6 +197,31 @@ async fn a_broken_component_keeps_the_previous_version_serving() {
         folder.shared.current().entry("all-texters").unwrap().status(),
         StrategyStatus::Loaded
     );
+    // Its history, kept across the reloads: loaded, then stale with the error, then loaded again.
+    let summary = folder
+        .shared
+        .current()
+        .summaries()
+        .into_iter()
+        .find(|summary| summary.name == "all-texters")
+        .unwrap();
+    let steps: Vec<_> = summary
+        .history
+        .iter()
+        .map(|event| (event.status, event.version.is_some(), event.error.is_some()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (StrategyStatus::Loaded, true, false),
+            (StrategyStatus::Stale, false, true),
+            (StrategyStatus::Loaded, true, false),
+        ]
+    );
+    assert_eq!(
+        summary.history[0].version, summary.history[2].version,
+        "the same file again"
+    );
     std::fs::remove_file(&target).unwrap();
     assert_eq!(reloader.rescan().await.unwrap().removed, ["all-texters"]);
     assert!(folder.shared.current().get("all-texters").is_none());

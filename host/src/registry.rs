@@ -33,6 +33,26 @@ pub struct StrategyEntry {
     pub loaded_at: Option<DateTime<Utc>>,
     /// Why the file's current content failed to load, if it did.
     pub error: Option<Arc<LoadError>>,
+    /// Its last loads, oldest first, at most [`LOAD_HISTORY`].
+    pub history: Vec<LoadEvent>,
+}
+
+/// How many loads of each strategy its history keeps.
+pub const LOAD_HISTORY: usize = 20;
+
+/// One load of a strategy's file, as its history shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadEvent {
+    /// When it was loaded.
+    pub at: DateTime<Utc>,
+    /// How the strategy stood after it: loaded, stale (it failed and an earlier version still
+    /// serves) or failed.
+    pub status: StrategyStatus,
+    /// The version this load made serve (its name and content hash), when it loaded.
+    pub version: Option<String>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
 }
 
 /// How a strategy stands.
@@ -78,6 +98,8 @@ pub struct StrategySummary {
     pub loaded_at: Option<DateTime<Utc>>,
     /// Why the file's current content failed to load.
     pub error: Option<String>,
+    /// Its last loads, oldest first (at most [`LOAD_HISTORY`]), kept across reloads.
+    pub history: Vec<LoadEvent>,
 }
 
 /// The strategies folder itself is unusable.
@@ -168,8 +190,13 @@ impl StrategyRegistry {
             serving: None,
             loaded_at: None,
             error: None,
+            history: Vec::new(),
         });
         entry.file = path.to_path_buf();
+        let version = loaded
+            .as_ref()
+            .ok()
+            .map(|component| component.version().to_string());
         match loaded {
             Ok(component) => {
                 entry.serving = Some(component);
@@ -178,6 +205,16 @@ impl StrategyRegistry {
             }
             Err(error) => entry.error = Some(Arc::new(error)),
         }
+        if entry.history.len() == LOAD_HISTORY {
+            entry.history.remove(0);
+        }
+        let event = LoadEvent {
+            at: Utc::now(),
+            status: entry.status(),
+            version,
+            error: entry.error.as_ref().map(|error| error.to_string()),
+        };
+        entry.history.push(event);
     }
 
     /// Forgets the strategy called `name` (its file was removed).
@@ -209,6 +246,7 @@ impl StrategyRegistry {
                     wit_version: serving.map(|component| component.wit_version()),
                     loaded_at: entry.loaded_at,
                     error: entry.error.as_ref().map(|error| error.to_string()),
+                    history: entry.history.clone(),
                 }
             })
             .collect()
