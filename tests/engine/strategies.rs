@@ -171,6 +171,26 @@ async fn a_strategys_usual_questions_are_answered_ahead_and_fresh(db: &TestDb) {
     let second = explain().await;
     assert_eq!(second.answered_ahead, 3);
     assert_eq!(second.host_calls, first.host_calls, "the same answers");
+    // Each question's own record: asked of the database the first time, answered ahead the
+    // second, each with how long its answer took.
+    let ahead = |trace: &spoke_batches::engine::Trace| {
+        trace
+            .host_call_times
+            .iter()
+            .map(|time| time.ahead)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ahead(&first), [false, false, false]);
+    assert_eq!(ahead(&second), [true, true, true]);
+    assert!(
+        first
+            .host_call_times
+            .iter()
+            .chain(&second.host_call_times)
+            .all(|time| time.micros.is_some()),
+        "{:?}",
+        first.host_call_times
+    );
 
     // The texter becomes vetted: the role asked ahead is read again, and the question the
     // strategy no longer asks is not remembered.
@@ -189,6 +209,7 @@ async fn a_strategys_usual_questions_are_answered_ahead_and_fresh(db: &TestDb) {
         vetted.host_calls
     );
     assert_eq!(vetted.answered_ahead, 2);
+    assert_eq!(vetted.host_call_times.len(), vetted.host_calls.len());
 
     // Contacts taken by another texter change the count asked ahead.
     db.exec("UPDATE campaign_contact SET assignment_id = 102 WHERE id IN (SELECT id FROM campaign_contact ORDER BY id LIMIT 25)")

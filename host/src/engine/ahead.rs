@@ -93,7 +93,8 @@ impl From<&HostCall> for Question {
 #[derive(Debug, Default)]
 pub(crate) struct PrefetchedAnswers {
     answers: Vec<(Question, Answer)>,
-    used: u32,
+    /// For each question the strategy asked, in order, whether it was answered from here.
+    asked: Vec<bool>,
 }
 
 impl PrefetchedAnswers {
@@ -101,24 +102,24 @@ impl PrefetchedAnswers {
     pub(crate) fn new(questions: &[Question], answers: Vec<Answer>) -> Self {
         PrefetchedAnswers {
             answers: questions.iter().cloned().zip(answers).collect(),
-            used: 0,
+            asked: Vec::new(),
         }
     }
 
-    /// The answer to `question`, if it was asked ahead.
+    /// The answer to `question`, if it was asked ahead; either way, the strategy asked it.
     pub(crate) fn get(&mut self, question: &Question) -> Option<Answer> {
         let answer = self
             .answers
             .iter()
             .find(|(asked, _)| asked == question)
-            .map(|(_, answer)| *answer)?;
-        self.used += 1;
-        Some(answer)
+            .map(|(_, answer)| *answer);
+        self.asked.push(answer.is_some());
+        answer
     }
 
-    /// How many of the strategy's questions were answered from here.
-    pub(crate) fn used(&self) -> u32 {
-        self.used
+    /// For each question the strategy asked, in order, whether it was answered from here.
+    pub(crate) fn answered_ahead(&self) -> &[bool] {
+        &self.asked
     }
 }
 
@@ -209,6 +210,9 @@ mod tests {
             Some(Answer::Flag(false))
         );
         assert_eq!(prefetched.get(&Question::HasRole(Role::Texter)), None);
-        assert_eq!(prefetched.used(), 2);
+        assert_eq!(
+            prefetched.answered_ahead(),
+            [true, false, false, false, true, false]
+        );
     }
 }

@@ -158,7 +158,7 @@ pub(super) async fn request_batch<T: Queries>(
             .question_memory
             .remember(&version, Operation::RequestBatch, &finished.journal);
         trace.record(&finished.journal);
-        trace.answered_ahead = finished.source.ahead.used();
+        trace.record_answers(&finished.journal, finished.source.ahead.answered_ahead());
         trace.decide(if available == 0 {
             Decision::StrategySaidZero
         } else {
@@ -183,7 +183,7 @@ pub(super) async fn request_batch<T: Queries>(
         .question_memory
         .remember(&version, Operation::RequestBatch, &journal);
     trace.record(&journal);
-    trace.answered_ahead = source.ahead.used();
+    trace.record_answers(&journal, source.ahead.answered_ahead());
     let mut tx = source.tx;
 
     let batch = selection

@@ -68,6 +68,9 @@ pub struct Trace {
     /// texter's contact count (the questions this strategy version asked last time), without
     /// a round trip of their own.
     pub answered_ahead: u32,
+    /// For each of `host_calls`, in the same order: how long its answer took and whether it
+    /// came from the statement sent ahead.
+    pub host_call_times: Vec<HostCallTime>,
     /// What the strategy logged.
     pub logs: Vec<LogLine>,
     /// Fuel the strategy burned in all.
@@ -93,6 +96,7 @@ impl Trace {
             batch_size: None,
             host_calls: Vec::new(),
             answered_ahead: 0,
+            host_call_times: Vec::new(),
             logs: Vec::new(),
             fuel_used: 0,
             decision: Decision::NothingMatched,
@@ -111,4 +115,26 @@ impl Trace {
         self.host_calls = journal.host_calls.clone();
         self.logs = journal.logs.clone();
     }
+
+    /// Records the questions' answers as they came: the journal's times, and for each question
+    /// whether it was answered ahead (`answered_ahead`, in the order asked).
+    pub(super) fn record_answers(&mut self, journal: &CallJournal, answered_ahead: &[bool]) {
+        self.answered_ahead = answered_ahead.iter().filter(|&&ahead| ahead).count() as u32;
+        self.host_call_times = (0..journal.host_calls.len())
+            .map(|index| HostCallTime {
+                micros: journal.host_call_micros.get(index).copied(),
+                ahead: answered_ahead.get(index).copied().unwrap_or(false),
+            })
+            .collect();
+    }
+}
+
+/// How one of a strategy's questions was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostCallTime {
+    /// How long the answer took, in microseconds (from the call into the host to its answer).
+    pub micros: Option<u64>,
+    /// Whether it came from the statement sent ahead, without a round trip of its own.
+    pub ahead: bool,
 }

@@ -31,7 +31,7 @@ pub use decision::{
     ClaimOrder, DecisionMode, DecisionPlan, DecisionRequest, MAX_CONTACTS_COUNT, StrategyDecision,
 };
 pub use error::EngineError;
-pub use explain::{Decision, Trace};
+pub use explain::{Decision, HostCallTime, Trace};
 pub use policy::{Finished, NativeSession, Policy, PolicyInstance, PolicySession, Sandboxed, Spent};
 pub use progress::{CampaignProgress, PROGRESS_CAMPAIGNS};
 pub use request::{AssignmentSummary, BatchOutcome, BatchRequest, Caller, JoinOutcome, MAX_NUMBER_CONTACTS};

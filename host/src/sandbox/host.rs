@@ -6,6 +6,8 @@
 //!
 //! [`ContactSource`]: crate::source::ContactSource
 
+use std::time::Instant;
+
 use super::journal::{HostCall, LogLine};
 use super::state::CallState;
 use super::validate::UncheckedFilter;
@@ -63,14 +65,12 @@ pub(super) async fn count_contacts(
     charge_host_call(state)?;
     let filter = checked(state, filter)?;
     let source = state.source().ok_or_else(no_source)?;
+    let started = Instant::now();
     let answer = source
         .count_contacts(&filter, cap)
         .await
         .map_err(source_failure)?;
-    state
-        .journal
-        .host_calls
-        .push(HostCall::CountContacts { filter, cap, answer });
+    record(state, HostCall::CountContacts { filter, cap, answer }, started);
     Ok(answer)
 }
 
@@ -79,11 +79,9 @@ pub(super) async fn any_contact(state: &mut CallState, filter: UncheckedFilter) 
     charge_host_call(state)?;
     let filter = checked(state, filter)?;
     let source = state.source().ok_or_else(no_source)?;
+    let started = Instant::now();
     let answer = source.any_contact(&filter).await.map_err(source_failure)?;
-    state
-        .journal
-        .host_calls
-        .push(HostCall::AnyContact { filter, answer });
+    record(state, HostCall::AnyContact { filter, answer }, started);
     Ok(answer)
 }
 
@@ -91,15 +89,20 @@ pub(super) async fn any_contact(state: &mut CallState, filter: UncheckedFilter) 
 pub(super) async fn assignment_user_has_role(state: &mut CallState, role: Role) -> wasmtime::Result<bool> {
     charge_host_call(state)?;
     let source = state.source().ok_or_else(no_source)?;
+    let started = Instant::now();
     let answer = source
         .assignment_user_has_role(role)
         .await
         .map_err(source_failure)?;
-    state
-        .journal
-        .host_calls
-        .push(HostCall::AssignmentUserHasRole { role, answer });
+    record(state, HostCall::AssignmentUserHasRole { role, answer }, started);
     Ok(answer)
+}
+
+/// Journals a host call that was answered, with how long its answer took since `started`.
+fn record(state: &mut CallState, call: HostCall, started: Instant) {
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    state.journal.host_calls.push(call);
+    state.journal.host_call_micros.push(micros);
 }
 
 /// `log`, at `level` (`debug`, `info`, `warn` or `error`).

@@ -52,6 +52,8 @@ pub struct LogLine {
 pub struct CallJournal {
     /// Every host call, in order.
     pub host_calls: Vec<HostCall>,
+    /// How long each host call took to answer, in microseconds, in the same order.
+    pub host_call_micros: Vec<u64>,
     /// Every log line kept, in order.
     pub logs: Vec<LogLine>,
     /// Log bytes dropped for exceeding the budget.
