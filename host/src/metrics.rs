@@ -420,4 +420,45 @@ mod tests {
         assert_eq!((hour[0].assigned, hour[0].strategy_failed), (2, 1));
         assert_eq!(hour[0].contacts_by_campaign.get(&10), Some(&200));
     }
+
+    #[test]
+    fn the_grafana_dashboard_plots_only_metrics_the_service_exposes() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../grafana/spoke-batches.json")).expect("valid JSON");
+        // One sample of every family, so each shows in the text.
+        let metrics = Metrics::default();
+        let now = chrono::Utc::now();
+        metrics.record_call(
+            "s",
+            "request-new-batch-count",
+            Duration::from_micros(5),
+            10,
+            Some("trap"),
+        );
+        metrics.record_unavailable("s");
+        metrics.record_decision("s", "batch");
+        metrics.record_batch_request(now, Outcome::Assigned, Duration::from_millis(3));
+        metrics.record_contacts_assigned(now, 1, 1);
+        let exposed = metrics.encode();
+        let mut plotted = 0;
+        for panel in dashboard["panels"].as_array().expect("panels") {
+            for target in panel["targets"].as_array().expect("targets") {
+                let expr = target["expr"].as_str().expect("a PromQL expression");
+                let names = expr
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|word| word.starts_with("spoke_batches_"));
+                for name in names {
+                    assert!(
+                        exposed.lines().any(|line| line
+                            .strip_prefix(name)
+                            .is_some_and(|rest| rest.starts_with(['{', ' ']))),
+                        "{name} (panel {}) is not in /metrics:\n{exposed}",
+                        panel["title"]
+                    );
+                    plotted += 1;
+                }
+            }
+        }
+        assert!(plotted >= 10, "{plotted} series plotted");
+    }
 }
