@@ -21,14 +21,16 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::Value;
 use spoke_batches::db::{Database, Dialect, Queries, push_claim};
-use spoke_batches::engine::{BatchRequest, Caller, Engine, Policy, Sandboxed};
+use spoke_batches::engine::{Caller, Engine, Policy, Sandboxed};
 use spoke_batches::filter::{ContactFilter, RequestScope};
 use spoke_batches::question::{Question, QuestionScope};
 use spoke_batches::registry::{SharedRegistry, StrategyRegistry};
 use spoke_batches::sandbox::{Sandbox, SandboxLimits};
 use spoke_batches::spoke_config::Environment;
 
-use common::{NativeVettedTexters, Spread, fresh_postgres_schema, fresh_sqlite_file, seed, texter};
+use common::{
+    NativeVettedTexters, Spread, batch, fresh_postgres_schema, fresh_sqlite_file, seed, texter, timed_batch,
+};
 
 fn main() {
     common::runtime().block_on(run());
@@ -97,33 +99,6 @@ async fn run() {
         "6-scaling.md",
         &scaling_section.unwrap_or_else(|| skipped("## 6. Scaling curve")),
     );
-}
-
-fn batch(assignment_id: i64) -> BatchRequest {
-    BatchRequest {
-        assignment_id,
-        caller: Caller::Operator,
-        number_contacts: None,
-        batch_type: None,
-        now: Utc::now(),
-    }
-}
-
-/// Times one engine request that must assign a full batch.
-async fn timed_batch(engine: &Engine, assignment_id: i64, policy: Option<&Arc<dyn Policy>>) -> Duration {
-    let started = Instant::now();
-    let outcome = match policy {
-        Some(policy) => {
-            engine
-                .request_batch_with(batch(assignment_id), Arc::clone(policy))
-                .await
-        }
-        None => engine.request_batch(batch(assignment_id)).await,
-    }
-    .expect("batch request");
-    let elapsed = started.elapsed();
-    assert_eq!(outcome.assigned, 100, "a full batch: {outcome:?}");
-    elapsed
 }
 
 /// Two contenders' latencies and the ratio of their medians in each round.

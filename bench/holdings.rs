@@ -12,17 +12,16 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::Utc;
 use serde_json::Value;
 use spoke_batches::db::Database;
-use spoke_batches::engine::{BatchRequest, Caller, Engine};
+use spoke_batches::engine::{Caller, Engine};
 use spoke_batches::registry::{SharedRegistry, StrategyRegistry};
 use spoke_batches::sandbox::{Sandbox, SandboxLimits};
 use spoke_batches::spoke_config::Environment;
 
-use common::{Spread, fresh_postgres_schema, fresh_sqlite_file, seed, texter};
+use common::{Spread, fresh_postgres_schema, fresh_sqlite_file, seed, texter, timed_batch};
 
 /// How many texted contacts each of the four texters holds.
 const HOLDINGS: [i64; 4] = [0, 1_000, 10_000, 100_000];
@@ -126,7 +125,7 @@ async fn exec(db: &Database, sql: &str) {
 async fn timed_pass(engine: &Engine, assignments: &[i64], label: &'static str) -> Pass {
     for &assignment in assignments {
         for _ in 0..3 {
-            timed(engine, assignment).await;
+            timed_batch(engine, assignment, None).await;
         }
         release(engine, assignment).await;
     }
@@ -139,13 +138,10 @@ async fn timed_pass(engine: &Engine, assignments: &[i64], label: &'static str) -
     for round in 0..ROUNDS {
         let mut medians = vec![0.0; assignments.len()];
         for &which in &orders[round % orders.len()] {
-            let times: Vec<Duration> = {
-                let mut times = Vec::with_capacity(PER_ROUND);
-                for _ in 0..PER_ROUND {
-                    times.push(timed(engine, assignments[which]).await);
-                }
-                times
-            };
+            let mut times = Vec::with_capacity(PER_ROUND);
+            for _ in 0..PER_ROUND {
+                times.push(timed_batch(engine, assignments[which], None).await);
+            }
             medians[which] = Spread::of_ms(&times).p50;
             pass.samples[which].extend(times);
         }
@@ -155,22 +151,6 @@ async fn timed_pass(engine: &Engine, assignments: &[i64], label: &'static str) -
         }
     }
     pass
-}
-
-/// Times one request, which must assign a full batch.
-async fn timed(engine: &Engine, assignment_id: i64) -> Duration {
-    let request = BatchRequest {
-        assignment_id,
-        caller: Caller::Operator,
-        number_contacts: None,
-        batch_type: None,
-        now: Utc::now(),
-    };
-    let started = Instant::now();
-    let outcome = engine.request_batch(request).await.expect("batch request");
-    let elapsed = started.elapsed();
-    assert_eq!(outcome.assigned, 100, "a full batch: {outcome:?}");
-    elapsed
 }
 
 /// Hands the texter's untexted contacts back (their texted holdings stay).

@@ -4,11 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::Utc;
 use serde_json::Value;
-use spoke_batches::engine::{NativeSession, Policy, PolicyInstance};
+use spoke_batches::engine::{BatchRequest, Caller, Engine, NativeSession, Policy, PolicyInstance};
 use spoke_batches::filter::{AssignmentScope, ContactFilter, ContactSelection, StatusFilter, TimezoneScope};
 use spoke_batches::model::Role;
 use spoke_batches::sandbox::{
@@ -113,6 +115,34 @@ pub fn texter(summary: &Value, index: usize) -> (i64, i64) {
         texter["assignmentId"].as_i64().expect("assignmentId"),
         texter["userId"].as_i64().expect("userId"),
     )
+}
+
+/// A batch request for `assignment_id` by the operator, a full batch, now.
+pub fn batch(assignment_id: i64) -> BatchRequest {
+    BatchRequest {
+        assignment_id,
+        caller: Caller::Operator,
+        number_contacts: None,
+        batch_type: None,
+        now: Utc::now(),
+    }
+}
+
+/// Times one engine request that must assign a full batch.
+pub async fn timed_batch(engine: &Engine, assignment_id: i64, policy: Option<&Arc<dyn Policy>>) -> Duration {
+    let started = Instant::now();
+    let outcome = match policy {
+        Some(policy) => {
+            engine
+                .request_batch_with(batch(assignment_id), Arc::clone(policy))
+                .await
+        }
+        None => engine.request_batch(batch(assignment_id)).await,
+    }
+    .expect("batch request");
+    let elapsed = started.elapsed();
+    assert_eq!(outcome.assigned, 100, "a full batch: {outcome:?}");
+    elapsed
 }
 
 /// Percentiles of a sample.

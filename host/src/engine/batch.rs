@@ -157,8 +157,7 @@ pub(super) async fn request_batch<T: Queries>(
         engine
             .question_memory
             .remember(&version, Operation::RequestBatch, &finished.journal);
-        trace.record(&finished.journal);
-        trace.record_answers(&finished.journal, finished.source.ahead.answered_ahead());
+        trace.record(&finished.journal, finished.source.ahead.answered_ahead());
         trace.decide(if available == 0 {
             Decision::StrategySaidZero
         } else {
@@ -182,8 +181,7 @@ pub(super) async fn request_batch<T: Queries>(
     engine
         .question_memory
         .remember(&version, Operation::RequestBatch, &journal);
-    trace.record(&journal);
-    trace.record_answers(&journal, source.ahead.answered_ahead());
+    trace.record(&journal, source.ahead.answered_ahead());
     let mut tx = source.tx;
 
     let batch = selection

@@ -111,14 +111,11 @@ impl Trace {
         self.reason = decision.explanation();
     }
 
-    pub(super) fn record(&mut self, journal: &CallJournal) {
+    /// Records what the strategy asked and logged, each question with how long its answer
+    /// took and whether it was answered ahead (`answered_ahead`, in the order asked).
+    pub(super) fn record(&mut self, journal: &CallJournal, answered_ahead: &[bool]) {
         self.host_calls = journal.host_calls.clone();
         self.logs = journal.logs.clone();
-    }
-
-    /// Records the questions' answers as they came: the journal's times, and for each question
-    /// whether it was answered ahead (`answered_ahead`, in the order asked).
-    pub(super) fn record_answers(&mut self, journal: &CallJournal, answered_ahead: &[bool]) {
         self.answered_ahead = answered_ahead.iter().filter(|&&ahead| ahead).count() as u32;
         self.host_call_times = (0..journal.host_calls.len())
             .map(|index| HostCallTime {

@@ -12,7 +12,9 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::extract::{Id, JsonBody, OptionalJsonBody, QueryParams};
 use super::state::AppState;
-use crate::engine::{BatchRequest, DecisionMode, DecisionPlan, DecisionRequest, Engine, EngineError};
+use crate::engine::{
+    BatchRequest, DecisionMode, DecisionPlan, DecisionRequest, Engine, EngineError, PROGRESS_CAMPAIGNS,
+};
 use crate::error_code::ErrorCode;
 use crate::request_time::RequestTime;
 use crate::spoke_config::CampaignSettings;
@@ -352,7 +354,10 @@ pub async fn dashboard(State(state): State<AppState>, authenticated: Authenticat
             Ok(value)
         })
         .collect::<Result<_, ApiError>>()?;
-    let campaigns = within(&state, |engine| async move { engine.dynamic_campaigns(50).await }).await?;
+    let campaigns = within(&state, |engine| async move {
+        engine.dynamic_campaigns(PROGRESS_CAMPAIGNS).await
+    })
+    .await?;
     let campaigns: Vec<Value> = campaigns
         .into_iter()
         .map(|overview| {

@@ -181,8 +181,8 @@ pub async fn run(config: ServiceConfig, announce: impl FnOnce(&Listening)) -> Re
         .map_err(RunError::Serve)
 }
 
-/// Counts each dynamic campaign's progress for the dashboard once its last count is `every`
-/// old, for as long as the service runs; a failed round is logged and tried again later.
+/// Counts each dynamic campaign's progress for the dashboard, one round every `every`, for as
+/// long as the service runs; a failed round is logged and the next one tries again.
 fn count_progress_in_background(engine: Engine, every: Duration) {
     if every.is_zero() {
         return;
@@ -192,7 +192,7 @@ fn count_progress_in_background(engine: Engine, every: Duration) {
             if let Err(error) = engine.refresh_progress(every).await {
                 tracing::warn!(%error, "counting the campaigns' progress failed; trying again later");
             }
-            tokio::time::sleep(every.min(Duration::from_secs(5))).await;
+            tokio::time::sleep(every).await;
         }
     });
 }
