@@ -225,21 +225,22 @@ pub struct ContactStates {
     pub other: i64,
 }
 
-/// The select list of [`ContactStates`], in its fields' order, over `campaign_contact`.
+/// The select list of [`ContactStates`], in its fields' order, over [`CONTACT_STATES_FROM`]'s
+/// columns `opted_out`, `status` and `assignment_id`.
 pub(super) const CONTACT_STATES_SELECT: &str = "\
-     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) AND message_status = 'needsMessage' \
-       AND assignment_id IS NULL THEN 1 ELSE 0 END), 0), \
-     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) AND message_status = 'needsMessage' \
-       AND assignment_id IS NOT NULL THEN 1 ELSE 0 END), 0), \
-     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) AND message_status = 'messaged' \
-       THEN 1 ELSE 0 END), 0), \
-     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) \
-       AND message_status IN ('needsResponse', 'convo') THEN 1 ELSE 0 END), 0), \
-     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) AND message_status = 'closed' \
-       THEN 1 ELSE 0 END), 0), \
-     COALESCE(SUM(CASE WHEN COALESCE(is_opted_out, FALSE) THEN 1 ELSE 0 END), 0), \
-     COALESCE(SUM(CASE WHEN NOT COALESCE(is_opted_out, FALSE) AND message_status NOT IN \
-       ('needsMessage', 'messaged', 'needsResponse', 'convo', 'closed') THEN 1 ELSE 0 END), 0)";
+     COUNT(*) FILTER (WHERE NOT opted_out AND status = 'needsMessage' AND assignment_id IS NULL), \
+     COUNT(*) FILTER (WHERE NOT opted_out AND status = 'needsMessage' AND assignment_id IS NOT NULL), \
+     COUNT(*) FILTER (WHERE NOT opted_out AND status = 'messaged'), \
+     COUNT(*) FILTER (WHERE NOT opted_out AND status IN ('needsResponse', 'convo')), \
+     COUNT(*) FILTER (WHERE NOT opted_out AND status = 'closed'), \
+     COUNT(*) FILTER (WHERE opted_out), \
+     COUNT(*) FILTER (WHERE NOT opted_out AND status NOT IN \
+       ('needsMessage', 'messaged', 'needsResponse', 'convo', 'closed'))";
+
+/// The rows [`CONTACT_STATES_SELECT`] counts: one campaign's contacts (its id bound after
+/// this text, then `) AS contact`), `is_opted_out`'s null read as false.
+pub(super) const CONTACT_STATES_FROM: &str = "(SELECT COALESCE(is_opted_out, FALSE) AS opted_out, \
+     message_status AS status, assignment_id FROM campaign_contact WHERE campaign_id = ";
 
 /// Reads the row of [`CONTACT_STATES_SELECT`].
 pub(super) fn read_contact_states<R>(row: &R) -> sqlx::Result<ContactStates>

@@ -8,8 +8,8 @@ use sqlx::{Encode, QueryBuilder, Type};
 use super::compile::{push_claim, push_count, push_questions};
 use super::dialect::Dialect;
 use super::rows::{
-    ASSIGNMENT_SELECT, CAMPAIGN_COLUMNS, CONTACT_COLUMNS, CONTACT_STATES_SELECT, ORGANIZATION_SELECT,
-    USER_SELECT,
+    ASSIGNMENT_SELECT, CAMPAIGN_COLUMNS, CONTACT_COLUMNS, CONTACT_STATES_FROM, CONTACT_STATES_SELECT,
+    ORGANIZATION_SELECT, USER_SELECT,
 };
 use crate::filter::{ContactFilter, RequestScope};
 use crate::model::Role;
@@ -116,9 +116,9 @@ where
     i64: Encode<'static, DB> + Type<DB>,
 {
     let mut query = QueryBuilder::new(format!(
-        "SELECT {CONTACT_STATES_SELECT} FROM campaign_contact WHERE campaign_id = "
+        "SELECT {CONTACT_STATES_SELECT} FROM {CONTACT_STATES_FROM}"
     ));
-    query.push_bind(campaign_id);
+    query.push_bind(campaign_id).push(") AS contact");
     query
 }
 
