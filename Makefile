@@ -17,6 +17,9 @@ HOST := $(CARGO_TARGET_DIR)/release/spoke-batches
 DATABASE_URL ?= sqlite://spoke-batches.sqlite
 LISTEN ?= 127.0.0.1:8080
 DEMO_CONTACTS ?= 5000
+# The demo campaign is small: its progress is counted every 2 s (the service's default is 30 s), so
+# the dashboard follows each batch requested with the printed curl.
+PROGRESS_INTERVAL_MS ?= 2000
 
 .PHONY: all build host strategies test-components bridge-deps test lint run dev seed bench toolchain check-names clean
 
@@ -75,14 +78,15 @@ lint: toolchain
 # with hot reload. Ctrl-C stops it.
 run: build
 	@$(HOST) --database-url "$(DATABASE_URL)" seed --if-empty --contacts $(DEMO_CONTACTS)
-	$(HOST) --database-url "$(DATABASE_URL)" --strategies $(DIST) serve --listen $(LISTEN)
+	$(HOST) --database-url "$(DATABASE_URL)" --strategies $(DIST) serve --listen $(LISTEN) \
+	  --progress-interval-ms $(PROGRESS_INTERVAL_MS)
 
 # Like run, and saving a strategy's source rebuilds it; the running service serves the new
 # version within seconds.
 dev: build
 	@$(HOST) --database-url "$(DATABASE_URL)" seed --if-empty --contacts $(DEMO_CONTACTS)
 	$(HOST) --database-url "$(DATABASE_URL)" --strategies $(DIST) serve --listen $(LISTEN) \
-	  --rebuild-command "$(MAKE) --no-print-directory strategies"
+	  --progress-interval-ms $(PROGRESS_INTERVAL_MS) --rebuild-command "$(MAKE) --no-print-directory strategies"
 
 # The benchmark suite (release builds); writes bench/RESULTS.md from each benchmark's table.
 # PostgreSQL comes from BENCH_DATABASE_URL (default: the local server); each benchmark seeds its

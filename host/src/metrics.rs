@@ -63,6 +63,12 @@ pub struct StrategyStats {
     pub median_micros: Option<u64>,
     /// 99th percentile latency of the recent calls, in microseconds.
     pub p99_micros: Option<u64>,
+    /// Failures by kind (the kinds of `spoke_batches_strategy_failures_total`, `load` included).
+    pub failures_by_kind: BTreeMap<String, u64>,
+    /// Median fuel burned by the recent calls.
+    pub median_fuel: Option<u64>,
+    /// 99th percentile fuel burned by the recent calls.
+    pub p99_fuel: Option<u64>,
 }
 
 #[derive(Default)]
@@ -71,7 +77,25 @@ struct Recent {
     failures: u64,
     load_failures: u64,
     unavailable: u64,
+    failures_by_kind: BTreeMap<String, u64>,
     latencies: VecDeque<u64>,
+    fuel: VecDeque<u64>,
+}
+
+/// Appends `value` to the last [`RECENT_CALLS`] values.
+fn keep_recent(values: &mut VecDeque<u64>, value: u64) {
+    if values.len() == RECENT_CALLS {
+        values.pop_front();
+    }
+    values.push_back(value);
+}
+
+/// The `p`-quantile of `values` (nearest rank), `None` when there are none.
+fn quantile(values: &VecDeque<u64>, p: f64) -> Option<u64> {
+    let mut sorted: Vec<u64> = values.iter().copied().collect();
+    sorted.sort_unstable();
+    let last = sorted.len().checked_sub(1)?;
+    sorted.get(((last as f64) * p).round() as usize).copied()
 }
 
 /// The host's metrics.
@@ -209,30 +233,22 @@ impl Metrics {
         if let Some(kind) = failure {
             self.count_failure(strategy, kind);
         }
-        let mut recent = self
-            .recent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = recent.entry(strategy.to_string()).or_default();
-        entry.calls += 1;
-        entry.failures += u64::from(failure.is_some());
-        if entry.latencies.len() == RECENT_CALLS {
-            entry.latencies.pop_front();
-        }
-        entry
-            .latencies
-            .push_back(u64::try_from(duration.as_micros()).unwrap_or(u64::MAX));
+        self.with_recent(strategy, |entry| {
+            entry.calls += 1;
+            entry.failures += u64::from(failure.is_some());
+            keep_recent(
+                &mut entry.latencies,
+                u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+            );
+            keep_recent(&mut entry.fuel, fuel);
+        });
     }
 
     /// Records that a call of `strategy` that returned was then refused (an `err` result or an
     /// invalid value); the call itself was recorded by [`Metrics::record_call`].
     pub fn record_refused(&self, strategy: &str, kind: &str) {
         self.count_failure(strategy, kind);
-        let mut recent = self
-            .recent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        recent.entry(strategy.to_string()).or_default().failures += 1;
+        self.with_recent(strategy, |entry| entry.failures += 1);
     }
 
     /// Records a decision `strategy` answered to a Spoke bridge in `mode`.
@@ -248,11 +264,7 @@ impl Metrics {
     /// Records a failed load of `strategy`.
     pub fn record_load_failure(&self, strategy: &str) {
         self.count_failure(strategy, "load");
-        let mut recent = self
-            .recent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        recent.entry(strategy.to_string()).or_default().load_failures += 1;
+        self.with_recent(strategy, |entry| entry.load_failures += 1);
     }
 
     /// Records a request refused because `strategy`, enabled for its campaign, failed to load.
@@ -262,11 +274,7 @@ impl Metrics {
                 strategy: strategy.to_string(),
             })
             .inc();
-        let mut recent = self
-            .recent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        recent.entry(strategy.to_string()).or_default().unavailable += 1;
+        self.with_recent(strategy, |entry| entry.unavailable += 1);
     }
 
     fn count_failure(&self, strategy: &str, kind: &str) {
@@ -276,6 +284,18 @@ impl Metrics {
                 kind: kind.to_string(),
             })
             .inc();
+        self.with_recent(strategy, |entry| {
+            *entry.failures_by_kind.entry(kind.to_string()).or_default() += 1;
+        });
+    }
+
+    /// Changes the dashboard figures of `strategy`.
+    fn with_recent(&self, strategy: &str, change: impl FnOnce(&mut Recent)) {
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(recent.entry(strategy.to_string()).or_default());
     }
 
     /// Records a batch request that ended at `at` with `outcome` after `latency`.
@@ -294,10 +314,10 @@ impl Metrics {
         self.traffic.record(at, outcome, latency);
     }
 
-    /// Records `contacts` handed out by `campaign` at `at`.
-    pub fn record_contacts_assigned(&self, at: chrono::DateTime<chrono::Utc>, campaign: i64, contacts: u64) {
+    /// Records a batch of `contacts` handed out by `campaign` at `at`.
+    pub fn record_batch_assigned(&self, at: chrono::DateTime<chrono::Utc>, campaign: i64, contacts: u64) {
         self.contacts_assigned.inc_by(contacts);
-        self.traffic.record_contacts(at, campaign, contacts);
+        self.traffic.record_batch(at, campaign, contacts);
     }
 
     /// The last hour of batch requests.
@@ -314,19 +334,16 @@ impl Metrics {
         let Some(entry) = recent.get(strategy) else {
             return StrategyStats::default();
         };
-        let mut sorted: Vec<u64> = entry.latencies.iter().copied().collect();
-        sorted.sort_unstable();
-        let percentile = |p: f64| -> Option<u64> {
-            let last = sorted.len().checked_sub(1)?;
-            sorted.get(((last as f64) * p).round() as usize).copied()
-        };
         StrategyStats {
             calls: entry.calls,
             failures: entry.failures,
             load_failures: entry.load_failures,
             unavailable: entry.unavailable,
-            median_micros: percentile(0.5),
-            p99_micros: percentile(0.99),
+            median_micros: quantile(&entry.latencies, 0.5),
+            p99_micros: quantile(&entry.latencies, 0.99),
+            failures_by_kind: entry.failures_by_kind.clone(),
+            median_fuel: quantile(&entry.fuel, 0.5),
+            p99_fuel: quantile(&entry.fuel, 0.99),
         }
     }
 
@@ -371,7 +388,19 @@ mod tests {
         assert_eq!((stats.calls, stats.failures), (6, 1));
         assert_eq!(stats.median_micros, Some(30));
         assert_eq!(stats.p99_micros, Some(1_000));
+        assert_eq!((stats.median_fuel, stats.p99_fuel), (Some(500), Some(500)));
+        metrics.record_refused("all-texters", "error-result");
+        let stats = metrics.stats("all-texters");
+        assert_eq!(
+            stats.failures_by_kind,
+            BTreeMap::from([("error-result".to_string(), 1), ("trap".to_string(), 1)])
+        );
+        assert_eq!(stats.failures, 2);
         assert_eq!(metrics.stats("broken").load_failures, 1);
+        assert_eq!(
+            metrics.stats("broken").failures_by_kind,
+            BTreeMap::from([("load".to_string(), 1)])
+        );
         assert_eq!(metrics.stats("broken").unavailable, 2);
         let text = metrics.encode();
         assert!(
@@ -405,7 +434,7 @@ mod tests {
         metrics.record_batch_request(now, Outcome::Assigned, Duration::from_millis(4));
         metrics.record_batch_request(now, Outcome::Assigned, Duration::from_millis(6));
         metrics.record_batch_request(now, Outcome::StrategyFailed, Duration::from_millis(2));
-        metrics.record_contacts_assigned(now, 10, 200);
+        metrics.record_batch_assigned(now, 10, 200);
         let text = metrics.encode();
         for line in [
             r#"spoke_batches_batch_requests_total{outcome="assigned"} 2"#,
@@ -438,7 +467,7 @@ mod tests {
         metrics.record_unavailable("s");
         metrics.record_decision("s", "batch");
         metrics.record_batch_request(now, Outcome::Assigned, Duration::from_millis(3));
-        metrics.record_contacts_assigned(now, 1, 1);
+        metrics.record_batch_assigned(now, 1, 1);
         let exposed = metrics.encode();
         let mut plotted = 0;
         for panel in dashboard["panels"].as_array().expect("panels") {

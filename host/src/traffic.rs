@@ -68,6 +68,8 @@ pub struct MinuteSummary {
     pub p99_ms: Option<f64>,
     /// Contacts handed out, by campaign id.
     pub contacts_by_campaign: BTreeMap<i64, u64>,
+    /// Batches handed out (requests that assigned contacts), by campaign id.
+    pub batches_by_campaign: BTreeMap<i64, u64>,
 }
 
 #[derive(Debug)]
@@ -78,6 +80,7 @@ struct Minute {
     latencies: Vec<f64>,
     seen: u64,
     contacts: BTreeMap<i64, u64>,
+    batches: BTreeMap<i64, u64>,
 }
 
 impl Minute {
@@ -88,6 +91,7 @@ impl Minute {
             latencies: Vec::new(),
             seen: 0,
             contacts: BTreeMap::new(),
+            batches: BTreeMap::new(),
         }
     }
 
@@ -109,6 +113,7 @@ impl Minute {
             p50_ms: quantile(0.5),
             p99_ms: quantile(0.99),
             contacts_by_campaign: self.contacts.clone(),
+            batches_by_campaign: self.batches.clone(),
         }
     }
 }
@@ -138,10 +143,11 @@ impl Traffic {
         });
     }
 
-    /// Counts `contacts` handed out by `campaign` at `at`.
-    pub fn record_contacts(&self, at: DateTime<Utc>, campaign: i64, contacts: u64) {
+    /// Counts a batch of `contacts` handed out by `campaign` at `at`.
+    pub fn record_batch(&self, at: DateTime<Utc>, campaign: i64, contacts: u64) {
         self.with_minute(at, |minute| {
             *minute.contacts.entry(campaign).or_default() += contacts;
+            *minute.batches.entry(campaign).or_default() += 1;
         });
     }
 
@@ -203,8 +209,8 @@ mod tests {
         }
         traffic.record(at(0, 59), Outcome::Refused, Duration::from_millis(1));
         traffic.record(at(1, 0), Outcome::StrategyFailed, Duration::from_millis(7));
-        traffic.record_contacts(at(1, 5), 10, 25);
-        traffic.record_contacts(at(1, 6), 10, 5);
+        traffic.record_batch(at(1, 5), 10, 25);
+        traffic.record_batch(at(1, 6), 10, 5);
         let hour = traffic.last_hour(at(1, 30));
         assert_eq!(hour.len(), 2);
         assert_eq!((hour[0].assigned, hour[0].refused, hour[0].nothing), (100, 1, 0));
@@ -212,6 +218,7 @@ mod tests {
         assert_eq!(hour[0].p99_ms, Some(99.0));
         assert_eq!(hour[1].strategy_failed, 1);
         assert_eq!(hour[1].contacts_by_campaign, BTreeMap::from([(10, 30)]));
+        assert_eq!(hour[1].batches_by_campaign, BTreeMap::from([(10, 2)]));
         assert_eq!(hour[1].minute, at(1, 0));
     }
 

@@ -229,7 +229,7 @@ pub(super) async fn request_batch<T: Queries>(
         let campaign = context.campaign.id;
         engine
             .metrics
-            .record_contacts_assigned(Utc::now(), campaign, claimed.len() as u64);
+            .record_batch_assigned(Utc::now(), campaign, claimed.len() as u64);
     }
     let mut outcome = answer(&context, Some(policy.name()));
     outcome.found = !claimed.is_empty();

@@ -6,6 +6,7 @@
 //! - `error`: the API's one error type and the status each code maps to.
 //! - `extract`: extractors that answer every malformed request with a JSON 4xx.
 //! - `api`: the `/v1` handlers.
+//! - `page`: the dashboard page and its embedded files (its charting library included).
 //! - `state`: what every handler shares ([`AppState`]).
 //! - `router`: the routes and the layers around them.
 //! - `listen`: where the service may listen, and binding it.
@@ -22,6 +23,7 @@ mod browser;
 mod error;
 mod extract;
 mod listen;
+mod page;
 mod router;
 mod run;
 mod server;

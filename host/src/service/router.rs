@@ -5,12 +5,13 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::middleware;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, auth, browser};
+use super::{api, auth, browser, page};
 use crate::error_code::ErrorCode;
 
 /// The largest request body accepted.
@@ -28,7 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/contacts/{id}/message-sent", post(api::message_sent))
         .route("/strategies", get(api::strategies))
         .route("/campaigns/{id}/texter-ui", get(api::texter_ui))
-        .route("/dashboard", get(api::dashboard))
+        .route("/dashboard", get(api::dashboard).layer(CompressionLayer::new()))
         .route_layer(middleware::from_fn(browser::require_json_posts))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -47,7 +48,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/v1", v1)
         .merge(metrics_route)
-        .route("/", get(dashboard_page))
+        // The dashboard's page and files, gzipped for browsers that ask (all of them).
+        .route("/", get(page::index).layer(CompressionLayer::new()))
+        .route(
+            &format!("{}/{{file}}", page::ASSETS),
+            get(page::file).layer(CompressionLayer::new()),
+        )
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -89,8 +95,4 @@ async fn metrics(State(state): State<AppState>) -> Response {
         text,
     )
         .into_response()
-}
-
-async fn dashboard_page() -> Html<&'static str> {
-    Html(include_str!("dashboard.html"))
 }
