@@ -98,6 +98,7 @@ bench: strategies
 	$(CARGO) bench -p spoke-batches --bench assign
 	$(CARGO) bench -p spoke-batches --bench holdings
 	$(CARGO) bench -p spoke-batches --bench service
+	$(CARGO) bench -p spoke-batches --bench dashboard
 	# 8. The Spoke bridge: bridged requests against Spoke's own query sequence (release binary).
 	$(MAKE) --no-print-directory host bridge-deps
 	cd bridge/spoke && SPOKE_BATCHES_BIN="$(HOST)" \

@@ -183,6 +183,12 @@ function renderTraffic(traffic, serverTime) {
 function renderCampaigns(campaigns, traffic, serverTime) {
   const list = document.getElementById("campaigns");
   if (campaigns.length === 0) {
+    for (const [id, chart] of charts) {
+      if (id.startsWith("batches-")) {
+        chart.destroy();
+        charts.delete(id);
+      }
+    }
     list.replaceChildren(element("p", { className: "muted" }, "No unarchived campaign uses dynamic assignment."));
     return;
   }
