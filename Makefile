@@ -15,6 +15,7 @@ TEST_COMPONENTS := $(patsubst tests/components/%/Cargo.toml,%,$(wildcard tests/c
 # JS_OUT, not yet into strategies/dist: a 12 MB componentize-js component takes seconds to
 # compile at a cold start, which make run and the benchmarks are not yet arranged for.
 JS_STRATEGIES := $(patsubst strategies/%/package.json,%,$(wildcard strategies/*/package.json))
+JS_TEST_COMPONENTS := $(patsubst tests/components/%/package.json,%,$(wildcard tests/components/*/package.json))
 JS_OUT := $(CARGO_TARGET_DIR)/js-strategies
 HOST := $(CARGO_TARGET_DIR)/release/spoke-batches
 
@@ -57,12 +58,17 @@ strategies: toolchain check-names
 	@echo "strategies built into $(DIST)/: $(STRATEGIES)"
 
 # Each JavaScript strategy: its toolchain from its own lockfile (npm ci when the lockfile changed),
-# then its build.mjs (which skips a component newer than its sources).
+# then its build.mjs (which skips a component newer than its sources); then the JavaScript test
+# components (tests/components/<name>/package.json) with the template's toolchain.
 js-strategies:
 	@for name in $(JS_STRATEGIES); do \
 	  cd "$(CURDIR)/strategies/$$name" && \
 	  { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --prefer-offline --loglevel=error; } && \
 	  node build.mjs "$(JS_OUT)" || exit 1; \
+	done
+	@# Test components use the template's toolchain and prelude.
+	@for name in $(JS_TEST_COMPONENTS); do \
+	  node strategies/js-vetted-texters/build.mjs --package "tests/components/$$name" "$(JS_OUT)" || exit 1; \
 	done
 
 test-components: toolchain

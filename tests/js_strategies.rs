@@ -1,7 +1,10 @@
 //! JavaScript strategies (issue 20, in progress). `js-vetted-texters`, the JavaScript template,
 //! built with componentize-js by `make js-strategies`, passes its fixtures through the CLI as a
 //! user runs them, and answers and asks exactly what its Rust twin `vetted-texters` does on
-//! generated requests.
+//! generated requests. `js-hostile` (a test component with the template's prelude) shows the
+//! sandbox holding for JavaScript: fuel stops a loop, memory stops at its limit, a thrown Error
+//! fails the request with its message, `Date` is the request's `now`, `console` reaches the
+//! host's log, `Math.random` repeats per request, and no WASI import is granted.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
@@ -11,12 +14,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use spoke_batches::model::{MessageStatus, Role};
-use spoke_batches::sandbox::{BatchPlan, HostCall, Sandbox, SandboxLimits, StrategyComponent};
+use spoke_batches::sandbox::{
+    BatchPlan, CallJournal, FailureKind, HostCall, Sandbox, SandboxLimits, StrategyComponent, StrategyFailure,
+};
 use support::contacts::Contacts;
-use support::{Scenario, loaded, workspace_root};
+use support::{Scenario, loaded, noon_eastern, workspace_root};
 use tokio::sync::OnceCell;
 
 /// Where `make js-strategies` builds the JavaScript components.
@@ -50,28 +56,51 @@ fn js_component(name: &str) -> Option<PathBuf> {
 /// yet to settle. These tests allow five minutes.
 const COMPILE_TIMEOUT: Duration = Duration::from_secs(300);
 
-static JS_VETTED: OnceCell<Option<Arc<StrategyComponent>>> = OnceCell::const_new();
+/// The JavaScript components, loaded once for this test binary (each compile takes a while).
+struct JsLoaded {
+    vetted_texters: Arc<StrategyComponent>,
+    hostile: Arc<StrategyComponent>,
+}
 
-/// `js-vetted-texters`, loaded once for this test binary (compiling 12 MB takes a while).
-async fn js_vetted_texters() -> Option<Arc<StrategyComponent>> {
-    JS_VETTED
-        .get_or_init(|| async {
-            let path = js_component("js-vetted-texters")?;
-            let sandbox = Sandbox::new(SandboxLimits {
-                compile_timeout: COMPILE_TIMEOUT,
-                ..SandboxLimits::default()
-            })
-            .unwrap();
-            let bytes = std::fs::read(&path).unwrap();
-            Some(
-                sandbox
-                    .load_bytes(&path, bytes)
-                    .await
-                    .unwrap_or_else(|error| panic!("{error}")),
-            )
+static JS: OnceCell<Option<JsLoaded>> = OnceCell::const_new();
+
+async fn js() -> Option<&'static JsLoaded> {
+    JS.get_or_init(|| async {
+        let sandbox = Sandbox::new(SandboxLimits {
+            compile_timeout: COMPILE_TIMEOUT,
+            ..SandboxLimits::default()
         })
+        .unwrap();
+        let mut loaded = Vec::new();
+        for name in ["js-vetted-texters", "js-hostile"] {
+            let path = js_component(name)?;
+            let bytes = std::fs::read(&path).unwrap();
+            let component = sandbox.load_bytes(&path, bytes).await;
+            loaded.push(component.unwrap_or_else(|error| panic!("{error}")));
+        }
+        let hostile = loaded.pop()?;
+        let vetted_texters = loaded.pop()?;
+        Some(JsLoaded {
+            vetted_texters,
+            hostile,
+        })
+    })
+    .await
+    .as_ref()
+}
+
+/// `js-hostile`'s answer to a request of a campaign titled `mode`, with its journal.
+async fn hostile(mode: &str, now: DateTime<Utc>) -> Option<(Result<u32, StrategyFailure>, CallJournal)> {
+    let js = js().await?;
+    let mut scenario = Scenario::new();
+    scenario.campaign.title = mode.to_string();
+    scenario.now = now;
+    let mut session = js.hostile.start(scenario.source()).await.unwrap();
+    let answer = session
+        .request_new_batch_count(&scenario.request())
         .await
-        .clone()
+        .map(|report| report.value);
+    Some((answer, session.finish().journal))
 }
 
 /// What a strategy answered to `scenario` and what it asked: its count (or failure), the host
@@ -144,16 +173,17 @@ fn generated(rng: &mut StdRng) -> Scenario {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_javascript_template_answers_and_asks_what_its_rust_twin_does() {
-    let Some(js) = js_vetted_texters().await else {
+    let Some(js) = js().await else {
         return;
     };
+    let js = &js.vetted_texters;
     let rust = loaded().await.get("vetted-texters");
     let seed = 0x5eed_2026;
     let mut rng = StdRng::seed_from_u64(seed);
     for case in 0..150 {
         let scenario = generated(&mut rng);
         let expected = answers(&rust, &scenario).await;
-        let got = answers(&js, &scenario).await;
+        let got = answers(js, &scenario).await;
         assert_eq!(got, expected, "case {case} of seed {seed:#x}: {scenario:?}");
     }
 }
@@ -181,4 +211,113 @@ fn the_javascript_template_passes_its_fixtures_as_a_user_runs_them() {
     let cases = answer["cases"].as_array().unwrap();
     assert!(cases.len() >= 10, "{answer}");
     assert!(cases.iter().all(|case| case["passed"] == true), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thrown_error_fails_the_request_with_its_message() {
+    let Some((answer, _)) = hostile("throw-error", noon_eastern()).await else {
+        return;
+    };
+    let failure = answer.unwrap_err();
+    assert_eq!(
+        failure.kind,
+        FailureKind::ErrorResult("the campaign is not ready".to_string()),
+        "{failure}"
+    );
+    let (answer, _) = hostile("throw-type-error", noon_eastern()).await.unwrap();
+    match answer.unwrap_err().kind {
+        FailureKind::ErrorResult(message) => assert!(message.starts_with("TypeError: "), "{message}"),
+        other => panic!("a TypeError is an error result with its message, not {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuel_stops_an_endless_loop_and_memory_stops_at_its_limit() {
+    let Some((answer, _)) = hostile("loop", noon_eastern()).await else {
+        return;
+    };
+    let failure = answer.unwrap_err();
+    assert!(matches!(failure.kind, FailureKind::OutOfFuel { .. }), "{failure}");
+    let (answer, _) = hostile("memory", noon_eastern()).await.unwrap();
+    let failure = answer.unwrap_err();
+    // SpiderMonkey reports the refused growth as its own out-of-memory error, or the host stops
+    // the growth itself: either way the request fails on memory and nothing else.
+    let on_memory = match &failure.kind {
+        FailureKind::Memory { .. } => true,
+        FailureKind::ErrorResult(message) => message.contains("out of memory"),
+        _ => false,
+    };
+    assert!(on_memory, "{failure:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn date_is_the_requests_now_never_the_build_time_or_the_real_clock() {
+    let later = Utc.with_ymd_and_hms(2031, 7, 4, 16, 30, 15).unwrap();
+    for now in [noon_eastern(), later] {
+        let Some((answer, _)) = hostile("date", now).await else {
+            return;
+        };
+        assert_eq!(answer.unwrap(), 1, "Date.now(), new Date() and Date() at {now}");
+    }
+    let (answer, _) = hostile("year", later).await.unwrap();
+    assert_eq!(answer.unwrap(), 2031);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_writes_to_the_hosts_log() {
+    let Some((answer, journal)) = hostile("console", noon_eastern()).await else {
+        return;
+    };
+    assert_eq!(answer.unwrap(), 0);
+    let lines: Vec<(&str, &str)> = journal
+        .logs
+        .iter()
+        .map(|line| (line.level, line.message.as_str()))
+        .collect();
+    assert_eq!(lines[0], ("info", r#"hello {"texter":"5"}"#), "{lines:?}");
+    assert_eq!(lines[1], ("warn", "careful"), "{lines:?}");
+    assert_eq!(lines[2].0, "error", "{lines:?}");
+    assert!(lines[2].1.starts_with("Error: shown\n"), "{lines:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn math_random_repeats_for_the_same_request_and_differs_for_another() {
+    let Some((first, _)) = hostile("random", noon_eastern()).await else {
+        return;
+    };
+    let (again, _) = hostile("random", noon_eastern()).await.unwrap();
+    assert_eq!(
+        first.clone().unwrap(),
+        again.unwrap(),
+        "deterministic per request"
+    );
+    let (other, _) = hostile("random", noon_eastern() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_ne!(first.unwrap(), other.unwrap(), "seeded by the request");
+}
+
+#[test]
+fn a_javascript_component_imports_nothing_but_the_strategy_host() {
+    for name in ["js-vetted-texters", "js-hostile"] {
+        let Some(path) = js_component(name) else {
+            return;
+        };
+        let bytes = std::fs::read(&path).unwrap();
+        let mut imports = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+            if let wasmparser::Payload::ComponentImportSection(section) = payload.unwrap() {
+                for import in section {
+                    imports.push(import.unwrap().name.name.to_string());
+                }
+            }
+        }
+        // Interfaces are named `package/interface@version`; the rest are the types the exports use.
+        let interfaces: Vec<&String> = imports.iter().filter(|import| import.contains(':')).collect();
+        assert_eq!(
+            interfaces,
+            ["spoke:batches/types@0.1.0", "spoke:batches/host@0.1.0"],
+            "{name}: {imports:?}"
+        );
+    }
 }

@@ -239,7 +239,7 @@ impl Tab {
         self.page.reload().await.expect("reload");
     }
 
-    /// What the browser reported as problems so far, lines of the bodies it refused included.
+    /// What the browser reported as problems so far, in order.
     pub fn problems(&self) -> Vec<Problem> {
         self.problems
             .lock()

@@ -26,7 +26,7 @@ globalThis.Date = RequestDate;
 
 function show(value) {
   if (typeof value === "string") return value;
-  if (value instanceof Error) return value.stack || String(value);
+  if (value instanceof Error) return `${value.name}: ${value.message}${value.stack ? `\n${value.stack}` : ""}`;
   try {
     return JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString() : v));
   } catch {
