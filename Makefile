@@ -57,18 +57,18 @@ strategies: toolchain check-names
 	@for file in $(DIST)/*.wasm; do name=$$(basename "$$file" .wasm); [ -d "strategies/$$name" ] || rm -f "$$file"; done
 	@echo "strategies built into $(DIST)/: $(STRATEGIES)"
 
-# Each JavaScript strategy: its toolchain from its own lockfile (npm ci when the lockfile changed),
-# then its build.mjs (which skips a component newer than its sources); then the JavaScript test
-# components (tests/components/<name>/package.json) with the template's toolchain.
+# Each JavaScript or TypeScript package installs what its lockfile pins (npm ci when the lockfile
+# changed); then the template's build.mjs (componentize-js, and a package's own tsc first when it
+# has a tsconfig.json) builds every package, the JavaScript test components
+# (tests/components/<name>/package.json) included, skipping a component newer than its sources.
 js-strategies:
 	@for name in $(JS_STRATEGIES); do \
 	  cd "$(CURDIR)/strategies/$$name" && \
-	  { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --prefer-offline --loglevel=error; } && \
-	  node build.mjs "$(JS_OUT)" || exit 1; \
+	  { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --prefer-offline --loglevel=error; } \
+	  || exit 1; \
 	done
-	@# Test components use the template's toolchain and prelude.
-	@for name in $(JS_TEST_COMPONENTS); do \
-	  node strategies/js-vetted-texters/build.mjs --package "tests/components/$$name" "$(JS_OUT)" || exit 1; \
+	@for package in $(addprefix strategies/,$(JS_STRATEGIES)) $(addprefix tests/components/,$(JS_TEST_COMPONENTS)); do \
+	  node strategies/js-vetted-texters/build.mjs --package "$$package" "$(JS_OUT)" || exit 1; \
 	done
 
 test-components: toolchain
