@@ -111,7 +111,7 @@ dev: build
 # The benchmark suite (release builds); writes bench/RESULTS.md from each benchmark's table.
 # PostgreSQL comes from BENCH_DATABASE_URL (default: the local server); each benchmark seeds its
 # own schema with `spoke-batches seed` and drops it at the end.
-bench: strategies
+bench: strategies js-strategies
 	@rm -rf bench/out
 	# One at a time, the database-free one first: each starts on a quiet machine.
 	$(CARGO) bench -p spoke-batches --bench sandbox
@@ -119,13 +119,14 @@ bench: strategies
 	$(CARGO) bench -p spoke-batches --bench holdings
 	$(CARGO) bench -p spoke-batches --bench service
 	$(CARGO) bench -p spoke-batches --bench dashboard
+	SPOKE_BATCHES_JS_DIR="$(JS_OUT)" $(CARGO) bench -p spoke-batches --bench javascript
 	# 8. The Spoke bridge: bridged requests against Spoke's own query sequence (release binary).
 	$(MAKE) --no-print-directory host bridge-deps
 	cd bridge/spoke && SPOKE_BATCHES_BIN="$(HOST)" \
 	  BENCH_DATABASE_URL="$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" node bench/bridged.js $(CURDIR)/bench/out/8-bridge.md
 	@{ echo "# Benchmark results"; echo; \
 	   echo "Machine: $$(nproc) cores, $$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $$(free -g | awk '/^Mem/ {print $$2}') GiB; $$(date -u '+%Y-%m-%d %H:%M UTC'); $$(rustc --version)."; \
-	   for section in bench/out/*.md bench/decisions.md; do echo; cat "$$section"; done; } > bench/RESULTS.md
+	   for section in $$(ls bench/out/*.md | sort -V) bench/decisions.md; do echo; cat "$$section"; done; } > bench/RESULTS.md
 	@echo "wrote bench/RESULTS.md"
 
 # A larger demo: make seed DATABASE_URL=postgres://... DEMO_CONTACTS=1000000

@@ -29,7 +29,8 @@ use spoke_batches::sandbox::{Sandbox, SandboxLimits};
 use spoke_batches::spoke_config::Environment;
 
 use common::{
-    NativeVettedTexters, Spread, batch, fresh_postgres_schema, fresh_sqlite_file, seed, texter, timed_batch,
+    Interleaved, NativeVettedTexters, Spread, batch, fresh_postgres_schema, fresh_sqlite_file, interleave,
+    seed, texter, timed_batch,
 };
 
 fn main() {
@@ -101,13 +102,6 @@ async fn run() {
     );
 }
 
-/// Two contenders' latencies and the ratio of their medians in each round.
-struct Interleaved {
-    first: Vec<Duration>,
-    second: Vec<Duration>,
-    round_ratios: Vec<f64>,
-}
-
 fn median_ms(durations: &[Duration]) -> f64 {
     Spread::of_ms(durations).p50
 }
@@ -125,37 +119,7 @@ async fn wasm_vs_native(
 ) -> Interleaved {
     // The admin: `vetted-texters` lets an admin have any number of batches.
     let (assignment, _) = texter(summary, 0);
-    for _ in 0..4 {
-        timed_batch(engine, assignment, Some(wasm)).await;
-        timed_batch(engine, assignment, Some(native)).await;
-    }
-    let mut result = Interleaved {
-        first: Vec::new(),
-        second: Vec::new(),
-        round_ratios: Vec::new(),
-    };
-    for round in 0..E2E_ROUNDS {
-        let (mut w, mut n) = (Vec::new(), Vec::new());
-        for turn in 0..2 {
-            let wasm_turn = (round + turn) % 2 == 0;
-            for _ in 0..E2E_PER_ROUND {
-                if wasm_turn {
-                    w.push(timed_batch(engine, assignment, Some(wasm)).await);
-                } else {
-                    n.push(timed_batch(engine, assignment, Some(native)).await);
-                }
-            }
-        }
-        result.round_ratios.push(median_ms(&w) / median_ms(&n));
-        result.first.extend(w);
-        result.second.extend(n);
-        // Handing the round's batches back keeps the campaign's size fixed (not timed).
-        engine
-            .release(assignment, Caller::Operator, false)
-            .await
-            .expect("release");
-    }
-    result
+    interleave(engine, assignment, wasm, native, E2E_ROUNDS, E2E_PER_ROUND).await
 }
 
 fn end_to_end_section(results: &[(&str, Interleaved)]) -> String {

@@ -145,6 +145,61 @@ pub async fn timed_batch(engine: &Engine, assignment_id: i64, policy: Option<&Ar
     elapsed
 }
 
+/// Two contenders' latencies and the ratio of their medians in each round.
+pub struct Interleaved {
+    /// The first contender's latencies.
+    pub first: Vec<Duration>,
+    /// The second's.
+    pub second: Vec<Duration>,
+    /// Each round's first median over its second median.
+    pub round_ratios: Vec<f64>,
+}
+
+/// Full batches for `assignment` deciding with `first` and with `second` in turn: `rounds`
+/// rounds of `per_round` requests each (which goes first alternates), after a warm-up; the
+/// round's batches are released after it (not timed), so the campaign keeps its size.
+pub async fn interleave(
+    engine: &Engine,
+    assignment: i64,
+    first: &Arc<dyn Policy>,
+    second: &Arc<dyn Policy>,
+    rounds: usize,
+    per_round: usize,
+) -> Interleaved {
+    for _ in 0..4 {
+        timed_batch(engine, assignment, Some(first)).await;
+        timed_batch(engine, assignment, Some(second)).await;
+    }
+    let mut result = Interleaved {
+        first: Vec::new(),
+        second: Vec::new(),
+        round_ratios: Vec::new(),
+    };
+    for round in 0..rounds {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for turn in 0..2 {
+            let first_turn = (round + turn) % 2 == 0;
+            for _ in 0..per_round {
+                if first_turn {
+                    a.push(timed_batch(engine, assignment, Some(first)).await);
+                } else {
+                    b.push(timed_batch(engine, assignment, Some(second)).await);
+                }
+            }
+        }
+        result
+            .round_ratios
+            .push(Spread::of_ms(&a).p50 / Spread::of_ms(&b).p50);
+        result.first.extend(a);
+        result.second.extend(b);
+        engine
+            .release(assignment, Caller::Operator, false)
+            .await
+            .expect("release");
+    }
+    result
+}
+
 /// Percentiles of a sample.
 #[derive(Debug, Clone, Copy)]
 pub struct Spread {
