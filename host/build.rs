@@ -15,7 +15,11 @@ fn main() {
     println!("cargo:rerun-if-changed=dashboard/package.json");
     println!("cargo:rerun-if-changed=dashboard/package-lock.json");
     println!("cargo:rerun-if-env-changed=NPM");
-    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default()).join("dashboard");
+    let Some(out_dir) = env::var_os("OUT_DIR") else {
+        eprintln!("error: OUT_DIR is not set: run the build with cargo");
+        exit(1);
+    };
+    let out = PathBuf::from(out_dir).join("dashboard");
     if let Err(message) = install_dashboard_libraries(Path::new("dashboard"), &out) {
         eprintln!("error: {message}");
         exit(1);

@@ -217,6 +217,10 @@ function renderCampaigns(campaigns, traffic, serverTime) {
     card.querySelector("h3").textContent = "#" + campaign.id + " " + campaign.title;
     if (campaign.error) {
       card.querySelector(".facts").replaceChildren(element("span", { className: "error" }, campaign.error));
+      card.querySelector(".progress-part").replaceChildren();
+      card.querySelector(".batches-caption").textContent = "";
+      charts.get("batches-" + campaign.id)?.destroy();
+      charts.delete("batches-" + campaign.id);
       continue;
     }
     card.querySelector(".facts").replaceChildren(...campaignFacts(campaign));
@@ -315,8 +319,10 @@ async function refresh() {
   try {
     const data = await getJson("/v1/dashboard");
     if (!data) return;
-    renderCampaigns(data.campaigns, data.traffic, data.serverTime);
-    renderTraffic(data.traffic, data.serverTime);
+    // The hour the traffic covers ends at `trafficAt` (the wall clock when it was read).
+    const trafficAt = data.trafficAt || data.serverTime;
+    renderCampaigns(data.campaigns, data.traffic, trafficAt);
+    renderTraffic(data.traffic, trafficAt);
     renderStrategies(data.strategies);
     document.getElementById("meta").textContent =
       "Database: " + data.database + ". Updated " + clock(data.serverTime) + ".";
@@ -333,7 +339,10 @@ function explainLink(assignment, texter) {
   return location.origin + location.pathname + "#explain=" + assignment + (texter ? ":" + texter : "");
 }
 
+let explaining = 0; // the newest explain asked for: an older answer arriving later is dropped
+
 async function explain(assignment, texter) {
+  const asked = ++explaining;
   const out = document.getElementById("explain");
   document.getElementById("explain-assignment").value = assignment;
   document.getElementById("explain-texter").value = texter || "";
@@ -342,9 +351,10 @@ async function explain(assignment, texter) {
   out.replaceChildren(element("p", { className: "muted" }, "Explaining…"));
   try {
     const data = await getJson("/v1/assignments/" + encodeURIComponent(assignment) + "/explain" + query);
-    if (!data) return;
+    if (!data || asked !== explaining) return;
     out.replaceChildren(...explanation(data.trace, data.outcome, explainLink(assignment, texter)).filter(Boolean));
   } catch (error) {
+    if (asked !== explaining) return;
     out.replaceChildren(element("p", { className: "error", id: "explain-error" }, error.message));
   }
 }

@@ -1,19 +1,30 @@
 // Builds a JavaScript strategy into a WebAssembly component, <out>/<name>.wasm, with every WASI
 // feature disabled so it imports nothing but the strategy's host functions:
-//   node build.mjs [OUT]                    this package (default OUT: ../dist, the host's folder)
+//   node build.mjs [OUT]                    this package (default OUT: $CARGO_TARGET_DIR/js-strategies)
 //   node build.mjs --package DIR [OUT]      another package using this toolchain (test components)
 // Skips the build when the component is newer than every input. Run by `make js-strategies`
 // after `npm ci`.
 import { componentize } from "@bytecodealliance/componentize-js";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rename, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
+let packageDir = here;
+let outArg;
 const args = process.argv.slice(2);
-const packageDir = args[0] === "--package" ? resolve(args.splice(0, 2)[1]) : here;
+for (let index = 0; index < args.length; index++) {
+  if (args[index] === "--package") {
+    if (!args[index + 1]) fail("--package needs a folder: node build.mjs [--package DIR] [OUT]");
+    packageDir = resolve(args[++index]);
+  } else if (args[index].startsWith("-") || outArg !== undefined) {
+    fail(`unexpected argument ${args[index]}: node build.mjs [--package DIR] [OUT]`);
+  } else {
+    outArg = args[index];
+  }
+}
 const folder = basename(packageDir);
 const shown = relative(process.cwd(), packageDir) || ".";
 const { name } = JSON.parse(await readFile(join(packageDir, "package.json"), "utf8"));
@@ -32,13 +43,18 @@ while (!existsSync(join(root, "wit", "0.1.0"))) {
   root = dirname(root);
 }
 const wit = join(root, "wit", "0.1.0");
-const dist = args[0] ? resolve(args[0]) : join(packageDir, "..", "dist");
+// Not strategies/dist by default: a JavaScript component is not served yet (issue 20).
+const dist = outArg
+  ? resolve(outArg)
+  : join(process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(root, "target"), "js-strategies");
 const out = join(dist, `${name}.wasm`);
 // A TypeScript package (a tsconfig.json) is type-checked and compiled by its own tsc first.
 const typescript = existsSync(join(packageDir, "tsconfig.json"));
 const inputs = [
   join(packageDir, "package.json"),
-  ...(typescript ? [join(packageDir, "tsconfig.json"), ...(await files(join(packageDir, "types")))] : []),
+  ...(typescript
+    ? [join(packageDir, "tsconfig.json"), join(packageDir, "package-lock.json"), ...(await files(join(packageDir, "types")))]
+    : []),
   join(here, "package-lock.json"),
   join(here, "build.mjs"),
   ...(await files(join(packageDir, "src"))),
@@ -73,6 +89,7 @@ export function selectContacts(request, plan) { return run(request, () => strate
 `,
 );
 
+// The component is stamped with this start, so a source saved during the build is newer.
 const started = Date.now();
 process.chdir(root);
 const { component } = await componentize({
@@ -84,6 +101,7 @@ const { component } = await componentize({
 await mkdir(dist, { recursive: true });
 await writeFile(`${out}.tmp`, component);
 await rename(`${out}.tmp`, out);
+await utimes(out, started / 1000, started / 1000);
 console.log(`built ${out} (${component.length} bytes) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
 async function files(folder) {

@@ -378,12 +378,15 @@ pub async fn dashboard(State(state): State<AppState>, authenticated: Authenticat
             })
         })
         .collect::<Result<_, ApiError>>()?;
-    // This process's last hour of batch requests, a minute each (recorded by the real clock).
-    let traffic = to_json(state.engine.metrics().traffic().last_hour(chrono::Utc::now()))?;
+    // This process's last hour of batch requests, a minute each, recorded and read by the
+    // wall clock (`trafficAt`), whatever the service's clock for requests says.
+    let traffic_at = chrono::Utc::now();
+    let traffic = to_json(state.engine.metrics().traffic().last_hour(traffic_at))?;
     Ok(Json(json!({
         "strategies": strategies,
         "campaigns": campaigns,
         "traffic": traffic,
+        "trafficAt": traffic_at,
         "database": state.engine.database().dialect_name(),
         "serverTime": state.now(),
     })))

@@ -16,17 +16,28 @@ function RequestDate(...args) {
   if (!new.target) {
     return new SnapshotDate(nowMillis).toString();
   }
-  return args.length === 0 ? new SnapshotDate(nowMillis) : new SnapshotDate(...args);
+  // Reflect.construct keeps `new.target`, so a subclass of Date gets its own prototype.
+  return Reflect.construct(SnapshotDate, args.length === 0 ? [nowMillis] : args, new.target);
 }
 RequestDate.prototype = SnapshotDate.prototype;
 RequestDate.now = () => nowMillis;
 RequestDate.parse = SnapshotDate.parse;
 RequestDate.UTC = SnapshotDate.UTC;
+// `date.constructor` is this Date too, so nothing reaches the snapshot's clock through it.
+Object.defineProperty(SnapshotDate.prototype, "constructor", {
+  value: RequestDate,
+  writable: true,
+  configurable: true,
+});
 globalThis.Date = RequestDate;
 
 function show(value) {
   if (typeof value === "string") return value;
   if (value instanceof Error) return `${value.name}: ${value.message}${value.stack ? `\n${value.stack}` : ""}`;
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return String(value);
+  if (typeof value === "function") return `[function ${value.name || "anonymous"}]`;
+  if (value instanceof Map) return `Map(${show([...value])})`;
+  if (value instanceof Set) return `Set(${show([...value])})`;
   try {
     return JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString() : v));
   } catch {

@@ -17,13 +17,22 @@ export function requestNewBatchCount(request) {
       const kept = [];
       for (;;) kept.push(new ArrayBuffer(1 << 22));
     }
-    case "date":
-      // Every way to read the clock answers the request's `now`.
+    case "date": {
+      // Every way to read the clock answers the request's `now`, a subclass included, and a
+      // given time stays that time.
+      class Later extends Date {}
+      const viaConstructor = new (new Date().constructor)();
       return Date.now() === nowMillis &&
         new Date().getTime() === nowMillis &&
-        Date() === new Date(nowMillis).toString()
+        Date() === new Date(nowMillis).toString() &&
+        viaConstructor.getTime() === nowMillis &&
+        new Later() instanceof Later &&
+        new Later().getTime() === nowMillis &&
+        new Date(0).getTime() === 0 &&
+        new Date(2020, 0, 1) instanceof Date
         ? 1
         : 0;
+    }
     case "year":
       return new Date().getUTCFullYear();
     case "console":
