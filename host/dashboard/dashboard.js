@@ -101,19 +101,22 @@ async function getJson(path) {
 
 // --- charts ------------------------------------------------------------------------------
 
-// The last hour's minutes, oldest first, as unix seconds ending at the server's current minute.
-function lastHour(serverTime) {
-  const now = Math.floor(Date.parse(serverTime) / 60000) * 60;
-  return Array.from({ length: MINUTES }, (_, index) => now - (MINUTES - 1 - index) * 60);
-}
-
-// One value per minute of `minutes` from the traffic entries (`missing` where none was recorded).
-function perMinute(minutes, traffic, value, missing) {
+// The hour of traffic ending at `trafficAt`: its minutes, oldest first, as unix seconds (the
+// charts' x values), and `series(value, missing)`, one value per minute from the minute's entry
+// (`missing` where none was recorded).
+function hourOf(traffic, trafficAt) {
+  const now = Math.floor(Date.parse(trafficAt) / 60000) * 60;
+  const minutes = Array.from({ length: MINUTES }, (_, index) => now - (MINUTES - 1 - index) * 60);
   const byMinute = new Map(traffic.map((entry) => [Date.parse(entry.minute) / 1000, entry]));
-  return minutes.map((minute) => {
+  const series = (value, missing) => minutes.map((minute) => {
     const entry = byMinute.get(minute);
     return entry ? value(entry) : missing;
   });
+  return { minutes, series };
+}
+
+function sum(values) {
+  return values.reduce((total, value) => total + value, 0);
 }
 
 // The indices of the series' non-zero values: a point is drawn only where something happened.
@@ -147,9 +150,9 @@ window.addEventListener("resize", () => {
   }
 });
 
-function renderTraffic(traffic, serverTime) {
-  const minutes = lastHour(serverTime);
-  const series = OUTCOMES.map(([key]) => perMinute(minutes, traffic, (entry) => entry[key], 0));
+function renderTraffic(hour) {
+  const minutes = hour.minutes;
+  const series = OUTCOMES.map(([key]) => hour.series((entry) => entry[key], 0));
   plot("requests-chart", {
     height: 200,
     legend: { live: false },
@@ -166,21 +169,22 @@ function renderTraffic(traffic, serverTime) {
     axes: [{}, { label: "ms", size: 50 }],
     scales: { y: { range: (_, min, max) => [0, Math.max(1, max ?? 1)] } },
   }, [minutes,
-    perMinute(minutes, traffic, (entry) => entry.p50Ms, null),
-    perMinute(minutes, traffic, (entry) => entry.p99Ms, null)]);
+    hour.series((entry) => entry.p50Ms, null),
+    hour.series((entry) => entry.p99Ms, null)]);
   // The totals are the sums of what the chart plots.
   const totals = document.getElementById("traffic-totals");
-  const sums = OUTCOMES.map(([key, label], index) =>
-    element("span", { "data-outcome": key, "data-total": series[index].reduce((a, b) => a + b, 0) },
-      element("b", {}, count(series[index].reduce((a, b) => a + b, 0))), " " + label));
-  const all = series.flat().reduce((a, b) => a + b, 0);
+  const sums = OUTCOMES.map(([key, label], index) => {
+    const total = sum(series[index]);
+    return element("span", { "data-outcome": key, "data-total": total }, element("b", {}, count(total)), " " + label);
+  });
+  const all = sum(series.flat());
   totals.replaceChildren(element("span", { "data-total-requests": all }, count(all) + " requests: "),
     ...sums.flatMap((span, index) => (index ? [", ", span] : [span])));
 }
 
 // --- campaigns ---------------------------------------------------------------------------
 
-function renderCampaigns(campaigns, traffic, serverTime) {
+function renderCampaigns(campaigns, hour) {
   const list = document.getElementById("campaigns");
   if (campaigns.length === 0) {
     for (const [id, chart] of charts) {
@@ -201,7 +205,6 @@ function renderCampaigns(campaigns, traffic, serverTime) {
       card.remove();
     }
   }
-  const minutes = lastHour(serverTime);
   for (const campaign of campaigns) {
     let card = document.getElementById("campaign-" + campaign.id);
     if (!card) {
@@ -225,10 +228,9 @@ function renderCampaigns(campaigns, traffic, serverTime) {
     }
     card.querySelector(".facts").replaceChildren(...campaignFacts(campaign));
     card.querySelector(".progress-part").replaceChildren(...progressBar(campaign.progress));
-    const batches = perMinute(minutes, traffic, (entry) => (entry.batchesByCampaign || {})[campaign.id] || 0, 0);
-    const contacts = perMinute(minutes, traffic, (entry) => (entry.contactsByCampaign || {})[campaign.id] || 0, 0);
-    const batchTotal = batches.reduce((a, b) => a + b, 0);
-    const contactTotal = contacts.reduce((a, b) => a + b, 0);
+    const batches = hour.series((entry) => entry.batchesByCampaign[campaign.id] || 0, 0);
+    const batchTotal = sum(batches);
+    const contactTotal = sum(hour.series((entry) => entry.contactsByCampaign[campaign.id] || 0, 0));
     const caption = card.querySelector(".batches-caption");
     caption.dataset.batches = batchTotal;
     caption.textContent = "Batches per minute: " + count(batchTotal) + " batches, " + count(contactTotal) + " contacts this hour";
@@ -238,7 +240,7 @@ function renderCampaigns(campaigns, traffic, serverTime) {
       series: [{}, { label: "batches", stroke: "#1e88e5", fill: "rgba(30,136,229,.35)", paths: uPlot.paths.bars({ size: [0.8, 8] }), points: { show: false } }],
       axes: [{ size: 24, font: "10px system-ui" }, { size: 32, font: "10px system-ui" }],
       scales: { y: { range: (_, min, max) => [0, Math.max(1, max)] } },
-    }, [minutes, batches]);
+    }, [hour.minutes, batches]);
   }
 }
 
@@ -320,9 +322,9 @@ async function refresh() {
     const data = await getJson("/v1/dashboard");
     if (!data) return;
     // The hour the traffic covers ends at `trafficAt` (the wall clock when it was read).
-    const trafficAt = data.trafficAt || data.serverTime;
-    renderCampaigns(data.campaigns, data.traffic, trafficAt);
-    renderTraffic(data.traffic, trafficAt);
+    const hour = hourOf(data.traffic, data.trafficAt);
+    renderCampaigns(data.campaigns, hour);
+    renderTraffic(hour);
     renderStrategies(data.strategies);
     document.getElementById("meta").textContent =
       "Database: " + data.database + ". Updated " + clock(data.serverTime) + ".";

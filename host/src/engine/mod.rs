@@ -238,7 +238,10 @@ impl Engine {
     pub async fn refresh_progress(&self, max_age: std::time::Duration) -> Result<usize, EngineError> {
         let now = Utc::now();
         let mut counted = 0;
-        for overview in self.dynamic_campaigns(PROGRESS_CAMPAIGNS).await? {
+        let campaigns = self.dynamic_campaigns(PROGRESS_CAMPAIGNS).await?;
+        let listed: Vec<i64> = campaigns.iter().map(|overview| overview.campaign.id).collect();
+        self.progress.keep_only(&listed);
+        for overview in campaigns {
             let id = overview.campaign.id;
             let age = |progress: CampaignProgress| (now - progress.counted_at).to_std().unwrap_or_default();
             if self.progress.get(id).map(age).is_some_and(|age| age < max_age) {

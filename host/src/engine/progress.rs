@@ -47,6 +47,16 @@ impl ProgressBoard {
         counted.get(&campaign_id).cloned()
     }
 
+    /// Forgets the counts of campaigns not in `listed` (archived, no longer dynamic, or past the
+    /// newest [`PROGRESS_CAMPAIGNS`]), so the board stays as small as the list.
+    pub(crate) fn keep_only(&self, listed: &[i64]) {
+        let mut counted = self
+            .counted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counted.retain(|campaign_id, _| listed.contains(campaign_id));
+    }
+
     /// Keeps `progress` as `campaign_id`'s count.
     pub(crate) fn put(&self, campaign_id: i64, progress: CampaignProgress) {
         let mut counted = self
