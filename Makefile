@@ -11,12 +11,16 @@ DIST := strategies/dist
 GUEST_OUT := $(CARGO_TARGET_DIR)/wasm32-wasip2/guest
 STRATEGIES := $(patsubst strategies/%/Cargo.toml,%,$(wildcard strategies/*/Cargo.toml))
 TEST_COMPONENTS := $(patsubst tests/components/%/Cargo.toml,%,$(wildcard tests/components/*/Cargo.toml))
-# JavaScript strategies (strategies/<name>/package.json): issue 20, in progress. They build into
-# JS_OUT, not yet into strategies/dist: a 12 MB componentize-js component takes seconds to
-# compile at a cold start, which make run and the benchmarks are not yet arranged for.
+# JavaScript and TypeScript strategies (strategies/<name>/package.json) build into the same
+# folder with the JavaScript template's toolchain (strategies/js-vetted-texters/build.mjs). The
+# tests also take them, and the JavaScript test components, from JS_OUT.
 JS_STRATEGIES := $(patsubst strategies/%/package.json,%,$(wildcard strategies/*/package.json))
 JS_TEST_COMPONENTS := $(patsubst tests/components/%/package.json,%,$(wildcard tests/components/*/package.json))
+JS_BUILD := strategies/js-vetted-texters/build.mjs
 JS_OUT := $(CARGO_TARGET_DIR)/js-strategies
+# The bridge's end-to-end test serves the Rust strategies only: the debug host takes 25-60 s to
+# compile each JavaScript component, which the e2e test does not exercise.
+RUST_ONLY := $(CARGO_TARGET_DIR)/rust-strategies
 HOST := $(CARGO_TARGET_DIR)/release/spoke-batches
 
 # The main job's database and address (override on the command line: make run LISTEN=...).
@@ -27,7 +31,7 @@ DEMO_CONTACTS ?= 5000
 # the dashboard follows each batch requested with the printed curl.
 PROGRESS_INTERVAL_MS ?= 2000
 
-.PHONY: all build host strategies js-strategies test-components bridge-deps test lint run dev seed bench toolchain check-names clean
+.PHONY: all build host strategies js-install js-strategies test-components bridge-deps test lint run dev seed bench toolchain check-names clean
 
 all: build
 
@@ -50,25 +54,33 @@ check-names:
 	  fi; \
 	done
 
-strategies: toolchain check-names
+strategies: toolchain check-names js-install
 	$(CARGO) build --profile guest --target wasm32-wasip2 $(addprefix -p ,$(STRATEGIES))
 	@mkdir -p $(DIST)
 	@for name in $(STRATEGIES); do cp "$(GUEST_OUT)/$${name//-/_}.wasm" "$(DIST)/$$name.wasm.tmp" && mv "$(DIST)/$$name.wasm.tmp" "$(DIST)/$$name.wasm"; done
+	@for name in $(JS_STRATEGIES); do node $(JS_BUILD) --package "strategies/$$name" $(DIST) || exit 1; done
 	@for file in $(DIST)/*.wasm; do name=$$(basename "$$file" .wasm); [ -d "strategies/$$name" ] || rm -f "$$file"; done
-	@echo "strategies built into $(DIST)/: $(STRATEGIES)"
+	@echo "strategies built into $(DIST)/: $(STRATEGIES) $(JS_STRATEGIES)"
 
-# Each JavaScript or TypeScript package installs what its lockfile pins (npm ci when the lockfile
-# changed); then the template's build.mjs (componentize-js, and a package's own tsc first when it
-# has a tsconfig.json) builds every package, the JavaScript test components
-# (tests/components/<name>/package.json) included, skipping a component newer than its sources.
-js-strategies:
+# Each JavaScript or TypeScript package with a lockfile installs what it pins (npm ci, offline
+# from npm's cache after the first time) when the lockfile changed since the last install.
+js-install:
 	@for name in $(JS_STRATEGIES); do \
-	  cd "$(CURDIR)/strategies/$$name" && \
-	  { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --prefer-offline --loglevel=error; } \
-	  || exit 1; \
+	  if [ -f "strategies/$$name/package-lock.json" ]; then \
+	    ( cd "strategies/$$name" && \
+	      { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --prefer-offline --loglevel=error; } ) \
+	    || exit 1; \
+	  fi; \
 	done
-	@for package in $(addprefix strategies/,$(JS_STRATEGIES)) $(addprefix tests/components/,$(JS_TEST_COMPONENTS)); do \
-	  node strategies/js-vetted-texters/build.mjs --package "$$package" "$(JS_OUT)" || exit 1; \
+
+# For the tests: the JavaScript and TypeScript strategies as make strategies built them, and the
+# JavaScript test components (tests/components/<name>/package.json), in JS_OUT. build.mjs skips
+# a component newer than its sources.
+js-strategies: strategies
+	@mkdir -p $(JS_OUT)
+	@for name in $(JS_STRATEGIES); do cp -p "$(DIST)/$$name.wasm" "$(JS_OUT)/$$name.wasm"; done
+	@for package in $(addprefix tests/components/,$(JS_TEST_COMPONENTS)); do \
+	  node $(JS_BUILD) --package "$$package" "$(JS_OUT)" || exit 1; \
 	done
 
 test-components: toolchain
@@ -82,11 +94,12 @@ bridge-deps:
 	cd bridge/spoke && npm ci --no-audit --no-fund --loglevel=error
 
 # Rust tests, then the bridge's unit tests, then its end-to-end test against the debug binary
-# the Rust tests built (on PostgreSQL from TEST_DATABASE_URL; skipped without it, except CI).
+# the Rust tests built (serving the Rust strategies) (on PostgreSQL from TEST_DATABASE_URL; skipped without it, except CI).
 test: strategies test-components js-strategies bridge-deps
 	SPOKE_BATCHES_GUEST_DIR="$(GUEST_OUT)" SPOKE_BATCHES_JS_DIR="$(JS_OUT)" $(CARGO) test -p spoke-batches
 	cd bridge/spoke && node --test test/*.test.js
-	cd bridge/spoke && SPOKE_BATCHES_BIN="$(CARGO_TARGET_DIR)/debug/spoke-batches" \
+	@rm -rf "$(RUST_ONLY)" && mkdir -p "$(RUST_ONLY)" && for name in $(STRATEGIES); do cp "$(DIST)/$$name.wasm" "$(RUST_ONLY)/"; done
+	cd bridge/spoke && SPOKE_BATCHES_BIN="$(CARGO_TARGET_DIR)/debug/spoke-batches" SPOKE_BATCHES_STRATEGIES="$(RUST_ONLY)" \
 	  node --test --test-timeout=600000 e2e/bridge.e2e.test.js
 
 lint: toolchain

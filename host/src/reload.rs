@@ -162,7 +162,30 @@ impl Drop for WatchGuard {
     }
 }
 
-/// Watches strategy sources (`<root>/*/src/**`, `<root>/*/Cargo.toml`) and runs a rebuild
+/// File name endings of strategy sources in a strategy's `src/`.
+const SOURCE_ENDINGS: [&str; 5] = [".rs", ".js", ".mjs", ".ts", ".mts"];
+
+/// Whether a change to `path` changes a strategy's sources: a Rust, JavaScript or TypeScript
+/// file under a `src/` folder, or a manifest (`Cargo.toml`, `package.json`, `tsconfig.json`);
+/// never installed packages (`node_modules/`) or build output (`target/`, `.build/`, `dist/`),
+/// which the rebuild itself writes.
+fn is_strategy_source(path: &Path) -> bool {
+    let generated = path.components().any(|part| {
+        matches!(
+            part.as_os_str().to_str(),
+            Some("node_modules" | "target" | ".build" | "dist")
+        )
+    });
+    let text = path.to_string_lossy();
+    let source = text.contains("/src/") && SOURCE_ENDINGS.iter().any(|ending| text.ends_with(ending));
+    let manifest = ["Cargo.toml", "package.json", "tsconfig.json"]
+        .iter()
+        .any(|file| path.file_name().is_some_and(|name| name == *file));
+    !generated && (source || manifest)
+}
+
+/// Watches strategy sources (`<root>/*/src/**`, `<root>/*/Cargo.toml`, `package.json`,
+/// `tsconfig.json`) and runs a rebuild
 /// command after every burst of changes, for `make dev`: the rebuilt components land in the
 /// watched folder and hot reload picks them up.
 pub fn watch_sources(root: &Path, command: String) -> notify::Result<WatchGuard> {
@@ -176,10 +199,7 @@ pub fn watch_sources(root: &Path, command: String) -> notify::Result<WatchGuard>
                 .iter()
                 .filter(|event| changes_content(&event.kind))
                 .flat_map(|event| event.paths.iter())
-                .any(|path| {
-                    let text = path.to_string_lossy();
-                    (text.contains("/src/") && text.ends_with(".rs")) || text.ends_with("Cargo.toml")
-                });
+                .any(|path| is_strategy_source(path));
             if relevant {
                 let _ = events.try_send(());
             }
@@ -209,4 +229,37 @@ pub fn watch_sources(root: &Path, command: String) -> notify::Result<WatchGuard>
         _debouncer: Box::new(debouncer),
         task,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::is_strategy_source;
+
+    #[test]
+    fn sources_of_every_language_trigger_a_rebuild_and_build_output_does_not() {
+        for source in [
+            "/repo/strategies/vetted-texters/src/lib.rs",
+            "/repo/strategies/vetted-texters/Cargo.toml",
+            "/repo/strategies/js-vetted-texters/src/strategy.js",
+            "/repo/strategies/js-vetted-texters/src/prelude.js",
+            "/repo/strategies/ts-vetted-texters/src/strategy.ts",
+            "/repo/strategies/ts-vetted-texters/package.json",
+            "/repo/strategies/ts-vetted-texters/tsconfig.json",
+        ] {
+            assert!(is_strategy_source(Path::new(source)), "{source}");
+        }
+        for output in [
+            "/repo/strategies/js-vetted-texters/node_modules/@bytecodealliance/componentize-js/src/api.js",
+            "/repo/strategies/js-vetted-texters/node_modules/x/package.json",
+            "/repo/strategies/ts-vetted-texters/.build/js/strategy.js",
+            "/repo/strategies/vetted-texters/target/src/lib.rs",
+            "/repo/strategies/dist/vetted-texters.wasm",
+            "/repo/strategies/README.md",
+            "/repo/strategies/js-vetted-texters/fixtures/rules.json",
+        ] {
+            assert!(!is_strategy_source(Path::new(output)), "{output}");
+        }
+    }
 }

@@ -1,9 +1,9 @@
 // Builds a JavaScript strategy into a WebAssembly component, <out>/<name>.wasm, with every WASI
 // feature disabled so it imports nothing but the strategy's host functions:
-//   node build.mjs [OUT]                    this package (default OUT: $CARGO_TARGET_DIR/js-strategies)
-//   node build.mjs --package DIR [OUT]      another package using this toolchain (test components)
-// Skips the build when the component is newer than every input. Run by `make js-strategies`
-// after `npm ci`.
+//   node build.mjs [OUT]                    this package (default OUT: strategies/dist, served)
+//   node build.mjs --package DIR [OUT]      another package using this toolchain
+// Skips the build when the component is newer than every input. Run by `make strategies` (for
+// every package in strategies/, after `npm ci`) and by `npm run build` in a package.
 import { componentize } from "@bytecodealliance/componentize-js";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -43,10 +43,8 @@ while (!existsSync(join(root, "wit", "0.1.0"))) {
   root = dirname(root);
 }
 const wit = join(root, "wit", "0.1.0");
-// Not strategies/dist by default: a JavaScript component is not served yet (issue 20).
-const dist = outArg
-  ? resolve(outArg)
-  : join(process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(root, "target"), "js-strategies");
+// The folder the host serves by default, as for a Rust strategy.
+const dist = outArg ? resolve(outArg) : join(root, "strategies", "dist");
 const out = join(dist, `${name}.wasm`);
 // A TypeScript package (a tsconfig.json) is type-checked and compiled by its own tsc first.
 const typescript = existsSync(join(packageDir, "tsconfig.json"));

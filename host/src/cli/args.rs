@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use super::error::CliError;
+use crate::authoring::Language;
 use crate::db::DEFAULT_DATABASE_URL;
 use crate::engine::{BatchRequest, Caller, DecisionMode, DecisionPlan};
 use crate::error_code::ErrorCode;
@@ -291,9 +292,13 @@ pub enum Command {
     New {
         /// The new strategy's name: lowercase letters, digits and `-`.
         name: String,
-        /// The strategy to start from.
-        #[arg(long, default_value = "vetted-texters")]
-        from: String,
+        /// The strategy to start from (default: vetted-texters, or with --lang js
+        /// js-vetted-texters, with --lang ts ts-vetted-texters).
+        #[arg(long)]
+        from: Option<String>,
+        /// The language to write it in: rust (the default), js or ts.
+        #[arg(long, value_enum)]
+        lang: Option<Language>,
         /// The folder of strategy sources.
         #[arg(long, default_value = "strategies")]
         sources: PathBuf,

@@ -8,20 +8,27 @@ use serde_json::json;
 use super::error::CliError;
 use super::load::Setup;
 use super::output::{Answer, Report, to_json};
-use crate::authoring::{check, fixtures, scaffold};
+use crate::authoring::{Language, check, fixtures, scaffold};
 use crate::error_code::ErrorCode;
 
-/// `new`: creates `<sources>/<name>` from the template `from` and builds it.
-pub fn new_strategy(setup: &Setup, name: &str, from: &str, sources: &Path) -> Result<Answer, CliError> {
-    let created = scaffold::scaffold(sources, &setup.strategies_dir, name, from).map_err(|error| {
-        let code = match error {
-            scaffold::ScaffoldError::BadName(_) => ErrorCode::BadName,
-            scaffold::ScaffoldError::Exists(_) => ErrorCode::Exists,
-            scaffold::ScaffoldError::Build { .. } => ErrorCode::BuildFailed,
-            _ => ErrorCode::Scaffold,
-        };
-        CliError::new(code, error)
-    })?;
+/// `new`: creates `<sources>/<name>` from the template `from` (or `language`'s) and builds it.
+pub fn new_strategy(
+    setup: &Setup,
+    name: &str,
+    from: Option<&str>,
+    language: Option<Language>,
+    sources: &Path,
+) -> Result<Answer, CliError> {
+    let created =
+        scaffold::scaffold(sources, &setup.strategies_dir, name, from, language).map_err(|error| {
+            let code = match error {
+                scaffold::ScaffoldError::BadName(_) => ErrorCode::BadName,
+                scaffold::ScaffoldError::Exists(_) => ErrorCode::Exists,
+                scaffold::ScaffoldError::Build { .. } => ErrorCode::BuildFailed,
+                _ => ErrorCode::Scaffold,
+            };
+            CliError::new(code, error)
+        })?;
     Ok(Answer::Json(to_json(created)?))
 }
 

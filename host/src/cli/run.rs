@@ -67,7 +67,12 @@ pub(super) async fn execute(cli: Cli) -> Result<Answer, CliError> {
             database::seed(&setup, options, if_empty).await
         }
         Command::Strategies => strategies::strategies(&setup).await,
-        Command::New { name, from, sources } => authoring::new_strategy(&setup, &name, &from, &sources),
+        Command::New {
+            name,
+            from,
+            lang,
+            sources,
+        } => authoring::new_strategy(&setup, &name, from.as_deref(), lang, &sources),
         Command::Test {
             strategy,
             fixtures,

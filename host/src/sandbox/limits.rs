@@ -32,7 +32,8 @@ pub struct SandboxLimits {
     pub component_bytes: u64,
     /// Wall-clock time compiling one component may take before its load fails. Components
     /// are compiled one at a time, so this also bounds how long one file can hold up the
-    /// others.
+    /// others. The default (120 s) leaves room for a 12 MB JavaScript component, which takes
+    /// 10 s in the release host and 25-60 s in a debug build on two busy cores.
     #[serde(with = "duration_ms", rename = "compileTimeoutMs")]
     pub compile_timeout: Duration,
     /// Entries a status list in a descriptor may have.
@@ -51,7 +52,7 @@ impl Default for SandboxLimits {
             host_calls_per_call: 1_000,
             log_bytes_per_call: 16 << 10,
             component_bytes: 16 << 20,
-            compile_timeout: Duration::from_secs(30),
+            compile_timeout: Duration::from_secs(120),
             max_list_len: 64,
             max_string_bytes: 4 << 10,
         }
