@@ -94,7 +94,8 @@ bridge-deps:
 	cd bridge/spoke && npm ci --no-audit --no-fund --loglevel=error
 
 # Rust tests, then the bridge's unit tests, then its end-to-end test against the debug binary
-# the Rust tests built (serving the Rust strategies) (on PostgreSQL from TEST_DATABASE_URL; skipped without it, except CI).
+# the Rust tests built, serving the Rust strategies (on PostgreSQL from TEST_DATABASE_URL; skipped
+# without it, except CI).
 test: strategies test-components js-strategies bridge-deps
 	SPOKE_BATCHES_GUEST_DIR="$(GUEST_OUT)" SPOKE_BATCHES_JS_DIR="$(JS_OUT)" $(CARGO) test -p spoke-batches
 	cd bridge/spoke && node --test test/*.test.js

@@ -298,19 +298,21 @@ fn exclude_from_workspace(sources: &Path, name: &str) -> Result<(), ScaffoldErro
         return Ok(());
     }
     let mut value = toml_edit::Value::from(entry);
-    if exclude.iter().next().is_some_and(|first| {
-        first
-            .decor()
-            .prefix()
-            .is_some_and(|prefix| prefix.as_str().is_some_and(|text| text.contains('\n')))
-    }) {
-        // One entry per line, as the list is written.
+    if one_entry_per_line(exclude) {
         value.decor_mut().set_prefix("\n    ");
         exclude.set_trailing_comma(true);
         exclude.set_trailing("\n");
     }
     exclude.push_formatted(value);
     std::fs::write(&manifest, document.to_string()).map_err(io_error(&manifest))
+}
+
+/// Whether a TOML list is written one entry per line (its first entry starts on a new line).
+fn one_entry_per_line(list: &toml_edit::Array) -> bool {
+    let prefix = list.iter().next().and_then(|first| first.decor().prefix());
+    prefix
+        .and_then(|prefix| prefix.as_str())
+        .is_some_and(|text| text.contains('\n'))
 }
 
 /// Builds the new strategy: with the repository's `make strategies` when the sources sit in
@@ -397,4 +399,27 @@ fn build_package(dist: &Path, created: &Path) -> std::io::Result<std::process::O
         .arg(dist)
         .current_dir(created)
         .output()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exclude_from_workspace;
+
+    #[test]
+    fn a_package_joins_the_workspace_exclude_once_keeping_one_entry_per_line() {
+        let root = tempfile::tempdir().unwrap();
+        let manifest = root.path().join("Cargo.toml");
+        std::fs::write(
+            &manifest,
+            "[workspace]\nmembers = [\"strategies/*\"]\nexclude = [\n    \"strategies/dist\",\n]\n",
+        )
+        .unwrap();
+        let sources = root.path().join("strategies");
+        exclude_from_workspace(&sources, "my-policy").unwrap();
+        exclude_from_workspace(&sources, "my-policy").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&manifest).unwrap(),
+            "[workspace]\nmembers = [\"strategies/*\"]\nexclude = [\n    \"strategies/dist\",\n    \"strategies/my-policy\",\n]\n"
+        );
+    }
 }
