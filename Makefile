@@ -64,21 +64,27 @@ strategies: toolchain check-names js-install
 
 # Each JavaScript or TypeScript package with a lockfile installs what it pins (npm ci, offline
 # from npm's cache after the first time) when the lockfile changed since the last install.
+define npm_ci_each
+for dir in $(1); do \
+  if [ -f "$$dir/package-lock.json" ]; then \
+    ( cd "$$dir" && \
+      { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --prefer-offline --loglevel=error; } ) \
+    || exit 1; \
+  fi; \
+done
+endef
+
 js-install:
-	@for name in $(JS_STRATEGIES); do \
-	  if [ -f "strategies/$$name/package-lock.json" ]; then \
-	    ( cd "strategies/$$name" && \
-	      { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --prefer-offline --loglevel=error; } ) \
-	    || exit 1; \
-	  fi; \
-	done
+	@$(call npm_ci_each,$(addprefix strategies/,$(JS_STRATEGIES)))
 
 # For the tests: the JavaScript and TypeScript strategies as make strategies built them, and the
-# JavaScript test components (tests/components/<name>/package.json), in JS_OUT. build.mjs skips
-# a component newer than its sources.
+# JavaScript test components (tests/components/<name>/package.json; qjs-vetted-texters is the
+# template built with componentize-qjs), in JS_OUT. build.mjs skips a component newer than its
+# sources.
 js-strategies: strategies
 	@mkdir -p $(JS_OUT)
 	@for name in $(JS_STRATEGIES); do cp -p "$(DIST)/$$name.wasm" "$(JS_OUT)/$$name.wasm"; done
+	@$(call npm_ci_each,$(addprefix tests/components/,$(JS_TEST_COMPONENTS)))
 	@for package in $(addprefix tests/components/,$(JS_TEST_COMPONENTS)); do \
 	  node $(JS_BUILD) --package "$$package" "$(JS_OUT)" || exit 1; \
 	done

@@ -62,6 +62,8 @@ struct JsLoaded {
     ts_vetted_texters: Arc<StrategyComponent>,
     finished_replies_tz: Arc<StrategyComponent>,
     hostile: Arc<StrategyComponent>,
+    /// The template built with componentize-qjs (QuickJS).
+    quickjs: Arc<StrategyComponent>,
 }
 
 static JS: OnceCell<Option<JsLoaded>> = OnceCell::const_new();
@@ -79,12 +81,14 @@ async fn js() -> Option<&'static JsLoaded> {
             "ts-vetted-texters",
             "ts-finished-replies-tz",
             "js-hostile",
+            "qjs-vetted-texters",
         ] {
             let path = js_component(name)?;
             let bytes = std::fs::read(&path).unwrap();
             let component = sandbox.load_bytes(&path, bytes).await;
             loaded.push(component.unwrap_or_else(|error| panic!("{error}")));
         }
+        let quickjs = loaded.pop()?;
         let hostile = loaded.pop()?;
         let finished_replies_tz = loaded.pop()?;
         let ts_vetted_texters = loaded.pop()?;
@@ -94,6 +98,7 @@ async fn js() -> Option<&'static JsLoaded> {
             ts_vetted_texters,
             finished_replies_tz,
             hostile,
+            quickjs,
         })
     })
     .await
@@ -213,6 +218,92 @@ async fn the_typescript_port_answers_and_asks_what_its_rust_twin_does() {
         return;
     };
     same_as_rust_twin(&js.finished_replies_tz, "finished-replies-tz", 0x7a5e_2026).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_template_built_with_quickjs_answers_and_asks_what_its_rust_twin_does() {
+    let Some(js) = js().await else {
+        return;
+    };
+    same_as_rust_twin(&js.quickjs, "vetted-texters", 0x9175_2026).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_slot_holds_an_instance_of_the_hungrier_engine() {
+    let Some(path) = js_component("qjs-vetted-texters") else {
+        return;
+    };
+    // componentize-qjs needs 11 core instances and 3 memories per instance: with the old sizing
+    // (8 and 2 per slot) the third of three slots was already out of room.
+    let slots = 3;
+    let sandbox = Sandbox::new(SandboxLimits {
+        concurrent_instances: slots,
+        compile_timeout: COMPILE_TIMEOUT,
+        ..SandboxLimits::default()
+    })
+    .unwrap();
+    let quickjs = sandbox
+        .load_bytes(&path, std::fs::read(&path).unwrap())
+        .await
+        .unwrap();
+    let needs = quickjs.footprint().unwrap();
+    let slot = SandboxLimits::default().slot_size();
+    assert!(needs.core_instances > 8 && needs.memories > 2, "{needs:?}");
+    assert!(needs.exceeds(&slot).is_none(), "{needs:?} fits {slot:?}");
+    let scenario = Scenario::new();
+    let rust = loaded().await.get("vetted-texters");
+    let mut session = rust.start(scenario.source()).await.unwrap();
+    let expected = session
+        .request_new_batch_count(&scenario.request())
+        .await
+        .unwrap()
+        .value;
+    let mut running = Vec::new();
+    for _ in 0..slots {
+        running.push(quickjs.start(scenario.source()).await.unwrap());
+    }
+    let Err(busy) = quickjs.start(scenario.source()).await else {
+        panic!("a fourth instance started in three slots");
+    };
+    assert!(
+        matches!(busy.kind, FailureKind::Busy { limit } if limit == slots),
+        "{busy}"
+    );
+    for session in &mut running {
+        let answer = session
+            .request_new_batch_count(&scenario.request())
+            .await
+            .unwrap();
+        assert_eq!(answer.value, expected);
+    }
+    drop(running);
+    let mut again = quickjs.start(scenario.source()).await.unwrap();
+    let answer = again.request_new_batch_count(&scenario.request()).await.unwrap();
+    assert_eq!(answer.value, expected);
+}
+
+#[test]
+fn a_component_needing_more_than_a_slot_is_refused_at_load_naming_the_setting() {
+    let Some(path) = js_component("qjs-vetted-texters") else {
+        return;
+    };
+    let file = path.to_str().unwrap();
+    let (ok, answer) = support::cli::run_in(
+        &workspace_root(),
+        &["--core-instances-per-slot", "8", "check", file, "--json"],
+    );
+    assert!(!ok, "{answer}");
+    let error = answer["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("needs 11 core instances, and a sandbox slot holds 8")
+            && error
+                .contains("--core-instances-per-slot (SPOKE_BATCHES_CORE_INSTANCES_PER_SLOT) to at least 11"),
+        "{answer}"
+    );
+    let (ok, answer) = support::cli::run_in(&workspace_root(), &["check", file, "--json"]);
+    assert!(ok, "{answer}");
+    assert_eq!(answer["perInstance"]["coreInstances"], 11, "{answer}");
+    assert_eq!(answer["perInstance"]["memories"], 3, "{answer}");
 }
 
 /// Runs `spoke-batches test NAME` from the repository root on the built JavaScript component.

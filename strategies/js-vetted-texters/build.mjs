@@ -1,5 +1,7 @@
 // Builds a JavaScript strategy into a WebAssembly component, <out>/<name>.wasm, with every WASI
-// feature disabled so it imports nothing but the strategy's host functions:
+// feature disabled so it imports nothing but the strategy's host functions. The engine is
+// componentize-js (SpiderMonkey), or componentize-qjs (QuickJS) for a package whose
+// package.json says "spokeBatches": { "engine": "quickjs" } and installs componentize-qjs:
 //   node build.mjs [OUT]                    this package (default OUT: strategies/dist, served)
 //   node build.mjs --package DIR [OUT]      another package using this toolchain
 // Skips the build when the component is newer than every input. Run by `make strategies` (for
@@ -9,7 +11,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 let packageDir = here;
@@ -27,7 +30,11 @@ for (let index = 0; index < args.length; index++) {
 }
 const folder = basename(packageDir);
 const shown = relative(process.cwd(), packageDir) || ".";
-const { name } = JSON.parse(await readFile(join(packageDir, "package.json"), "utf8"));
+const { name, spokeBatches } = JSON.parse(await readFile(join(packageDir, "package.json"), "utf8"));
+const engine = spokeBatches?.engine ?? "spidermonkey";
+if (engine !== "spidermonkey" && engine !== "quickjs") {
+  fail(`${shown}/package.json: "spokeBatches": { "engine": "${engine}" } is not an engine; use "spidermonkey" (componentize-js, the default) or "quickjs" (componentize-qjs)`);
+}
 if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(folder)) {
   fail(`${shown}: a strategy name uses lowercase letters, digits and single '-', starting with a letter; rename the directory`);
 }
@@ -90,8 +97,9 @@ export function selectContacts(request, plan) { return run(request, () => strate
 // The component is stamped with this start, so a source saved during the build is newer.
 const started = Date.now();
 process.chdir(root);
-const { component } = await componentize({
-  sourcePath: relative(root, join(packageDir, ".build", "main.js")),
+const main = join(packageDir, ".build", "main.js");
+const { component } = engine === "quickjs" ? await quickjs(main) : await componentize({
+  sourcePath: relative(root, main),
   witPath: wit,
   worldName: "strategy",
   disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"],
@@ -101,6 +109,27 @@ await writeFile(`${out}.tmp`, component);
 await rename(`${out}.tmp`, out);
 await utimes(out, started / 1000, started / 1000);
 console.log(`built ${out} (${component.length} bytes) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+// componentize-qjs, from the package's own node_modules: the synchronous runtime (the host calls
+// exports without the component model's async ABI), every WASI import replaced by a trap.
+async function quickjs(main) {
+  let entry;
+  try {
+    entry = createRequire(join(packageDir, "package.json")).resolve("componentize-qjs");
+  } catch {
+    fail(`${shown} builds with componentize-qjs, which is not installed there: add it to its devDependencies and run npm ci in ${shown}`);
+  }
+  const { componentize: componentizeQjs } = await import(pathToFileURL(entry).href);
+  return componentizeQjs({
+    witPath: wit,
+    jsSource: await readFile(main, "utf8"),
+    jsPath: main,
+    moduleRoot: root,
+    world: "strategy",
+    stubWasi: true,
+    sync: true,
+  });
+}
 
 async function files(folder) {
   const entries = await readdir(folder, { recursive: true, withFileTypes: true });

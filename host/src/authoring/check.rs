@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::filter::{ContactSelection, RequestScope, TimezoneOffsets};
 use crate::model::{Assignment, Campaign, CampaignContact, MessageStatus, Organization, Role, User};
-use crate::sandbox::{BatchPlan, Sandbox, SandboxLimits, StrategyFailure, StrategyRequest};
+use crate::sandbox::{BatchPlan, Footprint, Sandbox, SandboxLimits, StrategyFailure, StrategyRequest};
 use crate::source::MemorySource;
 
 /// What `check` found.
@@ -30,6 +30,8 @@ pub struct CheckReport {
     pub wit_version: Option<&'static str>,
     /// The component's size in bytes.
     pub size: Option<u64>,
+    /// What one instance takes from the pool's slot (core instances, memories, tables).
+    pub per_instance: Option<Footprint>,
     /// What `request-new-batch-count` answered on the fixture, with its fuel and time.
     pub request_new_batch_count: Option<FixtureCall<u32>>,
     /// What `select-contacts` answered on the fixture, with its fuel and time.
@@ -136,6 +138,7 @@ pub async fn check(path: &Path, limits: SandboxLimits) -> CheckReport {
         display_name: None,
         wit_version: None,
         size: std::fs::metadata(path).ok().map(|metadata| metadata.len()),
+        per_instance: None,
         request_new_batch_count: None,
         select_contacts: None,
         error: None,
@@ -157,6 +160,7 @@ pub async fn check(path: &Path, limits: SandboxLimits) -> CheckReport {
     report.name = Some(component.name().to_string());
     report.display_name = Some(component.display_name().to_string());
     report.wit_version = Some(component.wit_version());
+    report.per_instance = component.footprint();
     let (request, source) = fixture();
     let run = async {
         let mut session = component.start(source).await?;
@@ -202,6 +206,12 @@ pub fn human(report: &CheckReport) -> String {
     }
     if let Some(size) = report.size {
         lines.push(format!("  size          {size} bytes"));
+    }
+    if let Some(needs) = &report.per_instance {
+        lines.push(format!(
+            "  per instance  {} core instances, {} memories, {} tables",
+            needs.core_instances, needs.memories, needs.tables
+        ));
     }
     if let Some(call) = &report.request_new_batch_count {
         lines.push(format!(

@@ -81,6 +81,18 @@ pub struct LimitArgs {
     /// Strategy instances that may run at once (the pooling allocator's slots).
     #[arg(long, env = "SPOKE_BATCHES_CONCURRENT_INSTANCES", global = true)]
     pub concurrent_instances: Option<u32>,
+
+    /// Core module instances each instance slot holds; a component needing more is refused.
+    #[arg(long, env = "SPOKE_BATCHES_CORE_INSTANCES_PER_SLOT", global = true)]
+    pub core_instances_per_slot: Option<u32>,
+
+    /// Linear memories each instance slot holds; a component needing more is refused.
+    #[arg(long, env = "SPOKE_BATCHES_MEMORIES_PER_SLOT", global = true)]
+    pub memories_per_slot: Option<u32>,
+
+    /// Tables each instance slot holds; a component needing more is refused.
+    #[arg(long, env = "SPOKE_BATCHES_TABLES_PER_SLOT", global = true)]
+    pub tables_per_slot: Option<u32>,
 }
 
 impl LimitArgs {
@@ -100,6 +112,11 @@ impl LimitArgs {
                 .compile_timeout_ms
                 .map_or(defaults.compile_timeout, Duration::from_millis),
             concurrent_instances: self.concurrent_instances.unwrap_or(defaults.concurrent_instances),
+            core_instances_per_slot: self
+                .core_instances_per_slot
+                .unwrap_or(defaults.core_instances_per_slot),
+            memories_per_slot: self.memories_per_slot.unwrap_or(defaults.memories_per_slot),
+            tables_per_slot: self.tables_per_slot.unwrap_or(defaults.tables_per_slot),
             ..defaults
         }
     }

@@ -28,6 +28,12 @@ fn every_limit_flag_reaches_the_sandbox_limits() {
         "13",
         "--compile-timeout-ms",
         "14",
+        "--core-instances-per-slot",
+        "15",
+        "--memories-per-slot",
+        "16",
+        "--tables-per-slot",
+        "17",
         "strategies",
     ]);
     let limits = cli.limits();
@@ -40,6 +46,9 @@ fn every_limit_flag_reaches_the_sandbox_limits() {
         component_bytes: 12,
         concurrent_instances: 13,
         compile_timeout: Duration::from_millis(14),
+        core_instances_per_slot: 15,
+        memories_per_slot: 16,
+        tables_per_slot: 17,
         ..SandboxLimits::default()
     };
     assert_eq!(limits, expected);

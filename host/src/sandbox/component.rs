@@ -9,6 +9,7 @@ use wasmtime::Store;
 
 use super::bindings::{Exports, StrategyPre};
 use super::error::{FailureKind, StrategyFailure};
+use super::footprint::Footprint;
 use super::shared::Sandbox;
 use super::state::CallState;
 
@@ -21,6 +22,8 @@ pub struct StrategyComponent {
     pub(super) content_hash: String,
     pub(super) path: PathBuf,
     pub(super) pre: StrategyPre,
+    /// What one instance takes from the pool, when its bytes tell.
+    pub(super) footprint: Option<Footprint>,
     /// Set once an instance's exports passed the type check (the load-time probe's).
     pub(super) exports_checked: OnceLock<()>,
     pub(super) sandbox: Arc<Sandbox>,
@@ -60,6 +63,12 @@ impl StrategyComponent {
     /// The WIT package version the component implements (`spoke:batches@0.1.0`).
     pub fn wit_version(&self) -> &'static str {
         self.pre.version().package()
+    }
+
+    /// What one instance takes from the pool (core instances, memories, tables), when the
+    /// component is flat enough to tell from its bytes.
+    pub fn footprint(&self) -> Option<Footprint> {
+        self.footprint
     }
 
     /// Where the component was loaded from.

@@ -29,13 +29,20 @@ pub(crate) fn build_engine(limits: &SandboxLimits) -> anyhow::Result<Engine> {
     // Host imports are async (they query the database inside the request's transaction).
     // Pooling: instantiation reuses pre-reserved slots, so a fresh instance per call costs
     // microseconds instead of mmap/munmap round trips.
+    // Every slot holds what one instance of any loadable component needs: a component needing
+    // more per instance is refused at load (by `footprint.rs`, and by wasmtime's per-component
+    // maximums after compiling), so `slots` instances of loaded components always fit and a
+    // request fails as "busy" only when `slots` instances really run at once.
     let slots = limits.concurrent_instances.max(1);
+    let slot = limits.slot_size();
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots)
-        // A Rust component holds its main module plus a few adapter shims.
-        .total_core_instances(slots.saturating_mul(8))
-        .total_memories(slots.saturating_mul(2))
-        .total_tables(slots.saturating_mul(4))
+        .total_core_instances(slots.saturating_mul(slot.core_instances))
+        .total_memories(slots.saturating_mul(slot.memories))
+        .total_tables(slots.saturating_mul(slot.tables))
+        .max_core_instances_per_component(slot.core_instances)
+        .max_memories_per_component(slot.memories)
+        .max_tables_per_component(slot.tables)
         .total_stacks(slots)
         .max_memory_size(limits.memory_bytes)
         // A strategy writes a few pages per request (stack, data, the start of its heap). When

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::footprint::TooBig;
 use crate::source::SourceError;
 
 /// Why a component file could not be loaded as a strategy.
@@ -60,6 +61,14 @@ pub enum LoadError {
         path: PathBuf,
         /// What it is instead, when known.
         detail: String,
+    },
+    /// One instance of the component needs more of the pool than a slot holds.
+    #[error("{path} is refused: {short}")]
+    TooBigForSlot {
+        /// The file.
+        path: PathBuf,
+        /// What is short.
+        short: TooBig,
     },
     /// Compilation failed (truncated or invalid component).
     #[error("{path} is not a valid component: {reason}")]

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::footprint::SlotSize;
+
 /// Limits applied to every call into a strategy. One value per host; per-organization
 /// overrides come from the configuration module.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +26,13 @@ pub struct SandboxLimits {
     pub memory_bytes: usize,
     /// Instances that may run at the same time (the size of the pooling allocator).
     pub concurrent_instances: u32,
+    /// Core module instances each of those slots holds (the pool reserves this many times
+    /// `concurrent_instances`). A component needing more per instance is refused at load.
+    pub core_instances_per_slot: u32,
+    /// Linear memories each slot holds (each reserves address space, not memory).
+    pub memories_per_slot: u32,
+    /// Tables each slot holds.
+    pub tables_per_slot: u32,
     /// Host imports one call may make (`count-contacts`, `any-contact`, roles, `log`).
     pub host_calls_per_call: u32,
     /// Bytes of `log` messages and standard error kept per call; the rest is dropped.
@@ -49,6 +58,12 @@ impl Default for SandboxLimits {
             deadline: Duration::from_secs(2),
             memory_bytes: 32 << 20,
             concurrent_instances: 128,
+            // What the hungrier supported engine needs, with room: a Rust strategy and a
+            // componentize-js one take 3 core instances, 1 memory and 2 tables; a
+            // componentize-qjs one 13 (wasmtime's count), 3 and 3.
+            core_instances_per_slot: 16,
+            memories_per_slot: 4,
+            tables_per_slot: 4,
             host_calls_per_call: 1_000,
             log_bytes_per_call: 16 << 10,
             component_bytes: 16 << 20,
@@ -114,6 +129,15 @@ impl SandboxLimits {
                 self.log_bytes_per_call,
             ),
             ..self.clone()
+        }
+    }
+
+    /// What the pool reserves for each instance.
+    pub fn slot_size(&self) -> SlotSize {
+        SlotSize {
+            core_instances: self.core_instances_per_slot,
+            memories: self.memories_per_slot,
+            tables: self.tables_per_slot,
         }
     }
 

@@ -18,6 +18,7 @@ use super::bindings::{StrategyPre, WitVersion};
 use super::component::StrategyComponent;
 use super::error::{LoadError, StrategyFailure};
 use super::files::{self, FileError, Links};
+use super::footprint::Footprint;
 use super::shared::Sandbox;
 use super::wasi;
 use crate::filter::RequestScope;
@@ -65,6 +66,10 @@ impl Sandbox {
             };
             return Err(LoadError::NotAComponent { path, detail });
         }
+        let footprint = Footprint::of_component(&bytes);
+        if let Some(short) = footprint.and_then(|footprint| footprint.exceeds(&self.limits.slot_size())) {
+            return Err(LoadError::TooBigForSlot { path, short });
+        }
         let content_hash = content_hash(&bytes);
         let component = self.compiled(&path, &content_hash, bytes).await?;
         let version = self.check_imports(&path, &component)?;
@@ -80,6 +85,7 @@ impl Sandbox {
             content_hash,
             path: path.clone(),
             pre,
+            footprint,
             exports_checked: OnceLock::new(),
             sandbox: Arc::clone(self),
         });
