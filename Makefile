@@ -31,7 +31,7 @@ DEMO_CONTACTS ?= 5000
 # the dashboard follows each batch requested with the printed curl.
 PROGRESS_INTERVAL_MS ?= 2000
 
-.PHONY: all build host strategies js-install js-strategies test-components bridge-deps test lint run dev seed bench toolchain check-names clean
+.PHONY: all build host strategies rust-strategies js-install js-strategies test-components bridge-deps test lint run dev seed bench toolchain check-names clean
 
 all: build
 
@@ -54,13 +54,16 @@ check-names:
 	  fi; \
 	done
 
-strategies: toolchain check-names js-install
-	$(CARGO) build --profile guest --target wasm32-wasip2 $(addprefix -p ,$(STRATEGIES))
-	@mkdir -p $(DIST)
-	@for name in $(STRATEGIES); do cp "$(GUEST_OUT)/$${name//-/_}.wasm" "$(DIST)/$$name.wasm.tmp" && mv "$(DIST)/$$name.wasm.tmp" "$(DIST)/$$name.wasm"; done
+strategies: rust-strategies js-install
 	@for name in $(JS_STRATEGIES); do node $(JS_BUILD) --package "strategies/$$name" $(DIST) || exit 1; done
 	@for file in $(DIST)/*.wasm; do name=$$(basename "$$file" .wasm); [ -d "strategies/$$name" ] || rm -f "$$file"; done
 	@echo "strategies built into $(DIST)/: $(STRATEGIES) $(JS_STRATEGIES)"
+
+# The Rust strategies only (make dev's rebuild on save; its JavaScript watcher builds the rest).
+rust-strategies: toolchain check-names
+	$(CARGO) build --profile guest --target wasm32-wasip2 $(addprefix -p ,$(STRATEGIES))
+	@mkdir -p $(DIST)
+	@for name in $(STRATEGIES); do cp "$(GUEST_OUT)/$${name//-/_}.wasm" "$(DIST)/$$name.wasm.tmp" && mv "$(DIST)/$$name.wasm.tmp" "$(DIST)/$$name.wasm"; done
 
 # Each JavaScript or TypeScript package with a lockfile installs what it pins (npm ci, offline
 # from npm's cache after the first time) when the lockfile changed since the last install.
@@ -122,11 +125,16 @@ run: build
 	  --progress-interval-ms $(PROGRESS_INTERVAL_MS)
 
 # Like run, and saving a strategy's source rebuilds it; the running service serves the new
-# version within seconds.
+# version within seconds. The service rebuilds the Rust strategies (make rust-strategies) and
+# compiles only the functions a rebuilt component changed (--incremental-compile); one node
+# process watches the JavaScript and TypeScript packages and rebuilds each on save with the
+# toolchain kept loaded (build.mjs --watch). Ctrl-C stops both.
 dev: build
 	@$(HOST) --database-url "$(DATABASE_URL)" seed --if-empty --contacts $(DEMO_CONTACTS)
+	@node $(JS_BUILD) --watch $(DIST) & watcher=$$!; trap 'kill $$watcher 2>/dev/null' EXIT; \
 	$(HOST) --database-url "$(DATABASE_URL)" --strategies $(DIST) serve --listen $(LISTEN) \
-	  --progress-interval-ms $(PROGRESS_INTERVAL_MS) --rebuild-command "$(MAKE) --no-print-directory strategies"
+	  --progress-interval-ms $(PROGRESS_INTERVAL_MS) --rebuild-command "$(MAKE) --no-print-directory rust-strategies" \
+	  --incremental-compile
 
 # The benchmark suite (release builds); writes bench/RESULTS.md from each benchmark's table.
 # PostgreSQL comes from BENCH_DATABASE_URL (default: the local server); each benchmark seeds its
@@ -140,6 +148,7 @@ bench: strategies js-strategies
 	$(CARGO) bench -p spoke-batches --bench service
 	$(CARGO) bench -p spoke-batches --bench dashboard
 	SPOKE_BATCHES_JS_DIR="$(JS_OUT)" $(CARGO) bench -p spoke-batches --bench javascript
+	$(CARGO) bench -p spoke-batches --bench dev_loop
 	# 8. The Spoke bridge: bridged requests against Spoke's own query sequence (release binary).
 	$(MAKE) --no-print-directory host bridge-deps
 	cd bridge/spoke && SPOKE_BATCHES_BIN="$(HOST)" \

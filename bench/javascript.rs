@@ -1,9 +1,12 @@
-//! Benchmark 10: a JavaScript strategy beside its Rust twin (issue 20, in progress).
+//! Benchmark 10: a JavaScript strategy beside its Rust twin, with either JavaScript engine.
 //!
-//! `js-vetted-texters` (componentize-js, built by `make js-strategies`) and the Rust
-//! `vetted-texters` (`make strategies`):
-//! - compile: loading each component without a compile cache, the cold start's cost;
-//! - memory: the process's resident memory before and after compiling and loading the
+//! `js-vetted-texters` (componentize-js, built by `make js-strategies`), the same source built
+//! with componentize-qjs (`qjs-vetted-texters`, a test component) and the Rust `vetted-texters`
+//! (`make strategies`):
+//! - compile: loading each component without a compile cache, the cold start's cost, and
+//!   loading another strategy built with the same engine after the first, with the incremental
+//!   compile cache `make dev` uses (what a rebuilt strategy costs there);
+//! - memory: the process's resident memory before and after compiling and loading each
 //!   JavaScript component;
 //! - per request, end to end on a 100,000-contact campaign (PostgreSQL and SQLite): the
 //!   JavaScript strategy against the same rules compiled natively and against the Rust
@@ -13,7 +16,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,29 +60,44 @@ fn resident_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Loads `path` `COMPILES` times in fresh sandboxes (no cache); the last load and the times.
-async fn compile(path: &std::path::Path, limits: &SandboxLimits) -> (Arc<StrategyComponent>, Vec<Duration>) {
+/// Loads `path` in `sandbox`, timed.
+async fn load(sandbox: &Arc<Sandbox>, path: &Path) -> (Arc<StrategyComponent>, Duration) {
     let bytes = std::fs::read(path)
         .unwrap_or_else(|error| panic!("{}: {error} (run `make js-strategies`)", path.display()));
+    let started = Instant::now();
+    let component = sandbox
+        .load_bytes(path, bytes)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    (component, started.elapsed())
+}
+
+/// Loads `path` `COMPILES` times in fresh sandboxes (no cache); the times.
+async fn compile(path: &Path, limits: &SandboxLimits) -> Vec<Duration> {
     let mut times = Vec::new();
-    let mut last = None;
     for _ in 0..COMPILES {
         let sandbox = Sandbox::new(limits.clone()).expect("sandbox");
-        let started = Instant::now();
-        let component = sandbox
-            .load_bytes(path, bytes.clone())
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-        times.push(started.elapsed());
-        last = Some(component);
+        times.push(load(&sandbox, path).await.1);
     }
-    (last.expect("compiled"), times)
+    times
+}
+
+/// With the incremental compile cache (`make dev`): loading `first` fills it, then loading
+/// `rebuilt` (another strategy from the same engine, as an edit makes) is timed, with the
+/// cache's size after both.
+async fn recompile(first: &Path, rebuilt: &Path, limits: &SandboxLimits) -> (Duration, Duration, usize) {
+    let sandbox = Sandbox::with_caches(limits.clone(), None, true).expect("sandbox");
+    let (_, cold) = load(&sandbox, first).await;
+    let (_, warm) = load(&sandbox, rebuilt).await;
+    (cold, warm, sandbox.incremental_cache_bytes().unwrap_or(0))
 }
 
 struct Measured {
     name: &'static str,
     js_vs_native: Interleaved,
     js_vs_rust: Interleaved,
+    qjs_vs_native: Interleaved,
+    qjs_vs_rust: Interleaved,
 }
 
 async fn run() {
@@ -88,11 +106,14 @@ async fn run() {
         ..SandboxLimits::default()
     };
     let js_path = js_dir().join("js-vetted-texters.wasm");
+    let qjs_path = js_dir().join("qjs-vetted-texters.wasm");
     let rust_path = common::strategies_dir().join("vetted-texters.wasm");
-    let (_, rust_compiles) = compile(&rust_path, &limits).await;
-    let (_, js_compiles) = compile(&js_path, &limits).await;
+    let rust_compiles = compile(&rust_path, &limits).await;
+    let js_compiles = compile(&js_path, &limits).await;
+    let qjs_compiles = compile(&qjs_path, &limits).await;
+    let incremental = recompile(&js_path, &js_dir().join("ts-finished-replies-tz.wasm"), &limits).await;
 
-    // The engine's own sandbox, holding both, with the memory the JavaScript one adds.
+    // The engine's own sandbox, holding all three, with the memory each JavaScript one adds.
     let sandbox = Sandbox::new(limits).expect("sandbox");
     let registry = StrategyRegistry::load_dir(&sandbox, &common::strategies_dir())
         .await
@@ -102,14 +123,15 @@ async fn run() {
         .cloned()
         .expect("vetted-texters.wasm");
     let before = resident_kib();
-    let js = sandbox
-        .load_bytes(&js_path, std::fs::read(&js_path).expect("read"))
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let (qjs, _) = load(&sandbox, &qjs_path).await;
+    let qjs_memory = resident_kib().saturating_sub(before);
+    let before = resident_kib();
+    let (js, _) = load(&sandbox, &js_path).await;
     let js_memory = resident_kib().saturating_sub(before);
     let shared = SharedRegistry::new(registry);
     let engine_on = |db: Database| Engine::new(db, shared.clone(), Environment::from_process());
     let js: Arc<dyn Policy> = Arc::new(Sandboxed(js));
+    let qjs: Arc<dyn Policy> = Arc::new(Sandboxed(qjs));
     let rust: Arc<dyn Policy> = Arc::new(Sandboxed(rust));
     let native: Arc<dyn Policy> = Arc::new(NativeVettedTexters);
 
@@ -121,10 +143,14 @@ async fn run() {
         let (assignment, _) = texter(&summary, 0);
         let js_vs_native = interleave(&engine, assignment, &js, &native, ROUNDS, PER_ROUND).await;
         let js_vs_rust = interleave(&engine, assignment, &js, &rust, ROUNDS, PER_ROUND).await;
+        let qjs_vs_native = interleave(&engine, assignment, &qjs, &native, ROUNDS, PER_ROUND).await;
+        let qjs_vs_rust = interleave(&engine, assignment, &qjs, &rust, ROUNDS, PER_ROUND).await;
         databases.push(Measured {
             name,
             js_vs_native,
             js_vs_rust,
+            qjs_vs_native,
+            qjs_vs_rust,
         });
     };
     match fresh_postgres_schema("bench_javascript").await {
@@ -145,6 +171,12 @@ async fn run() {
             js_path,
         ),
         (
+            "qjs-vetted-texters (componentize-qjs)",
+            metrics.stats("qjs-vetted-texters"),
+            &qjs_compiles,
+            qjs_path,
+        ),
+        (
             "vetted-texters (Rust)",
             metrics.stats("vetted-texters"),
             &rust_compiles,
@@ -153,36 +185,54 @@ async fn run() {
     ];
     let mut out = format!(
         "## 10. A JavaScript strategy beside its Rust twin\n\n\
-         `js-vetted-texters` (componentize-js 0.23, every WASI feature disabled) against the Rust \
-         `vetted-texters` and the same rules compiled natively, through the engine's `Policy` seam: \
-         a 100,000-contact campaign, batches of 100, {ROUNDS} interleaved rounds of {PER_ROUND} \
-         requests per contender (as benchmark 2). Target (issue 20): JavaScript / native at most \
-         1.5x on PostgreSQL for the whole request. The process's resident memory grew by {:.1} MiB \
-         while the JavaScript component was compiled and loaded (the compile's working memory \
-         included, which the allocator keeps; a warm compile cache skips the compile).\n\n\
-         | database | JS / native (IQR) | JS / Rust (IQR) | JS p50 / p99 ms | Rust p50 ms | native p50 ms |\n\
-         |---|---|---|---|---|---|\n",
-        js_memory as f64 / 1024.0
+         `js-vetted-texters` built with componentize-js 0.23 (SpiderMonkey; every WASI feature \
+         disabled) and the same source built with componentize-qjs 0.4.5 (QuickJS; `qjs`), \
+         against the Rust `vetted-texters` and the same rules compiled natively, through the \
+         engine's `Policy` seam: a 100,000-contact campaign, batches of 100, {ROUNDS} interleaved \
+         rounds of {PER_ROUND} requests per contender (as benchmark 2). Target (issue 20): \
+         JavaScript / native at most 1.5x on PostgreSQL for the whole request.\n\n\
+         | database | engine | JS / native (IQR) | JS / Rust (IQR) | JS p50 / p99 ms | Rust p50 ms | native p50 ms |\n\
+         |---|---|---|---|---|---|---|\n"
     );
     for database in &databases {
-        let native_ratio = Spread::of(&database.js_vs_native.round_ratios);
-        let rust_ratio = Spread::of(&database.js_vs_rust.round_ratios);
-        let js = Spread::of_ms(&database.js_vs_native.first);
-        out.push_str(&format!(
-            "| {} | **{:.2}x** ({:.2} – {:.2}) | {:.2}x ({:.2} – {:.2}) | {:.2} / {:.2} | {:.2} | {:.2} |\n",
-            database.name,
-            native_ratio.p50,
-            native_ratio.p25,
-            native_ratio.p75,
-            rust_ratio.p50,
-            rust_ratio.p25,
-            rust_ratio.p75,
-            js.p50,
-            js.p99,
-            Spread::of_ms(&database.js_vs_rust.second).p50,
-            Spread::of_ms(&database.js_vs_native.second).p50,
-        ));
+        for (engine, vs_native, vs_rust) in [
+            ("componentize-js", &database.js_vs_native, &database.js_vs_rust),
+            ("componentize-qjs", &database.qjs_vs_native, &database.qjs_vs_rust),
+        ] {
+            let native_ratio = Spread::of(&vs_native.round_ratios);
+            let rust_ratio = Spread::of(&vs_rust.round_ratios);
+            let js = Spread::of_ms(&vs_native.first);
+            out.push_str(&format!(
+                "| {} | {engine} | **{:.2}x** ({:.2} – {:.2}) | {:.2}x ({:.2} – {:.2}) | {:.2} / {:.2} | {:.2} | {:.2} |\n",
+                database.name,
+                native_ratio.p50,
+                native_ratio.p25,
+                native_ratio.p75,
+                rust_ratio.p50,
+                rust_ratio.p25,
+                rust_ratio.p75,
+                js.p50,
+                js.p99,
+                Spread::of_ms(&vs_rust.second).p50,
+                Spread::of_ms(&vs_native.second).p50,
+            ));
+        }
     }
+    let (first_compile, rebuilt_compile, cache_bytes) = incremental;
+    out.push_str(&format!(
+        "\nThe process's resident memory grew by {:.1} MiB while the componentize-qjs component \
+         was compiled and loaded, then by {:.1} MiB for the componentize-js one (the compile's \
+         working memory included, which the allocator keeps; a warm compile cache skips the \
+         compile). With the incremental compile cache `make dev` turns on (`--incremental-compile`), \
+         the first componentize-js strategy compiled in {:.2} s and another one built with the same \
+         engine (`ts-finished-replies-tz`, as a rebuilt strategy) in {:.2} s; the cache then held \
+         {:.1} MiB of compiled functions.\n",
+        qjs_memory as f64 / 1024.0,
+        js_memory as f64 / 1024.0,
+        first_compile.as_secs_f64(),
+        rebuilt_compile.as_secs_f64(),
+        cache_bytes as f64 / (1024.0 * 1024.0),
+    ));
     out.push_str(
         "\n| strategy | component bytes | compile without cache, each | call median / p99 | fuel median / p99 |\n\
          |---|---|---|---|---|\n",

@@ -7,7 +7,9 @@
 //!    twice in the answers and once in the table), and no answer came back short.
 //! 5. Start and reload: process start to the first answered request with a cold and a warm
 //!    compile cache; replacing a component file to the first answer from the new version;
-//!    resident memory idle and under load.
+//!    resident memory idle and under load; the same starts and idle memory with the two
+//!    JavaScript ports (`js-vetted-texters`, `ts-finished-replies-tz`) beside the six Rust
+//!    strategies.
 //!
 //! The load driver is this file's own: tokio tasks, one per texter, bounded in time and count,
 //! on loopback only. Data comes from the project's `seed` command into a fresh schema
@@ -35,6 +37,8 @@ const LEVELS: [usize; 4] = [1, 8, 32, 128];
 const TEXTERS: u32 = 128;
 const STARTS: usize = 5;
 const RELOADS: usize = 5;
+/// The JavaScript strategies served beside the Rust ones in 5's second table.
+const JAVASCRIPT: [&str; 2] = ["js-vetted-texters", "ts-finished-replies-tz"];
 
 fn main() {
     common::runtime().block_on(run());
@@ -64,7 +68,11 @@ async fn run() {
     let campaign = summary["campaignId"].as_i64().expect("campaignId");
     let work = tempfile::tempdir().expect("temp dir");
     let strategies = work.path().join("strategies");
-    copy_components(&common::strategies_dir(), &strategies);
+    copy_components(&strategies, is_rust);
+    let with_javascript = work.path().join("strategies-with-javascript");
+    copy_components(&with_javascript, |name| {
+        is_rust(name) || JAVASCRIPT.contains(&name)
+    });
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .build()
@@ -87,6 +95,26 @@ async fn run() {
         warm.push((elapsed, server.compiled));
         drop(server);
     }
+
+    // 5c. The same starts with two JavaScript strategies more (they compile in seconds each).
+    let mixed_cache = work.path().join("cache-with-javascript");
+    let (server, mixed_cold) = Server::start(&url, &with_javascript, &mixed_cache, texters[0], &client).await;
+    let mixed_cold = (mixed_cold, server.compiled);
+    drop(server);
+    let mut mixed_warm = Vec::new();
+    for _ in 0..STARTS {
+        let (server, elapsed) =
+            Server::start(&url, &with_javascript, &mixed_cache, texters[0], &client).await;
+        mixed_warm.push((elapsed, server.compiled));
+        drop(server);
+    }
+    let (server, _) = Server::start(&url, &with_javascript, &mixed_cache, texters[0], &client).await;
+    let mixed = Mixed {
+        cold: mixed_cold,
+        warm: mixed_warm,
+        idle_rss: server.rss_kib(),
+    };
+    drop(server);
 
     // 4. Concurrency, one process then two.
     let (first, _) = Server::start(&url, &strategies, &cache, texters[0], &client).await;
@@ -141,16 +169,38 @@ async fn run() {
     common::write_section("4-concurrency.md", &concurrency_section(&one, &two));
     common::write_section(
         "5-start-reload.md",
-        &start_section(&cold, &warm, &reloads, idle_rss, loaded_rss),
+        &start_section(&cold, &warm, &reloads, idle_rss, loaded_rss, &mixed),
     );
 }
 
-/// Copies the built components into `to` (the reload benchmark rewrites the copies).
-fn copy_components(from: &Path, to: &Path) {
+/// Starts with the JavaScript strategies beside the Rust ones, and the idle memory then.
+struct Mixed {
+    cold: (Duration, u64),
+    warm: Vec<(Duration, u64)>,
+    idle_rss: u64,
+}
+
+/// Whether the built strategy `name` is a Rust one (its source folder has a Cargo.toml).
+fn is_rust(name: &str) -> bool {
+    common::strategies_dir()
+        .join("..")
+        .join(name)
+        .join("Cargo.toml")
+        .is_file()
+}
+
+/// Copies the built components whose name `keep` accepts into `to` (the reload benchmark
+/// rewrites the copies).
+fn copy_components(to: &Path, keep: impl Fn(&str) -> bool) {
     std::fs::create_dir_all(to).expect("strategies copy");
-    for entry in std::fs::read_dir(from).expect("strategies/dist (run `make strategies`)") {
+    let from = common::strategies_dir();
+    for entry in std::fs::read_dir(&from).expect("strategies/dist (run `make strategies`)") {
         let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|extension| extension == "wasm") {
+        let name = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if path.extension().is_some_and(|extension| extension == "wasm") && keep(&name) {
             std::fs::copy(&path, to.join(path.file_name().expect("name"))).expect("copy component");
         }
     }
@@ -208,8 +258,9 @@ impl Server {
             {
                 break;
             }
+            // A cold start with JavaScript strategies compiles each for seconds.
             assert!(
-                started.elapsed() < Duration::from_secs(30),
+                started.elapsed() < Duration::from_secs(300),
                 "the service did not answer"
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -501,6 +552,7 @@ fn start_section(
     reloads: &[Duration],
     idle_rss: u64,
     loaded_rss: u64,
+    mixed: &Mixed,
 ) -> String {
     let row = |label: &str, runs: &[(Duration, u64)]| {
         let times: Vec<Duration> = runs.iter().map(|(time, _)| *time).collect();
@@ -514,8 +566,8 @@ fn start_section(
     let reload = Spread::of_ms(reloads);
     format!(
         "## 5. Start and reload\n\n\
-         Start: from spawning `spoke-batches serve` (release build, PostgreSQL, the six strategies \
-         of `strategies/dist`) to the first answered `unassigned-count` (which runs the campaign's \
+         Start: from spawning `spoke-batches serve` (release build, PostgreSQL, the six Rust \
+         strategies of `strategies/dist`) to the first answered `unassigned-count` (which runs the campaign's \
          strategy); {STARTS} starts each. Reload: from renaming a new version of the campaign's \
          strategy file into the watched folder to the first `explain` answer whose trace names \
          the new version; {RELOADS} reloads. Targets: warm start under 150 ms; reload under 1 s.\n\n\
@@ -523,7 +575,12 @@ fn start_section(
          | reload | p50 ms | IQR ms | max ms |\n|---|---|---|---|\n\
          | replace file → new version answers | **{:.0}** | {:.0} – {:.0} | {:.0} |\n\n\
          | resident memory | MiB |\n|---|---|\n\
-         | idle, after start | {:.1} |\n| peak under load (up to 128 texters) | {:.1} |\n",
+         | idle, after start | {:.1} |\n| peak under load (up to 128 texters) | {:.1} |\n\n\
+         With the two JavaScript ports beside them ({}; componentize-js, 12 MB each), one cold \
+         start and {STARTS} warm ones; the idle memory after a warm start is {:.1} MiB ({:+.1} MiB \
+         for the two).\n\n\
+         | start, six Rust + two JavaScript strategies | p50 ms | IQR ms | components compiled |\n\
+         |---|---|---|---|\n{}{}",
         row("cold cache", cold),
         row("warm cache", warm),
         reload.p50,
@@ -532,5 +589,10 @@ fn start_section(
         Spread::of_ms(reloads).p99,
         idle_rss as f64 / 1024.0,
         loaded_rss as f64 / 1024.0,
+        JAVASCRIPT.join(", "),
+        mixed.idle_rss as f64 / 1024.0,
+        (mixed.idle_rss as f64 - idle_rss as f64) / 1024.0,
+        row("cold cache", std::slice::from_ref(&mixed.cold)),
+        row("warm cache", &mixed.warm),
     )
 }

@@ -1,11 +1,14 @@
-//! JavaScript strategies (issue 20, in progress). `js-vetted-texters`, the JavaScript template,
+//! JavaScript strategies. `js-vetted-texters`, the JavaScript template,
 //! built with componentize-js by `make js-strategies`, passes its fixtures through the CLI as a
 //! user runs them, and answers and asks exactly what its Rust twin `vetted-texters` does on
 //! generated requests; so do `ts-finished-replies-tz` (TypeScript, type-checked against
 //! declarations generated from the WIT) and `finished-replies-tz`. `js-hostile` (a test component with the template's prelude) shows the
 //! sandbox holding for JavaScript: fuel stops a loop, memory stops at its limit, a thrown Error
 //! fails the request with its message, `Date` is the request's `now`, `console` reaches the
-//! host's log, `Math.random` repeats per request, and no WASI import is granted.
+//! host's log, `Math.random` repeats per request, and no WASI import is granted. The template
+//! built with the other engine, componentize-qjs (`qjs-vetted-texters`), answers as its Rust
+//! twin too, and fits the pool's slots: as many instances run at once as there are slots, and a
+//! component needing more than a slot holds is refused at load, naming the setting.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
@@ -68,13 +71,20 @@ struct JsLoaded {
 
 static JS: OnceCell<Option<JsLoaded>> = OnceCell::const_new();
 
+/// The compile cache the JavaScript components are loaded with, for this test binary.
+static CACHE: std::sync::LazyLock<tempfile::TempDir> =
+    std::sync::LazyLock::new(|| tempfile::tempdir().unwrap());
+
+fn js_limits() -> SandboxLimits {
+    SandboxLimits {
+        compile_timeout: COMPILE_TIMEOUT,
+        ..SandboxLimits::default()
+    }
+}
+
 async fn js() -> Option<&'static JsLoaded> {
     JS.get_or_init(|| async {
-        let sandbox = Sandbox::new(SandboxLimits {
-            compile_timeout: COMPILE_TIMEOUT,
-            ..SandboxLimits::default()
-        })
-        .unwrap();
+        let sandbox = Sandbox::with_cache(js_limits(), Some(CACHE.path())).unwrap();
         let mut loaded = Vec::new();
         for name in [
             "js-vetted-texters",
@@ -229,6 +239,25 @@ async fn the_template_built_with_quickjs_answers_and_asks_what_its_rust_twin_doe
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_takes_a_javascript_component_from_the_compile_cache() {
+    let Some(js) = js().await else {
+        return;
+    };
+    let path = js_component("js-vetted-texters").unwrap();
+    let restarted = Sandbox::with_cache(js_limits(), Some(CACHE.path())).unwrap();
+    let component = restarted
+        .load_bytes(&path, std::fs::read(&path).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(restarted.compilations(), 0, "the restart compiled it again");
+    let scenario = Scenario::new();
+    assert_eq!(
+        answers(&component, &scenario).await,
+        answers(&js.vetted_texters, &scenario).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_slot_holds_an_instance_of_the_hungrier_engine() {
     let Some(path) = js_component("qjs-vetted-texters") else {
         return;
@@ -347,6 +376,58 @@ async fn the_typescript_template_answers_and_asks_what_its_rust_twin_does() {
         return;
     };
     same_as_rust_twin(&js.ts_vetted_texters, "vetted-texters", 0x75ed_2026).await;
+}
+
+#[test]
+fn the_typescript_author_path_works_from_the_repository_root_as_the_readme_shows_it() {
+    if js_component("ts-vetted-texters").is_none() {
+        return;
+    }
+    let guide = std::fs::read_to_string(workspace_root().join("strategies/README.md")).unwrap();
+    for command in [
+        "spoke-batches new my-policy --lang ts",
+        "spoke-batches test my-policy",
+    ] {
+        assert!(guide.contains(command), "strategies/README.md shows `{command}`");
+    }
+    let copy = support::cli::copy_of_the_repository_with(&[
+        "vetted-texters",
+        "js-vetted-texters",
+        "ts-vetted-texters",
+    ]);
+    let (ok, answer) = support::cli::run_in(copy.path(), &["new", "my-policy", "--lang", "ts"]);
+    assert!(ok, "{answer}");
+    assert_eq!(answer["created"], "strategies/my-policy", "{answer}");
+    assert_eq!(answer["language"], "ts", "{answer}");
+    assert!(
+        copy.path().join("strategies/dist/my-policy.wasm").is_file(),
+        "{answer}"
+    );
+    let manifest = std::fs::read_to_string(copy.path().join("strategies/my-policy/package.json")).unwrap();
+    assert!(manifest.contains("\"name\": \"my-policy\""), "{manifest}");
+    // The debug binary compiles a componentize-js component 3-6 times slower than the release
+    // one a user runs; only its compile timeout is raised.
+    let (ok, answer) = support::cli::run_in_with_env(
+        copy.path(),
+        &["test", "my-policy", "--json"],
+        &[(
+            "SPOKE_BATCHES_COMPILE_TIMEOUT_MS",
+            &COMPILE_TIMEOUT.as_millis().to_string(),
+        )],
+    );
+    assert!(ok, "{answer}");
+    assert_eq!(answer["passed"], true, "{answer}");
+    // Every cargo command still works in the copy: the package is in the workspace's exclude.
+    let metadata = std::process::Command::new(env!("CARGO"))
+        .current_dir(copy.path())
+        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .output()
+        .unwrap();
+    assert!(
+        metadata.status.success(),
+        "{}",
+        String::from_utf8_lossy(&metadata.stderr)
+    );
 }
 
 #[test]

@@ -38,6 +38,11 @@ pub fn run(db: &TestDb, args: &[&str]) -> (bool, Value) {
 /// A copy of this repository's tracked files in a temporary folder, as a user's clone is, with
 /// only the `vetted-texters` strategy (the template; every strategy would be rebuilt in the copy).
 pub fn copy_of_the_repository() -> tempfile::TempDir {
+    copy_of_the_repository_with(&["vetted-texters"])
+}
+
+/// Like [`copy_of_the_repository`], with the strategy folders `strategies` only.
+pub fn copy_of_the_repository_with(strategies: &[&str]) -> tempfile::TempDir {
     let root = workspace_root();
     let copy = tempfile::tempdir().expect("a temporary folder");
     let listed = Command::new("git")
@@ -55,7 +60,9 @@ pub fn copy_of_the_repository() -> tempfile::TempDir {
         let relative = Path::new(std::str::from_utf8(file).expect("a UTF-8 path"));
         let skipped = relative.starts_with("strategies")
             && relative.components().count() > 2
-            && !relative.starts_with("strategies/vetted-texters");
+            && !strategies
+                .iter()
+                .any(|name| relative.starts_with(Path::new("strategies").join(name)));
         if skipped || !root.join(relative).is_file() {
             continue;
         }
@@ -69,6 +76,11 @@ pub fn copy_of_the_repository() -> tempfile::TempDir {
 /// Runs the binary in `dir` with `args` only (default flags). Builds go to a target folder of
 /// their own: a copy's guest artifacts must not replace the ones other tests are loading.
 pub fn run_in(dir: &Path, args: &[&str]) -> (bool, Value) {
+    run_in_with_env(dir, args, &[])
+}
+
+/// Like [`run_in`], with the environment variables `env` set.
+pub fn run_in_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, Value) {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))
@@ -79,6 +91,7 @@ pub fn run_in(dir: &Path, args: &[&str]) -> (bool, Value) {
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("SPOKE_BATCHES_STRATEGIES")
         .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
         .output()
         .expect("run spoke-batches");
     answer(&output)

@@ -240,6 +240,10 @@ pub struct ServeArgs {
     /// Rebuild the strategies with this command whenever their sources change (make dev).
     #[arg(long)]
     pub rebuild_command: Option<String>,
+    /// Keep every compiled function in memory and reuse it when a rebuilt component is loaded,
+    /// so a reload compiles only what changed (make dev; costs the memory of the functions).
+    #[arg(long, env = "SPOKE_BATCHES_INCREMENTAL_COMPILE")]
+    pub incremental_compile: bool,
     /// Longest time a connection may go without a request being answered on it (a request
     /// head must arrive within it), in milliseconds.
     #[arg(long, env = "SPOKE_BATCHES_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000,

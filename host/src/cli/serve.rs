@@ -26,6 +26,7 @@ pub fn config(setup: &Setup, args: ServeArgs, env: Environment) -> ServiceConfig
         cache_dir,
         watch: !args.no_watch,
         rebuild_command: args.rebuild_command,
+        incremental_compile: args.incremental_compile,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         limits: ServeLimits {
             header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),

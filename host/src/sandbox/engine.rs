@@ -1,11 +1,13 @@
 //! The one place wasmtime is configured: the engine (fuel, epochs, pooling allocator) and the
 //! epoch ticker that turns wall-clock deadlines into traps.
 
+use std::sync::Arc;
 use std::thread;
 
 use anyhow::Context as _;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::incremental::FunctionCache;
 use super::limits::SandboxLimits;
 
 /// Bytes of each memory slot reset in place rather than released: a strategy built with the
@@ -16,8 +18,17 @@ const KEEP_RESIDENT_BYTES: usize = 256 << 10;
 const TABLE_KEEP_RESIDENT_BYTES: usize = 16 << 10;
 
 /// Builds the engine every strategy is compiled for and runs in.
-pub(crate) fn build_engine(limits: &SandboxLimits) -> anyhow::Result<Engine> {
+pub(crate) fn build_engine(
+    limits: &SandboxLimits,
+    functions: Option<Arc<FunctionCache>>,
+) -> anyhow::Result<Engine> {
     let mut config = Config::new();
+    if let Some(functions) = functions {
+        config
+            .enable_incremental_compilation(functions)
+            .map_err(anyhow::Error::from)
+            .context("failed to turn on incremental compilation")?;
+    }
     // Fuel bounds the work of one call deterministically: an infinite loop traps with
     // `Trap::OutOfFuel` however fast the machine is.
     config.consume_fuel(true);

@@ -12,6 +12,7 @@ mod error;
 mod files;
 mod footprint;
 mod host;
+mod incremental;
 mod journal;
 mod limiter;
 pub(crate) mod limits;

@@ -13,6 +13,7 @@ use wasmtime::component::Linker;
 use super::bindings;
 use super::cache::CompileCache;
 use super::engine;
+use super::incremental::FunctionCache;
 use super::limits::SandboxLimits;
 use super::state::CallState;
 use super::wasi;
@@ -35,6 +36,8 @@ pub struct Sandbox {
     /// (Cranelift cannot be interrupted, so they finish in the background): the same bytes
     /// are not compiled again until their compile ends, however often they are loaded.
     pub(super) compiling: Arc<Mutex<HashSet<String>>>,
+    /// Cranelift's incremental cache, when on.
+    functions: Option<Arc<FunctionCache>>,
 }
 
 impl Sandbox {
@@ -47,7 +50,19 @@ impl Sandbox {
     /// cache folder that cannot be used or that others could write is not used: the sandbox
     /// logs why and compiles every component instead (see [`Sandbox::has_cache`]).
     pub fn with_cache(limits: SandboxLimits, cache_dir: Option<&Path>) -> anyhow::Result<Arc<Self>> {
-        let engine = engine::build_engine(&limits)?;
+        Self::with_caches(limits, cache_dir, false)
+    }
+
+    /// Like [`Sandbox::with_cache`]; with `incremental`, Cranelift also keeps every function it
+    /// compiled in memory and reuses it in later compiles (see `incremental.rs`): a rebuilt
+    /// component then compiles only its changed functions, at the cost of the memory they take.
+    pub fn with_caches(
+        limits: SandboxLimits,
+        cache_dir: Option<&Path>,
+        incremental: bool,
+    ) -> anyhow::Result<Arc<Self>> {
+        let functions = incremental.then(|| Arc::new(FunctionCache::default()));
+        let engine = engine::build_engine(&limits, functions.clone())?;
         let cache = cache_dir.and_then(|dir| match CompileCache::new(dir, &engine) {
             Ok(cache) => Some(cache),
             Err(error) => {
@@ -68,12 +83,18 @@ impl Sandbox {
             compilations: AtomicU64::new(0),
             compile_slot: tokio::sync::Semaphore::new(1),
             compiling: Arc::default(),
+            functions,
         }))
     }
 
     /// Whether compiled components are kept in a cache folder (one was given and accepted).
     pub fn has_cache(&self) -> bool {
         self.cache.is_some()
+    }
+
+    /// Bytes of compiled functions the incremental compile cache holds (`None`: it is off).
+    pub fn incremental_cache_bytes(&self) -> Option<usize> {
+        self.functions.as_deref().map(FunctionCache::bytes)
     }
 
     /// The metrics of every call and load.

@@ -39,6 +39,8 @@ pub struct ServiceConfig {
     pub watch: bool,
     /// A command rebuilding the strategies whenever their sources change (`make dev`).
     pub rebuild_command: Option<String>,
+    /// Whether compiled functions are kept in memory for later compiles (`make dev`).
+    pub incremental_compile: bool,
     /// The longest time one request may take.
     pub request_timeout: Duration,
     /// What clients may hold and for how long.
@@ -133,8 +135,12 @@ pub async fn run(config: ServiceConfig, announce: impl FnOnce(&Listening)) -> Re
              texters text more; run `spoke-batches migrate --holdings` once"
         );
     }
-    let sandbox = Sandbox::with_cache(config.sandbox_limits, config.cache_dir.as_deref())
-        .map_err(|error| RunError::Sandbox(format!("{error:#}")))?;
+    let sandbox = Sandbox::with_caches(
+        config.sandbox_limits,
+        config.cache_dir.as_deref(),
+        config.incremental_compile,
+    )
+    .map_err(|error| RunError::Sandbox(format!("{error:#}")))?;
     let registry = StrategyRegistry::load_dir(&sandbox, &config.strategies_dir).await?;
     for (name, entry) in registry.entries() {
         if let Some(error) = &entry.error {
