@@ -210,10 +210,10 @@ async fn run() {
     let build = Spread::of_ms(&builds);
     let out = format!(
         "## 11. make dev: an edited JavaScript strategy, from save to served\n\n\
-         A copy of the JavaScript template served by the release `spoke-batches serve` with \
-         `make dev`'s `--rebuild-command` (the template's `build.mjs` for the package) and \
-         `--incremental-compile`; {EDITS} edits of `src/strategy.js`, each timed from the write \
-         to the first `GET /v1/strategies` naming the new display name. Target (issue 20): 10 s.\n\n\
+         A copy of the JavaScript template, rebuilt on save by the template's `build.mjs --watch` \
+         and served by the release `spoke-batches serve --incremental-compile`, as `make dev` runs \
+         them; {EDITS} edits of `src/strategy.js`, each timed from the write to the first \
+         `GET /v1/strategies` naming the new display name. Target (issue 20): 10 s.\n\n\
          | step | p50 s | IQR s |\n|---|---|---|\n\
          | save → served (all of it) | **{:.2}** | {:.2} – {:.2} |\n\
          | the two watchers' debounces | 0.30 | |\n\
