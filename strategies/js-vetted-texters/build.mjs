@@ -13,8 +13,9 @@
 // about 2 s instead of the 6 s a fresh process spends loading it.
 import { componentize } from "@bytecodealliance/componentize-js";
 import { spawnSync } from "node:child_process";
-import { existsSync, watch } from "node:fs";
-import { mkdir, readFile, readdir, rename, stat, utimes, writeFile } from "node:fs/promises";
+import { existsSync, statSync, watch } from "node:fs";
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -24,6 +25,9 @@ const usage = "node build.mjs [--package DIR | --watch [--packages DIR]] [OUT]";
 
 /** A build that cannot go on, with what to do about it. */
 class BuildError extends Error {}
+
+/** Whether this process has run componentize-js (loading its WebAssembly takes seconds). */
+let toolchainLoaded = false;
 
 let packageDir = here;
 let outArg;
@@ -141,6 +145,7 @@ export function selectContacts(request, plan) { return run(request, () => strate
             disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"],
           }),
         );
+  toolchainLoaded ||= engine !== "quickjs";
   await mkdir(dist, { recursive: true });
   await writeFile(`${out}.tmp`, component);
   await rename(`${out}.tmp`, out);
@@ -219,19 +224,75 @@ async function watchPackages(strategies, dist) {
   };
   for (const found of await packages()) pending.add(found);
   await drain();
-  console.log(`watching the JavaScript and TypeScript strategies in ${relative(process.cwd(), strategies) || "."}`);
-  watch(strategies, { recursive: true }, (_, file) => {
-    if (!file) return;
-    const [folder, ...rest] = file.split(sep);
+  if (!toolchainLoaded) {
+    // Everything was up to date: one build into a scratch folder loads componentize-js now,
+    // so the first save does not wait for it.
+    const scratch = await mkdtemp(join(tmpdir(), "spoke-batches-warm-"));
+    const [first] = await packages();
+    if (first) await build(first, scratch).catch(() => {});
+    await rm(scratch, { recursive: true, force: true });
+  }
+
+  // One watch per folder (Node's recursive watch on Linux loses files an editor replaces by
+  // renaming): the strategies folder (packages added later), each package's folder (its
+  // package.json and tsconfig.json) and every folder under its src/ and types/.
+  const watched = new Map();
+  const watchFolder = (folder) => {
+    if (watched.has(folder) || !existsSync(folder)) return;
+    try {
+      const watcher = watch(folder, (_, file) => file && changed(folder, file));
+      watcher.on("error", () => {
+        watcher.close();
+        watched.delete(folder);
+      });
+      watched.set(folder, watcher);
+    } catch {
+      // The folder went away meanwhile.
+    }
+  };
+  const watchTree = async (folder) => {
+    watchFolder(folder);
+    if (!existsSync(folder)) return;
+    for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) {
+      if (entry.isDirectory()) watchFolder(join(entry.parentPath, entry.name));
+    }
+  };
+  const watchPackage = async (folder) => {
+    watchFolder(folder);
+    await watchTree(join(folder, "src"));
+    await watchTree(join(folder, "types"));
+  };
+  const changed = (folder, file) => {
+    const path = join(folder, file);
+    if (folder === strategies) {
+      if (isFolder(path)) watchPackage(path);
+      return;
+    }
+    const [name, ...rest] = relative(strategies, path).split(sep);
     const inside = rest.join("/");
     const source =
-      ["package.json", "tsconfig.json"].includes(inside) || inside.startsWith("src/") || inside.startsWith("types/");
-    if (!source || !existsSync(join(strategies, folder, "package.json"))) return;
-    pending.add(join(strategies, folder));
+      ["package.json", "tsconfig.json"].includes(inside) || /^(src|types)(\/|$)/.test(inside);
+    if (!source) return;
+    if (isFolder(path)) watchTree(path);
+    if (!existsSync(join(strategies, name, "package.json"))) return;
+    pending.add(join(strategies, name));
     // A burst of saves (an editor writes, renames and touches) starts one build.
     clearTimeout(timer);
     timer = setTimeout(drain, 150);
-  });
+  };
+  watchFolder(strategies);
+  for (const entry of await readdir(strategies, { withFileTypes: true })) {
+    if (entry.isDirectory()) await watchPackage(join(strategies, entry.name));
+  }
+  console.log(`watching the JavaScript and TypeScript strategies in ${relative(process.cwd(), strategies) || "."}`);
+}
+
+function isFolder(path) {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function files(folder) {
