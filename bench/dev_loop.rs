@@ -14,7 +14,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -163,13 +162,8 @@ async fn run() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn spoke-batches serve");
-    let stdout = child.stdout.take().expect("stdout");
+    let printed = common::announcement(&mut child);
     let service = Service(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the serve line");
-    let printed: Value = serde_json::from_str(&line).expect("serve prints JSON");
     let base = printed["listening"].as_str().expect("listening").to_string();
     let client = reqwest::Client::new();
     assert_eq!(

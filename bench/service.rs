@@ -18,7 +18,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -235,12 +234,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn spoke-batches serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the serve line");
-        let printed: Value = serde_json::from_str(&line).expect("serve prints JSON");
+        let printed = common::announcement(&mut child);
         let address = printed["listening"].as_str().expect("listening").to_string();
         let compiled = printed["compiled"].as_u64().unwrap_or(0);
         let server = Server {

@@ -258,6 +258,60 @@ async fn a_restart_takes_a_javascript_component_from_the_compile_cache() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_runs_a_javascript_strategy_on_a_real_assignment_as_it_runs_its_rust_twin() {
+    let Some(js) = js_component("js-vetted-texters") else {
+        return;
+    };
+    let db = support::db::TestDb::sqlite().await;
+    support::cli::seed_one_campaign(&db).await;
+    let replay = |component: PathBuf| {
+        let timeout = COMPILE_TIMEOUT.as_millis().to_string();
+        let file = component.to_str().unwrap().to_string();
+        support::cli::run(
+            &db,
+            &[
+                "--compile-timeout-ms",
+                &timeout,
+                "replay",
+                "--assignment-id",
+                "100",
+                "--strategy",
+                &file,
+                "--now",
+                "2026-03-02T15:00:00Z",
+            ],
+        )
+    };
+    let (ok, javascript) = replay(js);
+    assert!(ok, "{javascript}");
+    // The guest artifact is named vetted_texters.wasm; the host loads a file by its strategy name.
+    let named = tempfile::tempdir().unwrap();
+    let rust_file = named.path().join("vetted-texters.wasm");
+    std::fs::copy(support::component_path("vetted-texters"), &rust_file).unwrap();
+    let (ok, rust) = replay(rust_file);
+    assert!(ok, "{rust}");
+    assert_eq!(
+        javascript["trace"]["strategy"], "js-vetted-texters",
+        "{javascript}"
+    );
+    // The texter is not vetted and already holds a contact: both say 0, after the same questions.
+    assert_eq!(
+        javascript["trace"]["decision"], "strategy-said-zero",
+        "{javascript}"
+    );
+    for field in ["decision", "hostCalls", "strategyCount", "countCap", "contactIds"] {
+        assert_eq!(
+            javascript["trace"][field], rust["trace"][field],
+            "{field}: {javascript} {rust}"
+        );
+    }
+    let held = db
+        .int("SELECT COUNT(*) FROM campaign_contact WHERE assignment_id IS NOT NULL")
+        .await;
+    assert_eq!(held, 1, "a replay changes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_slot_holds_an_instance_of_the_hungrier_engine() {
     let Some(path) = js_component("qjs-vetted-texters") else {
         return;

@@ -2,8 +2,9 @@
 //! by the project's own `seed` command) and `vetted-texters` compiled natively.
 #![allow(dead_code)] // Each benchmark binary uses its own part of this module.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,17 @@ pub fn fresh_sqlite_file(name: &str) -> String {
 /// The `spoke-batches` binary built with the benchmarks.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_spoke-batches")
+}
+
+/// The one JSON object `spoke-batches serve` prints on stdout once it listens (`child` was
+/// spawned with a piped stdout).
+pub fn announcement(child: &mut Child) -> Value {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the serve line");
+    serde_json::from_str(&line).expect("serve prints JSON")
 }
 
 /// The built strategy components (`make strategies`).

@@ -17,6 +17,26 @@ fn answer(output: &std::process::Output) -> (bool, Value) {
     (output.status.success(), value)
 }
 
+/// One organization, a non-vetted texter (user 5) with assignment 100 in the dynamic campaign
+/// 10 (batch size 4), holding one of its six needsMessage contacts.
+pub async fn seed_one_campaign(db: &TestDb) {
+    db.exec(
+        r#"
+        INSERT INTO organization (id, name) VALUES (1, 'Org');
+        INSERT INTO "user" (id, auth0_id, first_name, last_name, cell, email) VALUES
+          (5, 'a5', 'T', 'T', '1', 'e5'), (6, 'a6', 'N', 'N', '2', 'e6');
+        INSERT INTO user_organization (user_id, organization_id, role) VALUES (5, 1, 'TEXTER');
+        INSERT INTO campaign (id, organization_id, title, is_started, is_archived, use_dynamic_assignment, batch_size, join_token)
+          VALUES (10, 1, 'C', TRUE, FALSE, TRUE, 4, 'tok');
+        INSERT INTO assignment (id, user_id, campaign_id) VALUES (100, 5, 10);
+        INSERT INTO campaign_contact (campaign_id, cell, message_status, assignment_id, timezone_offset) VALUES
+          (10, '1', 'needsMessage', NULL, ''), (10, '2', 'needsMessage', NULL, ''), (10, '3', 'needsMessage', NULL, ''),
+          (10, '4', 'needsMessage', NULL, ''), (10, '5', 'needsMessage', NULL, ''), (10, '6', 'needsMessage', 100, '');
+        "#,
+    )
+    .await;
+}
+
 /// Runs the binary on `db` with Spoke's five strategies and `args`.
 pub fn run(db: &TestDb, args: &[&str]) -> (bool, Value) {
     let strategies = tempfile::tempdir().expect("strategies folder");
