@@ -191,6 +191,15 @@ pub async fn check(path: &Path, limits: SandboxLimits) -> CheckReport {
     report
 }
 
+/// `n` and `thing`, plural unless `n` is 1 ("1 memory", "3 memories").
+fn counted(n: u32, thing: &str) -> String {
+    match (n, thing.strip_suffix('y')) {
+        (1, _) => format!("1 {thing}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {thing}s"),
+    }
+}
+
 /// The report for people.
 pub fn human(report: &CheckReport) -> String {
     let mut lines = vec![format!(
@@ -209,8 +218,10 @@ pub fn human(report: &CheckReport) -> String {
     }
     if let Some(needs) = &report.per_instance {
         lines.push(format!(
-            "  per instance  {} core instances, {} memories, {} tables",
-            needs.core_instances, needs.memories, needs.tables
+            "  per instance  {}, {}, {}",
+            counted(needs.core_instances, "core instance"),
+            counted(needs.memories, "memory"),
+            counted(needs.tables, "table")
         ));
     }
     if let Some(call) = &report.request_new_batch_count {
@@ -243,4 +254,18 @@ pub fn human(report: &CheckReport) -> String {
         lines.push(format!("  error         {error}"));
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted;
+
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(counted(1, "memory"), "1 memory");
+        assert_eq!(counted(3, "memory"), "3 memories");
+        assert_eq!(counted(1, "core instance"), "1 core instance");
+        assert_eq!(counted(13, "core instance"), "13 core instances");
+        assert_eq!(counted(0, "table"), "0 tables");
+    }
 }
