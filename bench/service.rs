@@ -82,38 +82,23 @@ async fn run() {
     let mut cold = Vec::new();
     for attempt in 0..STARTS {
         let fresh = work.path().join(format!("cold-cache-{attempt}"));
-        let (server, elapsed) = Server::start(&url, &strategies, &fresh, texters[0], &client).await;
-        cold.push((elapsed, server.compiled));
-        drop(server);
+        cold.extend(starts(&url, &strategies, &fresh, texters[0], &client, 1).await.0);
     }
-    let (server, _) = Server::start(&url, &strategies, &cache, texters[0], &client).await;
-    drop(server);
-    let mut warm = Vec::new();
-    for _ in 0..STARTS {
-        let (server, elapsed) = Server::start(&url, &strategies, &cache, texters[0], &client).await;
-        warm.push((elapsed, server.compiled));
-        drop(server);
-    }
+    // The first start fills the cache.
+    starts(&url, &strategies, &cache, texters[0], &client, 1).await;
+    let (warm, _) = starts(&url, &strategies, &cache, texters[0], &client, STARTS).await;
 
     // 5c. The same starts with two JavaScript strategies more (they compile in seconds each).
     let mixed_cache = work.path().join("cache-with-javascript");
-    let (server, mixed_cold) = Server::start(&url, &with_javascript, &mixed_cache, texters[0], &client).await;
-    let mixed_cold = (mixed_cold, server.compiled);
-    drop(server);
-    let mut mixed_warm = Vec::new();
-    for _ in 0..STARTS {
-        let (server, elapsed) =
-            Server::start(&url, &with_javascript, &mixed_cache, texters[0], &client).await;
-        mixed_warm.push((elapsed, server.compiled));
-        drop(server);
-    }
-    let (server, _) = Server::start(&url, &with_javascript, &mixed_cache, texters[0], &client).await;
+    let (cold_with_javascript, _) =
+        starts(&url, &with_javascript, &mixed_cache, texters[0], &client, 1).await;
+    let (warm_with_javascript, idle_rss_with_javascript) =
+        starts(&url, &with_javascript, &mixed_cache, texters[0], &client, STARTS).await;
     let mixed = Mixed {
-        cold: mixed_cold,
-        warm: mixed_warm,
-        idle_rss: server.rss_kib(),
+        cold: cold_with_javascript[0],
+        warm: warm_with_javascript,
+        idle_rss: idle_rss_with_javascript,
     };
-    drop(server);
 
     // 4. Concurrency, one process then two.
     let (first, _) = Server::start(&url, &strategies, &cache, texters[0], &client).await;
@@ -177,6 +162,27 @@ struct Mixed {
     cold: (Duration, u64),
     warm: Vec<(Duration, u64)>,
     idle_rss: u64,
+}
+
+/// Starts the service `n` times, one after the other, on `strategies` with the compile cache
+/// `cache`: each start's time to its first answer and the components it compiled, and the
+/// resident memory of the last one once it answered.
+async fn starts(
+    url: &str,
+    strategies: &Path,
+    cache: &Path,
+    texter: (i64, i64),
+    client: &reqwest::Client,
+    n: usize,
+) -> (Vec<(Duration, u64)>, u64) {
+    let mut runs = Vec::new();
+    let mut rss = 0;
+    for _ in 0..n {
+        let (server, elapsed) = Server::start(url, strategies, cache, texter, client).await;
+        runs.push((elapsed, server.compiled));
+        rss = server.rss_kib();
+    }
+    (runs, rss)
 }
 
 /// Whether the built strategy `name` is a Rust one (its source folder has a Cargo.toml).

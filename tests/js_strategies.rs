@@ -316,8 +316,9 @@ async fn every_slot_holds_an_instance_of_the_hungrier_engine() {
     let Some(path) = js_component("qjs-vetted-texters") else {
         return;
     };
-    // componentize-qjs needs 11 core instances and 3 memories per instance: with the old sizing
-    // (8 and 2 per slot) the third of three slots was already out of room.
+    // componentize-qjs needs 13 core instances (wasmtime's count; 11 read from its bytes) and 3
+    // memories per instance: with the old sizing (8 and 2 per slot, 24 and 6 for three slots)
+    // the second of three instances already did not fit.
     let slots = 3;
     let sandbox = Sandbox::new(SandboxLimits {
         concurrent_instances: slots,

@@ -65,8 +65,8 @@ impl StrategyComponent {
         self.pre.version().package()
     }
 
-    /// What one instance takes from the pool (core instances, memories, tables), when the
-    /// component is flat enough to tell from its bytes.
+    /// What one instance takes from the pool (core instances, memories, tables), as read from
+    /// its bytes; `None` when it imports or aliases a module or component (see `footprint.rs`).
     pub fn footprint(&self) -> Option<Footprint> {
         self.footprint
     }

@@ -160,33 +160,32 @@ impl Footprint {
                 slot.core_instances,
                 "core instances",
                 "core-instances-per-slot",
+                "SPOKE_BATCHES_CORE_INSTANCES_PER_SLOT",
             ),
             (
                 self.memories,
                 slot.memories,
                 "linear memories",
                 "memories-per-slot",
+                "SPOKE_BATCHES_MEMORIES_PER_SLOT",
             ),
-            (self.tables, slot.tables, "tables", "tables-per-slot"),
+            (
+                self.tables,
+                slot.tables,
+                "tables",
+                "tables-per-slot",
+                "SPOKE_BATCHES_TABLES_PER_SLOT",
+            ),
         ]
         .into_iter()
         .find(|(needed, per_slot, ..)| needed > per_slot)
-        .map(|(needed, per_slot, resource, flag)| TooBig {
+        .map(|(needed, per_slot, resource, flag, env)| TooBig {
             resource,
             needed,
             per_slot,
             flag,
-            env: env_of(flag),
+            env,
         })
-    }
-}
-
-/// The environment variable of a slot-size flag.
-fn env_of(flag: &'static str) -> &'static str {
-    match flag {
-        "core-instances-per-slot" => "SPOKE_BATCHES_CORE_INSTANCES_PER_SLOT",
-        "memories-per-slot" => "SPOKE_BATCHES_MEMORIES_PER_SLOT",
-        _ => "SPOKE_BATCHES_TABLES_PER_SLOT",
     }
 }
 
